@@ -1,0 +1,37 @@
+//! The pure model of domain-scheduler.
+//!
+//! This crate holds what the worker is about, with no I/O: no runtime, no
+//! database driver, no HTTP client (`cargo tree -p scheduler-domain` shows
+//! none). Every other crate depends on it; it depends on none of them.
+//!
+//! # Layout
+//!
+//! - [`name`]: [`DomainName`], the standardized and validated host name.
+//! - [`status`]: [`DomainStatus`] and the moves allowed between states.
+//! - [`metadata`]: [`SiteMetadata`], what a home page says about its site.
+//! - [`failure`]: [`ExtractionError`] and whether a failure is worth a retry.
+//! - [`model`]: identifiers and the records that cross the ports.
+//! - [`ports`]: the [`DomainRepository`] and [`MetadataExtractor`] traits the
+//!   adapters implement and the application drives. With the `mocks` feature,
+//!   mockall mocks of both (`MockDomainRepository`, `MockMetadataExtractor`).
+#![deny(missing_docs)]
+
+pub mod failure;
+pub mod metadata;
+pub mod model;
+pub mod name;
+pub mod ports;
+pub mod status;
+
+pub use failure::{ExtractionError, FailureKind};
+pub use metadata::{SiteMetadata, SocialProfiles, TechStack, Technology, WordPressInfo};
+pub use model::{
+    ClaimRequest, ClaimedDomain, DomainId, EnqueueReport, ErrorSample, RescueReport, StatusReport,
+    WorkerId, WriteOutcome,
+};
+pub use name::{DomainName, DomainNameError};
+pub use ports::{DomainRepository, MetadataExtractor, RepositoryError};
+pub use status::{DomainStatus, TransitionError, UnknownStatus};
+
+#[cfg(feature = "mocks")]
+pub use ports::{MockDomainRepository, MockMetadataExtractor};

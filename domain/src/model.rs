@@ -1,0 +1,161 @@
+//! Identifiers and the records that cross the ports.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use crate::DomainName;
+
+/// The `id` of a row of `domains`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct DomainId(uuid::Uuid);
+
+impl DomainId {
+    /// A fresh random id, for rows the worker inserts.
+    pub fn random() -> DomainId {
+        DomainId(uuid::Uuid::new_v4())
+    }
+
+    /// The UUID inside.
+    pub fn as_uuid(&self) -> uuid::Uuid {
+        self.0
+    }
+}
+
+impl From<uuid::Uuid> for DomainId {
+    fn from(uuid: uuid::Uuid) -> Self {
+        DomainId(uuid)
+    }
+}
+
+impl fmt::Display for DomainId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Who holds a lease: stored in `locked_by`, so an operator can tell which
+/// worker took a row. `host:pid:random` by default.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct WorkerId(String);
+
+impl WorkerId {
+    /// A worker id from any text (capped at 100 characters to fit a log line).
+    pub fn new(id: impl Into<String>) -> WorkerId {
+        let mut id: String = id.into();
+        if let Some((cut, _)) = id.char_indices().nth(100) {
+            id.truncate(cut);
+        }
+        WorkerId(id)
+    }
+
+    /// The id as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for WorkerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What to claim: up to `limit` rows that are `pending` and due at `now`
+/// (`next_attempt_at` empty or past), oldest `updated_at` first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRequest {
+    /// The worker taking the rows.
+    pub worker: WorkerId,
+    /// At most this many rows.
+    pub limit: u32,
+    /// The current time: rows not due by then are left alone.
+    pub now: DateTime<Utc>,
+    /// The lease end written to `locked_until`; past it the rescue sweep may
+    /// give the row to another worker.
+    pub lease_until: DateTime<Utc>,
+}
+
+/// A row this worker now holds in `processing`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedDomain {
+    /// The row.
+    pub id: DomainId,
+    /// The `domain` column as stored: not yet standardized, maybe invalid.
+    pub raw_domain: String,
+    /// Attempts so far, this one included.
+    pub attempts: u32,
+}
+
+/// What a guarded write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// The row was still `processing` and leased to this worker: written.
+    Written,
+    /// The row was no longer this worker's (rescued and re-claimed, or
+    /// changed by an operator): nothing was written.
+    LeaseLost,
+}
+
+/// What the rescue sweep did with rows whose lease had expired.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RescueReport {
+    /// Put back to `pending`.
+    pub requeued: u64,
+    /// Moved to `error`: their attempts were spent.
+    pub failed: u64,
+}
+
+/// What `enqueue` did with each name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnqueueReport {
+    /// New rows, `pending`.
+    pub added: Vec<DomainName>,
+    /// Names that already had a row (in any state): left alone.
+    pub already_present: Vec<DomainName>,
+}
+
+/// A recent failure, for `status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ErrorSample {
+    /// The `domain` column.
+    pub domain: String,
+    /// The `last_error` column.
+    pub error: String,
+    /// When it was written.
+    pub at: DateTime<Utc>,
+}
+
+/// Row counts per state and the latest errors.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StatusReport {
+    /// Rows in `pending` (due now or waiting for a retry).
+    pub pending: u64,
+    /// Rows in `pending` whose retry time has not come yet.
+    pub waiting_for_retry: u64,
+    /// Rows in `processing`.
+    pub processing: u64,
+    /// Rows in `processing` whose lease has expired (a worker died).
+    pub expired_leases: u64,
+    /// Rows in `completed`.
+    pub completed: u64,
+    /// Rows in `error`.
+    pub error: u64,
+    /// Rows whose status is none of the four.
+    pub other: u64,
+    /// The most recent errors, newest first.
+    pub recent_errors: Vec<ErrorSample>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_id_is_capped_on_a_character_boundary() {
+        let id = WorkerId::new("é".repeat(150));
+        assert_eq!(id.as_str().chars().count(), 100);
+    }
+}

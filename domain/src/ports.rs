@@ -1,0 +1,158 @@
+//! The ports: what the application needs from storage and from the web.
+//!
+//! Both traits return `impl Future + Send` so the use cases can be generic
+//! over them (static dispatch, no boxing on the hot path).
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+use crate::{
+    ClaimRequest, ClaimedDomain, DomainId, DomainName, EnqueueReport, ExtractionError,
+    RescueReport, SiteMetadata, StatusReport, WorkerId, WriteOutcome,
+};
+
+/// A storage failure, as the application sees it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RepositoryError {
+    /// The database could not be reached or the connection broke.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A statement ran past `statement_timeout` or waited too long for a lock.
+    #[error("database statement timed out: {0}")]
+    Timeout(String),
+    /// A row holds a value the worker cannot read (e.g. an unknown status).
+    #[error("unreadable row: {0}")]
+    InvalidRow(String),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+/// Where domains wait and where results go.
+///
+/// Every method is one short transaction of its own; no method holds a
+/// connection once it has returned. Writes about a claimed row are guarded:
+/// they apply only while the row is `processing` and leased to `worker`.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+pub trait DomainRepository: Send + Sync {
+    /// Moves up to `request.limit` due `pending` rows to `processing`,
+    /// oldest `updated_at` first, skipping rows other workers are claiming,
+    /// with `attempts + 1`, `locked_by`, `locked_until` set.
+    ///
+    /// # Errors
+    ///
+    /// [`RepositoryError::Timeout`] when the claim ran past the statement
+    /// timeout; [`RepositoryError::Unavailable`] when the database is gone.
+    fn claim(
+        &self,
+        request: ClaimRequest,
+    ) -> impl Future<Output = Result<Vec<ClaimedDomain>, RepositoryError>> + Send;
+
+    /// Writes `completed`, every metadata column and `meta_json`, clears the
+    /// lease and `last_error`, and queues the sitemap analysis.
+    ///
+    /// # Errors
+    ///
+    /// Any [`RepositoryError`]; the caller then records the failure with
+    /// [`DomainRepository::fail`] in a separate transaction.
+    fn complete(
+        &self,
+        id: DomainId,
+        worker: &WorkerId,
+        metadata: &SiteMetadata,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<WriteOutcome, RepositoryError>> + Send;
+
+    /// Writes `error` with `last_error` (capped at 1024 characters) and clears
+    /// the lease.
+    ///
+    /// # Errors
+    ///
+    /// Any [`RepositoryError`]; the row then stays `processing` until the
+    /// rescue sweep finds its lease expired.
+    fn fail(
+        &self,
+        id: DomainId,
+        worker: &WorkerId,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<WriteOutcome, RepositoryError>> + Send;
+
+    /// Puts the row back to `pending` with `last_error` and a
+    /// `next_attempt_at` before which it is not claimed again.
+    ///
+    /// # Errors
+    ///
+    /// Any [`RepositoryError`], as for [`DomainRepository::fail`].
+    fn retry_later(
+        &self,
+        id: DomainId,
+        worker: &WorkerId,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<WriteOutcome, RepositoryError>> + Send;
+
+    /// Gives a claimed row back untouched (at shutdown, before its work
+    /// started): `pending`, the attempt not counted, the lease cleared.
+    ///
+    /// # Errors
+    ///
+    /// Any [`RepositoryError`]; the rescue sweep then frees the row later.
+    fn release(
+        &self,
+        id: DomainId,
+        worker: &WorkerId,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<WriteOutcome, RepositoryError>> + Send;
+
+    /// Frees rows left `processing` past `locked_until` (their worker died):
+    /// back to `pending`, or to `error` when `attempts >= max_attempts`.
+    ///
+    /// # Errors
+    ///
+    /// Any [`RepositoryError`].
+    fn rescue_expired(
+        &self,
+        now: DateTime<Utc>,
+        max_attempts: u32,
+    ) -> impl Future<Output = Result<RescueReport, RepositoryError>> + Send;
+
+    /// Inserts a `pending` row for each name that has none yet.
+    ///
+    /// # Errors
+    ///
+    /// Any [`RepositoryError`]; nothing is inserted then.
+    fn enqueue(
+        &self,
+        names: &[DomainName],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<EnqueueReport, RepositoryError>> + Send;
+
+    /// Counts rows per state and lists the `recent_errors` latest errors.
+    ///
+    /// # Errors
+    ///
+    /// Any [`RepositoryError`].
+    fn status(
+        &self,
+        now: DateTime<Utc>,
+        recent_errors: u32,
+    ) -> impl Future<Output = Result<StatusReport, RepositoryError>> + Send;
+}
+
+/// Fetches a site's home page and extracts its metadata.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+pub trait MetadataExtractor: Send + Sync {
+    /// Fetches `https://<domain>/` (following redirects) and extracts.
+    ///
+    /// # Errors
+    ///
+    /// [`ExtractionError`]; its [`ExtractionError::kind`] says whether a
+    /// later attempt may succeed.
+    fn extract(
+        &self,
+        domain: &DomainName,
+    ) -> impl Future<Output = Result<SiteMetadata, ExtractionError>> + Send;
+}
