@@ -110,16 +110,31 @@ mod tests {
 
     #[test]
     fn network_failures_are_transient_and_bad_names_are_permanent() {
-        assert_eq!(ExtractionError::Timeout { seconds: 30 }.kind(), FailureKind::Transient);
-        assert_eq!(ExtractionError::Connection("reset".into()).kind(), FailureKind::Transient);
-        assert_eq!(ExtractionError::Dns("no such host".into()).kind(), FailureKind::Permanent);
+        assert_eq!(
+            ExtractionError::Timeout { seconds: 30 }.kind(),
+            FailureKind::Transient
+        );
+        assert_eq!(
+            ExtractionError::Connection("reset".into()).kind(),
+            FailureKind::Transient
+        );
+        assert_eq!(
+            ExtractionError::Dns("no such host".into()).kind(),
+            FailureKind::Permanent
+        );
         let invalid = crate::DomainName::parse("nope").unwrap_err();
-        assert_eq!(ExtractionError::from(invalid).kind(), FailureKind::Permanent);
+        assert_eq!(
+            ExtractionError::from(invalid).kind(),
+            FailureKind::Permanent
+        );
     }
 
     #[test]
     fn messages_say_what_happened() {
-        assert_eq!(status(404).to_string(), "HTTP 404 from https://example.com/");
+        assert_eq!(
+            status(404).to_string(),
+            "HTTP 404 from https://example.com/"
+        );
         assert_eq!(
             ExtractionError::Timeout { seconds: 30 }.to_string(),
             "timed out after 30s"

@@ -89,7 +89,9 @@ impl DomainName {
         }
         // The authority ends at the first path, query or fragment delimiter.
         let authority = rest.split(['/', '?', '#', '\\']).next().unwrap_or_default();
-        let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+        let host_port = authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host);
         if host_port.starts_with('[') {
             return Err(fail(InvalidDomainReason::IpAddress));
         }
@@ -203,9 +205,15 @@ mod tests {
 
     #[test]
     fn takes_the_host_out_of_urls() {
-        assert_eq!(parsed("https://www.Example.com/about?x=1#top"), "example.com");
+        assert_eq!(
+            parsed("https://www.Example.com/about?x=1#top"),
+            "example.com"
+        );
         assert_eq!(parsed("http://example.com"), "example.com");
-        assert_eq!(parsed("HTTPS://user:pw@example.com:8443/path"), "example.com");
+        assert_eq!(
+            parsed("HTTPS://user:pw@example.com:8443/path"),
+            "example.com"
+        );
         assert_eq!(parsed("example.com/path/page.html"), "example.com");
         assert_eq!(parsed("example.com?ref=1"), "example.com");
         assert_eq!(parsed("//cdn.example.com/lib.js"), "cdn.example.com");
@@ -235,14 +243,35 @@ mod tests {
         assert_eq!(reason("192.168.1.10"), InvalidDomainReason::IpAddress);
         assert_eq!(reason("http://[::1]:8080/"), InvalidDomainReason::IpAddress);
         assert_eq!(reason("localhost"), InvalidDomainReason::SingleLabel);
-        assert!(matches!(reason("exa mple.com"), InvalidDomainReason::BadLabel { .. }));
-        assert!(matches!(reason("example..com"), InvalidDomainReason::BadLabel { .. }));
-        assert!(matches!(reason("-example.com"), InvalidDomainReason::BadLabel { .. }));
-        assert!(matches!(reason("under_score.com"), InvalidDomainReason::BadLabel { .. }));
-        assert!(matches!(reason("not a domain"), InvalidDomainReason::BadLabel { .. }));
-        assert_eq!(reason("example.123"), InvalidDomainReason::NumericTld("123".into()));
+        assert!(matches!(
+            reason("exa mple.com"),
+            InvalidDomainReason::BadLabel { .. }
+        ));
+        assert!(matches!(
+            reason("example..com"),
+            InvalidDomainReason::BadLabel { .. }
+        ));
+        assert!(matches!(
+            reason("-example.com"),
+            InvalidDomainReason::BadLabel { .. }
+        ));
+        assert!(matches!(
+            reason("under_score.com"),
+            InvalidDomainReason::BadLabel { .. }
+        ));
+        assert!(matches!(
+            reason("not a domain"),
+            InvalidDomainReason::BadLabel { .. }
+        ));
+        assert_eq!(
+            reason("example.123"),
+            InvalidDomainReason::NumericTld("123".into())
+        );
         let long_label = format!("{}.com", "a".repeat(64));
-        assert!(matches!(reason(&long_label), InvalidDomainReason::BadLabel { .. }));
+        assert!(matches!(
+            reason(&long_label),
+            InvalidDomainReason::BadLabel { .. }
+        ));
         let long_name = format!("{}com", "abcdefghi.".repeat(26));
         assert_eq!(reason(&long_name), InvalidDomainReason::TooLong);
     }

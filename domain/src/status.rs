@@ -126,7 +126,10 @@ mod tests {
     #[test]
     fn refused_move_names_both_states() {
         let error = Completed.move_to(Error).unwrap_err();
-        assert_eq!(error.to_string(), "a domain cannot move from completed to error");
+        assert_eq!(
+            error.to_string(),
+            "a domain cannot move from completed to error"
+        );
     }
 
     #[test]

@@ -1,0 +1,370 @@
+//! One batch: claim, extract, write, each step with its own error handling.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use scheduler_domain::{
+    ClaimRequest, ClaimedDomain, DomainName, DomainRepository, ExtractionError, FailureKind,
+    MetadataExtractor, RepositoryError, WorkerId, WriteOutcome,
+};
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, debug, error, info, info_span, warn};
+
+use crate::{BatchSettings, Clock, DIAGNOSTICS_TARGET};
+
+/// A batch that could not start: the claim itself failed. Failures of single
+/// domains are not errors of the batch; they are counted in its summary.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// The claim transaction failed; nothing was taken.
+    #[error("could not claim domains: {0}")]
+    Claim(#[source] RepositoryError),
+}
+
+/// What happened to one claimed domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainOutcome {
+    /// Metadata written, `completed`.
+    Completed,
+    /// A transient failure: back to `pending` with a retry time.
+    Retried,
+    /// A permanent failure or attempts spent: `error`.
+    Failed,
+    /// Handed back untouched at shutdown.
+    Released,
+    /// The row was no longer ours when we wrote (its lease had expired and
+    /// another worker took it): nothing written.
+    LeaseLost,
+    /// Even the write of the failure failed; the row stays `processing`
+    /// until its lease expires and the rescue sweep frees it.
+    Unrecorded,
+}
+
+/// The counts of one batch, as logged and written to the diagnostic file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchSummary {
+    /// Rows claimed.
+    pub claimed: usize,
+    /// Rows `completed`.
+    pub completed: usize,
+    /// Rows put back for a later retry.
+    pub retried: usize,
+    /// Rows moved to `error`.
+    pub failed: usize,
+    /// Rows released at shutdown.
+    pub released: usize,
+    /// Rows whose lease was lost before the write.
+    pub lease_lost: usize,
+    /// Rows whose outcome could not be written at all.
+    pub unrecorded: usize,
+    /// Wall time of the batch.
+    pub duration: Duration,
+}
+
+impl BatchSummary {
+    fn count(&mut self, outcome: DomainOutcome) {
+        let counter = match outcome {
+            DomainOutcome::Completed => &mut self.completed,
+            DomainOutcome::Retried => &mut self.retried,
+            DomainOutcome::Failed => &mut self.failed,
+            DomainOutcome::Released => &mut self.released,
+            DomainOutcome::LeaseLost => &mut self.lease_lost,
+            DomainOutcome::Unrecorded => &mut self.unrecorded,
+        };
+        *counter += 1;
+    }
+
+    /// Adds another batch's counts to these (durations add up too).
+    pub fn absorb(&mut self, other: &BatchSummary) {
+        self.claimed += other.claimed;
+        self.completed += other.completed;
+        self.retried += other.retried;
+        self.failed += other.failed;
+        self.released += other.released;
+        self.lease_lost += other.lease_lost;
+        self.unrecorded += other.unrecorded;
+        self.duration += other.duration;
+    }
+}
+
+/// Runs batches for one worker against one repository and one extractor.
+#[derive(Debug)]
+pub struct BatchProcessor<R, E> {
+    repository: Arc<R>,
+    extractor: Arc<E>,
+    clock: Arc<dyn Clock>,
+    worker: WorkerId,
+    settings: BatchSettings,
+}
+
+impl<R, E> BatchProcessor<R, E>
+where
+    R: DomainRepository,
+    E: MetadataExtractor,
+{
+    /// A processor for `worker`.
+    pub fn new(
+        repository: Arc<R>,
+        extractor: Arc<E>,
+        clock: Arc<dyn Clock>,
+        worker: WorkerId,
+        settings: BatchSettings,
+    ) -> Self {
+        BatchProcessor {
+            repository,
+            extractor,
+            clock,
+            worker,
+            settings,
+        }
+    }
+
+    /// The repository, for the scheduler's rescue sweep.
+    pub fn repository(&self) -> &R {
+        &self.repository
+    }
+
+    /// The settings this processor runs with.
+    pub fn settings(&self) -> &BatchSettings {
+        &self.settings
+    }
+
+    /// The current time by this processor's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// Claims one batch and processes it to the end. Once `shutdown` is
+    /// cancelled, domains not yet started are released, and those in flight
+    /// get `shutdown_grace` to finish before they are released too.
+    ///
+    /// # Errors
+    ///
+    /// [`BatchError::Claim`] when the claim fails; nothing was taken then.
+    pub async fn run_batch(
+        &self,
+        shutdown: &CancellationToken,
+    ) -> Result<BatchSummary, BatchError> {
+        let started = Instant::now();
+        let now = self.clock.now();
+        let lease =
+            chrono::TimeDelta::from_std(self.settings.lease).unwrap_or(chrono::TimeDelta::MAX);
+        let request = ClaimRequest {
+            worker: self.worker.clone(),
+            limit: self.settings.batch_size,
+            now,
+            lease_until: now.checked_add_signed(lease).unwrap_or(now),
+        };
+        let claimed = self
+            .repository
+            .claim(request)
+            .await
+            .map_err(BatchError::Claim)?;
+        let mut summary = BatchSummary {
+            claimed: claimed.len(),
+            ..BatchSummary::default()
+        };
+        if claimed.is_empty() {
+            debug!("nothing to claim");
+            return Ok(summary);
+        }
+        debug!(claimed = claimed.len(), "claimed {} domains", claimed.len());
+
+        let grace_over = grace_deadline(shutdown.clone(), self.settings.shutdown_grace);
+        // Ends the grace timer task when the batch is over, however it ends.
+        let _grace_timer = grace_over.clone().drop_guard();
+        let outcomes: Vec<DomainOutcome> = futures::stream::iter(claimed)
+            .map(|domain| {
+                let span =
+                    info_span!("domain", domain_id = %domain.id, domain = %domain.raw_domain);
+                self.process_one(domain, shutdown, &grace_over)
+                    .instrument(span)
+            })
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+        for outcome in outcomes {
+            summary.count(outcome);
+        }
+        summary.duration = started.elapsed();
+        info!(
+            target: DIAGNOSTICS_TARGET,
+            claimed = summary.claimed,
+            completed = summary.completed,
+            retried = summary.retried,
+            failed = summary.failed,
+            released = summary.released,
+            lease_lost = summary.lease_lost,
+            unrecorded = summary.unrecorded,
+            duration_ms = summary.duration.as_millis() as u64,
+            "batch done: {} claimed, {} completed, {} failed, {} retried in {:.1}s",
+            summary.claimed,
+            summary.completed,
+            summary.failed,
+            summary.retried,
+            summary.duration.as_secs_f64(),
+        );
+        Ok(summary)
+    }
+
+    async fn process_one(
+        &self,
+        domain: ClaimedDomain,
+        shutdown: &CancellationToken,
+        grace_over: &CancellationToken,
+    ) -> DomainOutcome {
+        if shutdown.is_cancelled() {
+            return self.release(&domain).await;
+        }
+        let name = match DomainName::parse(&domain.raw_domain) {
+            Ok(name) => name,
+            Err(invalid) => {
+                return self
+                    .record_failure(&domain, &ExtractionError::InvalidDomain(invalid))
+                    .await;
+            }
+        };
+        let extraction = tokio::select! {
+            result = self.extractor.extract(&name) => result,
+            () = grace_over.cancelled() => {
+                warn!("shutdown grace period over; releasing {name} unfinished");
+                return self.release(&domain).await;
+            }
+        };
+        match extraction {
+            Ok(metadata) => {
+                let written = self
+                    .repository
+                    .complete(domain.id, &self.worker, &metadata, self.clock.now())
+                    .await;
+                match written {
+                    Ok(WriteOutcome::Written) => {
+                        debug!("completed {name}");
+                        DomainOutcome::Completed
+                    }
+                    Ok(WriteOutcome::LeaseLost) => self.lease_lost(&domain),
+                    Err(write_error) => {
+                        error!(error = %write_error, "could not write the result of {name}: {write_error}");
+                        let message = format!("could not write the result: {write_error}");
+                        self.write_error(&domain, &message).await
+                    }
+                }
+            }
+            Err(failure) => self.record_failure(&domain, &failure).await,
+        }
+    }
+
+    /// A failed extraction: retry later while attempts remain and the failure
+    /// is transient, else `error`.
+    async fn record_failure(
+        &self,
+        domain: &ClaimedDomain,
+        failure: &ExtractionError,
+    ) -> DomainOutcome {
+        let retry = &self.settings.retry;
+        if failure.kind() == FailureKind::Transient && retry.allows_another(domain.attempts) {
+            let now = self.clock.now();
+            let next_attempt_at = now
+                .checked_add_signed(retry.delay_after(domain.attempts))
+                .unwrap_or(now);
+            let message = failure.to_string();
+            info!(
+                target: DIAGNOSTICS_TARGET,
+                domain = %domain.raw_domain,
+                attempts = domain.attempts,
+                %next_attempt_at,
+                "{}: {message} (attempt {} of {}, retry at {next_attempt_at})",
+                domain.raw_domain,
+                domain.attempts,
+                retry.max_attempts,
+            );
+            return match self
+                .repository
+                .retry_later(domain.id, &self.worker, &message, next_attempt_at, now)
+                .await
+            {
+                Ok(WriteOutcome::Written) => DomainOutcome::Retried,
+                Ok(WriteOutcome::LeaseLost) => self.lease_lost(domain),
+                Err(write_error) => self.unrecorded(domain, &write_error),
+            };
+        }
+        let message = if failure.kind() == FailureKind::Transient {
+            format!("{failure} (gave up after {} attempts)", domain.attempts)
+        } else {
+            failure.to_string()
+        };
+        self.write_error(domain, &message).await
+    }
+
+    /// Moves the row to `error` in a transaction of its own.
+    async fn write_error(&self, domain: &ClaimedDomain, message: &str) -> DomainOutcome {
+        warn!(
+            target: DIAGNOSTICS_TARGET,
+            domain = %domain.raw_domain,
+            domain_id = %domain.id,
+            error = message,
+            "{} failed: {message}",
+            domain.raw_domain,
+        );
+        match self
+            .repository
+            .fail(domain.id, &self.worker, message, self.clock.now())
+            .await
+        {
+            Ok(WriteOutcome::Written) => DomainOutcome::Failed,
+            Ok(WriteOutcome::LeaseLost) => self.lease_lost(domain),
+            Err(write_error) => self.unrecorded(domain, &write_error),
+        }
+    }
+
+    async fn release(&self, domain: &ClaimedDomain) -> DomainOutcome {
+        match self
+            .repository
+            .release(domain.id, &self.worker, self.clock.now())
+            .await
+        {
+            Ok(WriteOutcome::Written) => DomainOutcome::Released,
+            Ok(WriteOutcome::LeaseLost) => self.lease_lost(domain),
+            Err(write_error) => self.unrecorded(domain, &write_error),
+        }
+    }
+
+    fn lease_lost(&self, domain: &ClaimedDomain) -> DomainOutcome {
+        warn!(
+            "lease on {} was lost before the write (it expired and the row was taken over); \
+             nothing written",
+            domain.raw_domain
+        );
+        DomainOutcome::LeaseLost
+    }
+
+    fn unrecorded(&self, domain: &ClaimedDomain, write_error: &RepositoryError) -> DomainOutcome {
+        error!(
+            target: DIAGNOSTICS_TARGET,
+            domain = %domain.raw_domain,
+            domain_id = %domain.id,
+            error = %write_error,
+            "could not record the outcome of {}: {write_error}; the rescue sweep frees it when \
+             its lease expires",
+            domain.raw_domain,
+        );
+        DomainOutcome::Unrecorded
+    }
+}
+
+/// A token cancelled `grace` after `shutdown` is.
+fn grace_deadline(shutdown: CancellationToken, grace: Duration) -> CancellationToken {
+    let grace_over = CancellationToken::new();
+    let guard = grace_over.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = shutdown.cancelled() => {
+                tokio::time::sleep(grace).await;
+                guard.cancel();
+            }
+            () = guard.cancelled() => {}
+        }
+    });
+    grace_over
+}

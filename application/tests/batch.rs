@@ -1,0 +1,534 @@
+//! The batch use case against mockall mocks of both ports.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use mockall::Sequence;
+use scheduler_application::{BatchProcessor, BatchSettings, BatchSummary, Clock, RetryPolicy};
+use scheduler_domain::{
+    ClaimedDomain, DomainId, ExtractionError, MockDomainRepository, MockMetadataExtractor,
+    RepositoryError, SiteMetadata, WorkerId, WriteOutcome,
+};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug)]
+struct FixedClock(DateTime<Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+fn noon() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 2, 12, 0, 0).unwrap()
+}
+
+fn claimed(raw: &str, attempts: u32) -> ClaimedDomain {
+    ClaimedDomain {
+        id: DomainId::random(),
+        raw_domain: raw.to_owned(),
+        attempts,
+    }
+}
+
+fn metadata_for(domain: &str) -> SiteMetadata {
+    SiteMetadata {
+        url: format!("https://{domain}/"),
+        title: Some(format!("Welcome to {domain}")),
+        ..SiteMetadata::default()
+    }
+}
+
+fn settings() -> BatchSettings {
+    BatchSettings {
+        batch_size: 10,
+        concurrency: 4,
+        lease: Duration::from_secs(600),
+        shutdown_grace: Duration::from_secs(5),
+        retry: RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_secs(60),
+            max_delay: Duration::from_secs(3600),
+        },
+    }
+}
+
+fn processor(
+    repository: MockDomainRepository,
+    extractor: MockMetadataExtractor,
+) -> BatchProcessor<MockDomainRepository, MockMetadataExtractor> {
+    BatchProcessor::new(
+        Arc::new(repository),
+        Arc::new(extractor),
+        Arc::new(FixedClock(noon())),
+        WorkerId::new("worker-a"),
+        settings(),
+    )
+}
+
+fn expect_claim(repository: &mut MockDomainRepository, rows: Vec<ClaimedDomain>) {
+    repository
+        .expect_claim()
+        .times(1)
+        .returning(move |request| {
+            assert_eq!(request.worker.as_str(), "worker-a");
+            assert_eq!(request.limit, 10);
+            assert_eq!(request.now, noon());
+            assert_eq!(
+                request.lease_until,
+                noon() + chrono::TimeDelta::seconds(600)
+            );
+            let rows = rows.clone();
+            Box::pin(async move { Ok(rows) })
+        });
+}
+
+/// Records every write as (operation, domain id, message).
+type Writes = Arc<Mutex<Vec<(&'static str, DomainId, String)>>>;
+
+fn record_writes(repository: &mut MockDomainRepository) -> Writes {
+    let writes: Writes = Arc::default();
+    let log = Arc::clone(&writes);
+    repository
+        .expect_complete()
+        .returning(move |id, _, metadata, _| {
+            log.lock()
+                .unwrap()
+                .push(("complete", id, metadata.title.clone().unwrap_or_default()));
+            Box::pin(async { Ok(WriteOutcome::Written) })
+        });
+    let log = Arc::clone(&writes);
+    repository
+        .expect_fail()
+        .returning(move |id, _, message, _| {
+            log.lock().unwrap().push(("fail", id, message.to_owned()));
+            Box::pin(async { Ok(WriteOutcome::Written) })
+        });
+    let log = Arc::clone(&writes);
+    repository
+        .expect_retry_later()
+        .returning(move |id, _, message, next, now| {
+            log.lock().unwrap().push((
+                "retry_later",
+                id,
+                format!("{message} @ {}", (next - now).num_seconds()),
+            ));
+            Box::pin(async { Ok(WriteOutcome::Written) })
+        });
+    let log = Arc::clone(&writes);
+    repository.expect_release().returning(move |id, _, _| {
+        log.lock().unwrap().push(("release", id, String::new()));
+        Box::pin(async { Ok(WriteOutcome::Written) })
+    });
+    writes
+}
+
+fn writes_for(writes: &Writes, id: DomainId) -> Vec<(&'static str, String)> {
+    writes
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, written, _)| *written == id)
+        .map(|(op, _, message)| (*op, message.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_extraction_error_fails_only_its_own_domain() {
+    let rows = vec![
+        claimed("alpha.test", 1),
+        claimed("broken.test", 1),
+        claimed("gamma.test", 1),
+    ];
+    let mut repository = MockDomainRepository::new();
+    expect_claim(&mut repository, rows.clone());
+    let writes = record_writes(&mut repository);
+    let mut extractor = MockMetadataExtractor::new();
+    extractor.expect_extract().times(3).returning(|domain| {
+        let domain = domain.to_string();
+        Box::pin(async move {
+            if domain == "broken.test" {
+                Err(ExtractionError::HttpStatus {
+                    status: 404,
+                    url: "https://broken.test/".into(),
+                })
+            } else {
+                Ok(metadata_for(&domain))
+            }
+        })
+    });
+
+    let summary = processor(repository, extractor)
+        .run_batch(&CancellationToken::new())
+        .await
+        .unwrap();
+
+    assert_eq!(
+        (summary.claimed, summary.completed, summary.failed),
+        (3, 2, 1)
+    );
+    assert_eq!(
+        writes_for(&writes, rows[0].id),
+        [("complete", "Welcome to alpha.test".into())]
+    );
+    assert_eq!(
+        writes_for(&writes, rows[1].id),
+        [("fail", "HTTP 404 from https://broken.test/".into())]
+    );
+    assert_eq!(
+        writes_for(&writes, rows[2].id),
+        [("complete", "Welcome to gamma.test".into())]
+    );
+}
+
+#[tokio::test]
+async fn claim_and_each_result_are_separate_repository_calls_in_order() {
+    let row = claimed("alpha.test", 1);
+    let mut repository = MockDomainRepository::new();
+    let mut order = Sequence::new();
+    let claimed_rows = vec![row.clone()];
+    repository
+        .expect_claim()
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(move |_| {
+            let rows = claimed_rows.clone();
+            Box::pin(async move { Ok(rows) })
+        });
+    let id = row.id;
+    repository
+        .expect_complete()
+        .withf(move |written, worker, _, _| *written == id && worker.as_str() == "worker-a")
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|_, _, _, _| Box::pin(async { Ok(WriteOutcome::Written) }));
+    let mut extractor = MockMetadataExtractor::new();
+    extractor.expect_extract().returning(|domain| {
+        let metadata = metadata_for(domain.as_str());
+        Box::pin(async move { Ok(metadata) })
+    });
+
+    let summary = processor(repository, extractor)
+        .run_batch(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(summary.completed, 1);
+}
+
+#[tokio::test]
+async fn a_failing_result_write_is_recorded_as_error_by_a_separate_write() {
+    let row = claimed("alpha.test", 1);
+    let mut repository = MockDomainRepository::new();
+    expect_claim(&mut repository, vec![row.clone()]);
+    let mut order = Sequence::new();
+    repository
+        .expect_complete()
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|_, _, _, _| {
+            Box::pin(async {
+                Err(RepositoryError::Database(
+                    "value too long for column".into(),
+                ))
+            })
+        });
+    let id = row.id;
+    repository
+        .expect_fail()
+        .withf(move |written, _, message, _| {
+            *written == id
+                && message
+                    == "could not write the result: database error: value too long for column"
+        })
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|_, _, _, _| Box::pin(async { Ok(WriteOutcome::Written) }));
+    let mut extractor = MockMetadataExtractor::new();
+    extractor.expect_extract().returning(|domain| {
+        let metadata = metadata_for(domain.as_str());
+        Box::pin(async move { Ok(metadata) })
+    });
+
+    let summary = processor(repository, extractor)
+        .run_batch(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!((summary.completed, summary.failed), (0, 1));
+}
+
+#[tokio::test]
+async fn an_invalid_domain_fails_without_a_fetch() {
+    let row = claimed("not a domain", 1);
+    let mut repository = MockDomainRepository::new();
+    expect_claim(&mut repository, vec![row.clone()]);
+    let writes = record_writes(&mut repository);
+    let mut extractor = MockMetadataExtractor::new();
+    extractor.expect_extract().never();
+
+    let summary = processor(repository, extractor)
+        .run_batch(&CancellationToken::new())
+        .await
+        .unwrap();
+
+    assert_eq!(summary.failed, 1);
+    let written = writes_for(&writes, row.id);
+    assert_eq!(written.len(), 1);
+    assert_eq!(written[0].0, "fail");
+    assert!(
+        written[0].1.contains("is not a valid domain name"),
+        "{}",
+        written[0].1
+    );
+}
+
+#[tokio::test]
+async fn a_raw_value_is_standardized_before_the_fetch() {
+    let row = claimed("  HTTP://WWW.Example.COM/about?x=1 ", 1);
+    let mut repository = MockDomainRepository::new();
+    expect_claim(&mut repository, vec![row]);
+    let _writes = record_writes(&mut repository);
+    let mut extractor = MockMetadataExtractor::new();
+    extractor
+        .expect_extract()
+        .withf(|domain| domain.as_str() == "example.com")
+        .times(1)
+        .returning(|domain| {
+            let metadata = metadata_for(domain.as_str());
+            Box::pin(async move { Ok(metadata) })
+        });
+
+    let summary = processor(repository, extractor)
+        .run_batch(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(summary.completed, 1);
+}
+
+fn refused() -> ExtractionError {
+    ExtractionError::Connection("connection refused".into())
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_later_with_backoff() {
+    let first = claimed("alpha.test", 1);
+    let second = claimed("beta.test", 2);
+    let mut repository = MockDomainRepository::new();
+    expect_claim(&mut repository, vec![first.clone(), second.clone()]);
+    let writes = record_writes(&mut repository);
+    let mut extractor = MockMetadataExtractor::new();
+    extractor
+        .expect_extract()
+        .returning(|_| Box::pin(async { Err(refused()) }));
+
+    let summary = processor(repository, extractor)
+        .run_batch(&CancellationToken::new())
+        .await
+        .unwrap();
+
+    assert_eq!(summary.retried, 2);
+    assert_eq!(
+        writes_for(&writes, first.id),
+        [(
+            "retry_later",
+            "connection failed: connection refused @ 60".into()
+        )]
+    );
+    assert_eq!(
+        writes_for(&writes, second.id),
+        [(
+            "retry_later",
+            "connection failed: connection refused @ 120".into()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn a_transient_failure_on_the_last_attempt_is_an_error() {
+    let row = claimed("alpha.test", 3);
+    let mut repository = MockDomainRepository::new();
+    expect_claim(&mut repository, vec![row.clone()]);
+    let writes = record_writes(&mut repository);
+    let mut extractor = MockMetadataExtractor::new();
+    extractor
+        .expect_extract()
+        .returning(|_| Box::pin(async { Err(refused()) }));
+
+    let summary = processor(repository, extractor)
+        .run_batch(&CancellationToken::new())
+        .await
+        .unwrap();
+
+    assert_eq!(summary.failed, 1);
+    assert_eq!(
+        writes_for(&writes, row.id),
+        [(
+            "fail",
+            "connection failed: connection refused (gave up after 3 attempts)".into()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn a_lost_lease_is_counted_and_not_overwritten() {
+    let row = claimed("alpha.test", 1);
+    let mut repository = MockDomainRepository::new();
+    expect_claim(&mut repository, vec![row]);
+    repository
+        .expect_complete()
+        .times(1)
+        .returning(|_, _, _, _| Box::pin(async { Ok(WriteOutcome::LeaseLost) }));
+    repository.expect_fail().never();
+    let mut extractor = MockMetadataExtractor::new();
+    extractor.expect_extract().returning(|domain| {
+        let metadata = metadata_for(domain.as_str());
+        Box::pin(async move { Ok(metadata) })
+    });
+
+    let summary = processor(repository, extractor)
+        .run_batch(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!((summary.lease_lost, summary.completed), (1, 0));
+}
+
+#[tokio::test]
+async fn an_outcome_that_cannot_be_written_is_left_for_the_rescue_sweep() {
+    let row = claimed("alpha.test", 1);
+    let mut repository = MockDomainRepository::new();
+    expect_claim(&mut repository, vec![row]);
+    repository.expect_fail().times(1).returning(|_, _, _, _| {
+        Box::pin(async { Err(RepositoryError::Unavailable("connection reset".into())) })
+    });
+    let mut extractor = MockMetadataExtractor::new();
+    extractor.expect_extract().returning(|_| {
+        Box::pin(async {
+            Err(ExtractionError::HttpStatus {
+                status: 410,
+                url: "https://alpha.test/".into(),
+            })
+        })
+    });
+
+    let summary = processor(repository, extractor)
+        .run_batch(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!((summary.unrecorded, summary.failed), (1, 0));
+}
+
+#[tokio::test]
+async fn a_failed_claim_is_the_batch_error_and_nothing_is_fetched() {
+    let mut repository = MockDomainRepository::new();
+    repository.expect_claim().returning(|_| {
+        Box::pin(async {
+            Err(RepositoryError::Timeout(
+                "canceling statement due to statement timeout".into(),
+            ))
+        })
+    });
+    let mut extractor = MockMetadataExtractor::new();
+    extractor.expect_extract().never();
+
+    let error = processor(repository, extractor)
+        .run_batch(&CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "could not claim domains: database statement timed out: canceling statement due to \
+         statement timeout"
+    );
+}
+
+#[tokio::test]
+async fn after_shutdown_claimed_domains_not_started_are_released() {
+    let rows = vec![claimed("alpha.test", 1), claimed("beta.test", 1)];
+    let mut repository = MockDomainRepository::new();
+    expect_claim(&mut repository, rows.clone());
+    let writes = record_writes(&mut repository);
+    let mut extractor = MockMetadataExtractor::new();
+    extractor.expect_extract().never();
+    let shutdown = CancellationToken::new();
+    shutdown.cancel();
+
+    let summary = processor(repository, extractor)
+        .run_batch(&shutdown)
+        .await
+        .unwrap();
+
+    assert_eq!(summary.released, 2);
+    for row in rows {
+        assert_eq!(writes_for(&writes, row.id), [("release", String::new())]);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_extraction_outliving_the_shutdown_grace_is_abandoned_and_released() {
+    let row = claimed("slow.test", 1);
+    let mut repository = MockDomainRepository::new();
+    expect_claim(&mut repository, vec![row.clone()]);
+    let writes = record_writes(&mut repository);
+    let mut extractor = MockMetadataExtractor::new();
+    extractor.expect_extract().returning(|domain| {
+        let metadata = metadata_for(domain.as_str());
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok(metadata)
+        })
+    });
+    let shutdown = CancellationToken::new();
+    let processor = processor(repository, extractor);
+    let batch = processor.run_batch(&shutdown);
+    let cancel_soon = async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        shutdown.cancel();
+    };
+    let (summary, ()) = tokio::join!(batch, cancel_soon);
+
+    assert_eq!(summary.unwrap().released, 1);
+    assert_eq!(writes_for(&writes, row.id), [("release", String::new())]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_extraction_within_the_shutdown_grace_is_finished() {
+    let row = claimed("quick.test", 1);
+    let mut repository = MockDomainRepository::new();
+    expect_claim(&mut repository, vec![row.clone()]);
+    let writes = record_writes(&mut repository);
+    let mut extractor = MockMetadataExtractor::new();
+    extractor.expect_extract().returning(|domain| {
+        let metadata = metadata_for(domain.as_str());
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            Ok(metadata)
+        })
+    });
+    let shutdown = CancellationToken::new();
+    let processor = processor(repository, extractor);
+    let batch = processor.run_batch(&shutdown);
+    let cancel_soon = async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        shutdown.cancel();
+    };
+    let (summary, ()) = tokio::join!(batch, cancel_soon);
+
+    assert_eq!(summary.unwrap().completed, 1);
+    assert_eq!(
+        writes_for(&writes, row.id),
+        [("complete", "Welcome to quick.test".into())]
+    );
+}
+
+#[tokio::test]
+async fn an_empty_claim_is_an_empty_summary() {
+    let mut repository = MockDomainRepository::new();
+    expect_claim(&mut repository, Vec::new());
+    let summary = processor(repository, MockMetadataExtractor::new())
+        .run_batch(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(summary, BatchSummary::default());
+}
