@@ -290,7 +290,11 @@ where
             };
         }
         let message = if failure.kind() == FailureKind::Transient {
-            format!("{failure} (gave up after {} attempts)", domain.attempts)
+            let plural = if domain.attempts == 1 { "" } else { "s" };
+            format!(
+                "{failure} (gave up after {} attempt{plural})",
+                domain.attempts
+            )
         } else {
             failure.to_string()
         };

@@ -24,7 +24,9 @@ pub mod ports;
 pub mod status;
 
 pub use failure::{ExtractionError, FailureKind};
-pub use metadata::{SiteMetadata, SocialProfiles, TechStack, Technology, WordPressInfo};
+pub use metadata::{
+    MetadataDocument, SiteMetadata, SocialProfiles, TechStack, Technology, WordPressInfo,
+};
 pub use model::{
     ClaimRequest, ClaimedDomain, DomainId, EnqueueReport, ErrorSample, RescueReport, StatusReport,
     WorkerId, WriteOutcome,

@@ -104,7 +104,27 @@ pub struct TechStack {
     pub widgets: Vec<String>,
 }
 
+/// The JSON document of a page's metadata, as the `extract` command prints
+/// it and as `meta_json` stores it: every field of [`SiteMetadata`] plus
+/// `tech_stack` in the old shape.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetadataDocument<'a> {
+    /// The metadata, its fields inlined.
+    #[serde(flatten)]
+    pub metadata: &'a SiteMetadata,
+    /// [`SiteMetadata::tech_stack`].
+    pub tech_stack: TechStack,
+}
+
 impl SiteMetadata {
+    /// The document to serialize for `meta_json` and the `extract` command.
+    pub fn document(&self) -> MetadataDocument<'_> {
+        MetadataDocument {
+            metadata: self,
+            tech_stack: self.tech_stack(),
+        }
+    }
+
     /// The technologies in the old `{cms, frameworks, analytics, widgets}`
     /// shape. Categories the old shape has no list for are left out of it
     /// (they stay in `tech`).
@@ -176,6 +196,22 @@ mod tests {
         assert_eq!(stack.frameworks, ["jQuery"]);
         assert_eq!(stack.analytics, ["Google Analytics"]);
         assert_eq!(stack.widgets, ["Intercom"]);
+    }
+
+    #[test]
+    fn document_inlines_the_fields_and_adds_the_old_tech_stack() {
+        let metadata = SiteMetadata {
+            url: "https://example.com/".into(),
+            title: Some("Example".into()),
+            tech: vec![tech("WordPress", "cms")],
+            ..SiteMetadata::default()
+        };
+        let json = serde_json::to_value(metadata.document()).unwrap();
+        assert_eq!(json["url"], "https://example.com/");
+        assert_eq!(json["title"], "Example");
+        assert_eq!(json["tech"][0]["name"], "WordPress");
+        assert_eq!(json["tech_stack"]["cms"][0], "WordPress");
+        assert_eq!(json["social"]["facebook"], serde_json::Value::Null);
     }
 
     #[test]

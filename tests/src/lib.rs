@@ -1,1 +1,14 @@
-//! placeholder
+//! Cross-crate test support for domain-scheduler.
+//!
+//! # Layout
+//!
+//! - [`postgres`]: a fresh Postgres database per test, dropped at the end.
+//! - [`pgbouncer`]: a real PgBouncer in transaction mode in front of it.
+//! - [`https_fixture`]: a local HTTPS server that plays several web sites.
+//! - [`conformance`]: the storage port's conformance suite, run by
+//!   `tests/conformance.rs` against every storage adapter.
+
+pub mod conformance;
+pub mod https_fixture;
+pub mod pgbouncer;
+pub mod postgres;

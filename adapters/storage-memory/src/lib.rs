@@ -1,1 +1,528 @@
-//! placeholder
+//! The storage port in memory: the reference behaviour of [`DomainRepository`].
+//!
+//! Every other storage adapter must behave like this one; the conformance
+//! suite in the `tests` crate runs the same scenarios against all of them.
+//! It is also the repository of the application's fast tests.
+//!
+//! # Layout
+//!
+//! - [`MemoryRepository`]: a clonable handle over shared rows; clones see
+//!   the same table, like two connections to one database.
+//! - [`DomainRow`]: one row with every column of `domains`, as tests seed and
+//!   inspect it.
+//!
+//! A `std::sync::Mutex`, not a tokio one: no method holds the lock across an
+//! await point (each operation is one synchronous step, like one statement).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use scheduler_domain::{
+    ClaimRequest, ClaimedDomain, DomainId, DomainName, DomainRepository, DomainStatus,
+    EnqueueReport, ErrorSample, RepositoryError, RescueReport, SiteMetadata, StatusReport,
+    WorkerId, WriteOutcome,
+};
+use serde_json::Value as Json;
+
+/// `last_error` keeps at most this many characters.
+pub const LAST_ERROR_MAX_CHARS: usize = 1024;
+/// `email_addresses` keeps the first five addresses.
+pub const EMAIL_COLUMN_LIMIT: usize = 5;
+/// `phone_numbers` keeps the first three numbers.
+pub const PHONE_COLUMN_LIMIT: usize = 3;
+
+/// One row of `domains` with every column the worker knows.
+///
+/// Columns are nullable as in a table other systems also write to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainRow {
+    /// `id`
+    pub id: DomainId,
+    /// `domain`, as stored (not standardized).
+    pub domain: String,
+    /// `status`; any text, as another system may have written it.
+    pub status: Option<String>,
+    /// `attempts`
+    pub attempts: i32,
+    /// `locked_by`
+    pub locked_by: Option<String>,
+    /// `locked_until`
+    pub locked_until: Option<DateTime<Utc>>,
+    /// `next_attempt_at`
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// `last_error`
+    pub last_error: Option<String>,
+    /// `title`
+    pub title: Option<String>,
+    /// `description`
+    pub description: Option<String>,
+    /// `favicon_url`
+    pub favicon_url: Option<String>,
+    /// `logo_url`
+    pub logo_url: Option<String>,
+    /// `language`
+    pub language: Option<String>,
+    /// `is_wordpress`
+    pub is_wordpress: Option<bool>,
+    /// `wordpress_version`
+    pub wordpress_version: Option<String>,
+    /// `has_elementor`
+    pub has_elementor: Option<bool>,
+    /// `tech_stack` (JSON)
+    pub tech_stack: Option<Json>,
+    /// `email_addresses`
+    pub email_addresses: Option<Vec<String>>,
+    /// `phone_numbers`
+    pub phone_numbers: Option<Vec<String>>,
+    /// `facebook_url`
+    pub facebook_url: Option<String>,
+    /// `twitter_url`
+    pub twitter_url: Option<String>,
+    /// `linkedin_url`
+    pub linkedin_url: Option<String>,
+    /// `instagram_url`
+    pub instagram_url: Option<String>,
+    /// `youtube_url`
+    pub youtube_url: Option<String>,
+    /// `meta_json` (the whole [`SiteMetadata`])
+    pub meta_json: Option<Json>,
+    /// `sitemap_analysis_status`
+    pub sitemap_analysis_status: Option<String>,
+    /// `created_at`
+    pub created_at: Option<DateTime<Utc>>,
+    /// `updated_at`
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl DomainRow {
+    /// A row as the database defaults make it when another system inserts
+    /// only `domain` and `status`: a fresh id, no attempts, timestamps `at`.
+    pub fn new(domain: impl Into<String>, status: &str, at: DateTime<Utc>) -> DomainRow {
+        DomainRow {
+            id: DomainId::random(),
+            domain: domain.into(),
+            status: Some(status.to_owned()),
+            attempts: 0,
+            locked_by: None,
+            locked_until: None,
+            next_attempt_at: None,
+            last_error: None,
+            title: None,
+            description: None,
+            favicon_url: None,
+            logo_url: None,
+            language: None,
+            is_wordpress: None,
+            wordpress_version: None,
+            has_elementor: None,
+            tech_stack: None,
+            email_addresses: None,
+            phone_numbers: None,
+            facebook_url: None,
+            twitter_url: None,
+            linkedin_url: None,
+            instagram_url: None,
+            youtube_url: None,
+            meta_json: None,
+            sitemap_analysis_status: None,
+            created_at: Some(at),
+            updated_at: Some(at),
+        }
+    }
+
+    fn has_status(&self, status: DomainStatus) -> bool {
+        self.status.as_deref() == Some(status.as_str())
+    }
+
+    fn is_leased_to(&self, worker: &WorkerId) -> bool {
+        self.has_status(DomainStatus::Processing)
+            && self.locked_by.as_deref() == Some(worker.as_str())
+    }
+
+    /// A `processing` row whose lease ended before `now`. A row without any
+    /// lease (left `processing` by a system that kept none) counts as
+    /// expired too, or it would stay stuck forever.
+    fn lease_expired(&self, now: DateTime<Utc>) -> bool {
+        self.has_status(DomainStatus::Processing)
+            && self.locked_until.is_none_or(|until| until < now)
+    }
+
+    fn clear_lease(&mut self) {
+        self.locked_by = None;
+        self.locked_until = None;
+    }
+}
+
+/// [`DomainRepository`] over rows kept in memory.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryRepository {
+    rows: Arc<Mutex<Vec<DomainRow>>>,
+}
+
+impl MemoryRepository {
+    /// An empty table.
+    pub fn new() -> MemoryRepository {
+        MemoryRepository::default()
+    }
+
+    /// Inserts a row as another system would: only `domain` and `status`
+    /// given, every other column at its default (timestamps now).
+    pub fn insert_raw(&self, domain: &str, status: &str) -> DomainId {
+        self.insert_row(DomainRow::new(domain, status, Utc::now()))
+    }
+
+    /// Inserts a row exactly as given.
+    pub fn insert_row(&self, row: DomainRow) -> DomainId {
+        let id = row.id;
+        self.lock().push(row);
+        id
+    }
+
+    /// A snapshot of one row.
+    pub fn row(&self, id: DomainId) -> Option<DomainRow> {
+        self.lock().iter().find(|row| row.id == id).cloned()
+    }
+
+    /// A snapshot of every row, in insertion order.
+    pub fn rows(&self) -> Vec<DomainRow> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<DomainRow>> {
+        // A panic while holding the lock cannot leave a row half-written
+        // (each mutation is a plain field assignment), so a poisoned lock
+        // is still consistent.
+        self.rows
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Applies `write` to the row if it is still leased to `worker`.
+    fn guarded(
+        &self,
+        id: DomainId,
+        worker: &WorkerId,
+        write: impl FnOnce(&mut DomainRow),
+    ) -> WriteOutcome {
+        let mut rows = self.lock();
+        match rows
+            .iter_mut()
+            .find(|row| row.id == id && row.is_leased_to(worker))
+        {
+            Some(row) => {
+                write(row);
+                WriteOutcome::Written
+            }
+            None => WriteOutcome::LeaseLost,
+        }
+    }
+}
+
+/// Postgres refuses NUL in text and jsonb; every adapter drops it so that
+/// all of them store the same text.
+pub fn strip_nul(text: &str) -> String {
+    text.replace('\0', "")
+}
+
+/// `last_error` as stored: NUL dropped, at most [`LAST_ERROR_MAX_CHARS`]
+/// characters, cut on a character boundary.
+pub fn capped_error(error: &str) -> String {
+    let mut error = strip_nul(error);
+    if let Some((cut, _)) = error.char_indices().nth(LAST_ERROR_MAX_CHARS) {
+        error.truncate(cut);
+    }
+    error
+}
+
+/// `value` with NUL dropped from every string in it (keys included).
+pub fn json_without_nul(value: Json) -> Json {
+    match value {
+        Json::String(text) => Json::String(strip_nul(&text)),
+        Json::Array(items) => Json::Array(items.into_iter().map(json_without_nul).collect()),
+        Json::Object(map) => Json::Object(
+            map.into_iter()
+                .map(|(key, value)| (strip_nul(&key), json_without_nul(value)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// The message rescue writes to a row whose worker stopped renewing it.
+pub fn lease_expired_message(attempts: i32) -> String {
+    format!("lease expired after {attempts} attempts (worker died?)")
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Json, RepositoryError> {
+    serde_json::to_value(value)
+        .map(json_without_nul)
+        .map_err(|error| RepositoryError::InvalidRow(format!("metadata is not JSON: {error}")))
+}
+
+fn opt_text(value: Option<&String>) -> Option<String> {
+    value.map(|text| strip_nul(text))
+}
+
+impl DomainRepository for MemoryRepository {
+    async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedDomain>, RepositoryError> {
+        let mut rows = self.lock();
+        let mut due: Vec<usize> = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, row)| {
+                row.has_status(DomainStatus::Pending)
+                    && row.next_attempt_at.is_none_or(|at| at <= request.now)
+            })
+            .map(|(index, _)| index)
+            .collect();
+        // Oldest first with never-touched rows (NULL updated_at) before all,
+        // then by id: the order the SQL adapters use.
+        due.sort_by_key(|&index| (rows[index].updated_at, rows[index].id));
+        due.truncate(usize::try_from(request.limit).unwrap_or(usize::MAX));
+        let claimed = due
+            .into_iter()
+            .map(|index| {
+                let row = &mut rows[index];
+                row.status = Some(DomainStatus::Processing.as_str().to_owned());
+                row.attempts += 1;
+                row.locked_by = Some(request.worker.as_str().to_owned());
+                row.locked_until = Some(request.lease_until);
+                row.updated_at = Some(request.now);
+                ClaimedDomain {
+                    id: row.id,
+                    raw_domain: row.domain.clone(),
+                    attempts: u32::try_from(row.attempts).unwrap_or(0),
+                }
+            })
+            .collect();
+        Ok(claimed)
+    }
+
+    async fn complete(
+        &self,
+        id: DomainId,
+        worker: &WorkerId,
+        metadata: &SiteMetadata,
+        now: DateTime<Utc>,
+    ) -> Result<WriteOutcome, RepositoryError> {
+        let meta_json = to_json(&metadata.document())?;
+        let tech_stack = to_json(&metadata.tech_stack())?;
+        Ok(self.guarded(id, worker, |row| {
+            row.status = Some(DomainStatus::Completed.as_str().to_owned());
+            row.title = opt_text(metadata.title.as_ref());
+            row.description = opt_text(metadata.description.as_ref());
+            row.favicon_url = opt_text(metadata.favicon_url.as_ref());
+            row.logo_url = opt_text(metadata.logo_url.as_ref());
+            row.language = opt_text(metadata.language.as_ref());
+            row.is_wordpress = Some(metadata.wordpress.detected);
+            row.wordpress_version = opt_text(metadata.wordpress.version.as_ref());
+            row.has_elementor = Some(metadata.has_elementor());
+            row.tech_stack = Some(tech_stack);
+            row.email_addresses = Some(
+                metadata
+                    .first_emails(EMAIL_COLUMN_LIMIT)
+                    .iter()
+                    .map(|e| strip_nul(e))
+                    .collect(),
+            );
+            row.phone_numbers = Some(
+                metadata
+                    .first_phones(PHONE_COLUMN_LIMIT)
+                    .iter()
+                    .map(|p| strip_nul(p))
+                    .collect(),
+            );
+            row.facebook_url = opt_text(metadata.social.facebook.as_ref());
+            row.twitter_url = opt_text(metadata.social.twitter.as_ref());
+            row.linkedin_url = opt_text(metadata.social.linkedin.as_ref());
+            row.instagram_url = opt_text(metadata.social.instagram.as_ref());
+            row.youtube_url = opt_text(metadata.social.youtube.as_ref());
+            row.meta_json = Some(meta_json);
+            row.sitemap_analysis_status = Some("queued".to_owned());
+            row.last_error = None;
+            row.next_attempt_at = None;
+            row.clear_lease();
+            row.updated_at = Some(now);
+        }))
+    }
+
+    async fn fail(
+        &self,
+        id: DomainId,
+        worker: &WorkerId,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<WriteOutcome, RepositoryError> {
+        Ok(self.guarded(id, worker, |row| {
+            row.status = Some(DomainStatus::Error.as_str().to_owned());
+            row.last_error = Some(capped_error(error));
+            row.clear_lease();
+            row.updated_at = Some(now);
+        }))
+    }
+
+    async fn retry_later(
+        &self,
+        id: DomainId,
+        worker: &WorkerId,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<WriteOutcome, RepositoryError> {
+        Ok(self.guarded(id, worker, |row| {
+            row.status = Some(DomainStatus::Pending.as_str().to_owned());
+            row.last_error = Some(capped_error(error));
+            row.next_attempt_at = Some(next_attempt_at);
+            row.clear_lease();
+            row.updated_at = Some(now);
+        }))
+    }
+
+    async fn release(
+        &self,
+        id: DomainId,
+        worker: &WorkerId,
+        now: DateTime<Utc>,
+    ) -> Result<WriteOutcome, RepositoryError> {
+        Ok(self.guarded(id, worker, |row| {
+            row.status = Some(DomainStatus::Pending.as_str().to_owned());
+            row.attempts = (row.attempts - 1).max(0);
+            row.clear_lease();
+            row.updated_at = Some(now);
+        }))
+    }
+
+    async fn rescue_expired(
+        &self,
+        now: DateTime<Utc>,
+        max_attempts: u32,
+    ) -> Result<RescueReport, RepositoryError> {
+        let max_attempts = i32::try_from(max_attempts).unwrap_or(i32::MAX);
+        let mut report = RescueReport::default();
+        for row in self.lock().iter_mut().filter(|row| row.lease_expired(now)) {
+            let status = if row.attempts >= max_attempts {
+                report.failed += 1;
+                DomainStatus::Error
+            } else {
+                report.requeued += 1;
+                DomainStatus::Pending
+            };
+            row.status = Some(status.as_str().to_owned());
+            row.last_error = Some(lease_expired_message(row.attempts));
+            row.clear_lease();
+            row.updated_at = Some(now);
+        }
+        Ok(report)
+    }
+
+    async fn enqueue(
+        &self,
+        names: &[DomainName],
+        now: DateTime<Utc>,
+    ) -> Result<EnqueueReport, RepositoryError> {
+        let mut rows = self.lock();
+        let mut report = EnqueueReport::default();
+        for name in names {
+            if rows.iter().any(|row| row.domain == name.as_str()) {
+                report.already_present.push(name.clone());
+            } else {
+                rows.push(DomainRow::new(
+                    name.as_str(),
+                    DomainStatus::Pending.as_str(),
+                    now,
+                ));
+                report.added.push(name.clone());
+            }
+        }
+        Ok(report)
+    }
+
+    async fn status(
+        &self,
+        now: DateTime<Utc>,
+        recent_errors: u32,
+    ) -> Result<StatusReport, RepositoryError> {
+        let rows = self.lock();
+        let mut report = StatusReport::default();
+        for row in rows.iter() {
+            match row.status.as_deref().and_then(|status| status.parse().ok()) {
+                Some(DomainStatus::Pending) => {
+                    report.pending += 1;
+                    if row.next_attempt_at.is_some_and(|at| at > now) {
+                        report.waiting_for_retry += 1;
+                    }
+                }
+                Some(DomainStatus::Processing) => {
+                    report.processing += 1;
+                    if row.lease_expired(now) {
+                        report.expired_leases += 1;
+                    }
+                }
+                Some(DomainStatus::Completed) => report.completed += 1,
+                Some(DomainStatus::Error) => report.error += 1,
+                None => report.other += 1,
+            }
+        }
+        let mut errors: Vec<&DomainRow> = rows
+            .iter()
+            .filter(|row| row.has_status(DomainStatus::Error))
+            .collect();
+        // Newest first, rows without a time last, ties by id descending: the
+        // order the SQL adapters use.
+        errors.sort_by(|a, b| {
+            (
+                a.updated_at.is_none(),
+                std::cmp::Reverse(a.updated_at),
+                std::cmp::Reverse(a.id),
+            )
+                .cmp(&(
+                    b.updated_at.is_none(),
+                    std::cmp::Reverse(b.updated_at),
+                    std::cmp::Reverse(b.id),
+                ))
+        });
+        report.recent_errors = errors
+            .into_iter()
+            .take(usize::try_from(recent_errors).unwrap_or(usize::MAX))
+            .map(|row| ErrorSample {
+                domain: row.domain.clone(),
+                error: row.last_error.clone().unwrap_or_default(),
+                at: row.updated_at.unwrap_or(DateTime::UNIX_EPOCH),
+            })
+            .collect();
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capped_error_cuts_on_a_character_boundary_and_drops_nul() {
+        let error = capped_error(&format!("\0{}", "é".repeat(2000)));
+        assert_eq!(error.chars().count(), LAST_ERROR_MAX_CHARS);
+        assert!(error.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn json_without_nul_cleans_nested_strings() {
+        let value = serde_json::json!({"a": ["x\u{0}y", {"b": "\u{0}"}], "n": 1});
+        assert_eq!(
+            json_without_nul(value),
+            serde_json::json!({"a": ["xy", {"b": ""}], "n": 1})
+        );
+    }
+
+    #[tokio::test]
+    async fn clones_share_the_same_rows() {
+        let repository = MemoryRepository::new();
+        let other = repository.clone();
+        let id = other.insert_raw("example.com", "pending");
+        assert_eq!(
+            repository.row(id).map(|row| row.domain),
+            Some("example.com".to_owned())
+        );
+        assert_eq!(other.rows().len(), 1);
+    }
+}

@@ -1,1 +1,35 @@
-//! placeholder
+//! The storage port on SeaORM: Postgres (the production database, also
+//! behind a transaction pooler such as PgBouncer or Supavisor) and SQLite
+//! (the embedded default), with the migration of the `domains` table.
+//!
+//! On Postgres nothing is ever prepared and no session state is relied on:
+//! every operation is one simple-protocol query, its values inlined by
+//! SeaQuery's Postgres builder, that sets its own timeouts with `SET LOCAL`
+//! (the `sql` module says why). That keeps the worker correct on a server
+//! connection shared with other clients.
+//!
+//! # Layout
+//!
+//! - `settings`: [`StorageSettings`] and [`PoolerMode`].
+//! - `repository`: [`SeaOrmRepository`], the [`scheduler_domain::DomainRepository`]
+//!   implementation, and [`Backend`].
+//! - `entity`: the `domains` table as a SeaORM entity (crate-private).
+//! - `statements`: every statement, built with SeaQuery from the entity.
+//! - `sql`: rendering (values inlined as escaped literals on Postgres) and
+//!   running statements, one transaction per operation.
+//! - `migrate`: schema reconciliation, [`MigrationReport`].
+//! - `error`: [`StorageError`] and the mapping of driver errors to
+//!   [`scheduler_domain::RepositoryError`].
+
+mod entity;
+mod error;
+mod migrate;
+mod repository;
+mod settings;
+mod sql;
+mod statements;
+
+pub use error::StorageError;
+pub use migrate::MigrationReport;
+pub use repository::{Backend, SeaOrmRepository};
+pub use settings::{PoolerMode, StorageSettings, UnknownPoolerMode, redacted_url};

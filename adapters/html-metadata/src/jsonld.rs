@@ -1,0 +1,218 @@
+//! What the page's JSON-LD (`<script type="application/ld+json">`) says about
+//! the site: the WebSite and Organization names, the organization's logo and
+//! its `sameAs` profiles.
+
+use serde_json::Value;
+
+/// JSON-LD nodes deeper than this are not looked at (a hostile document
+/// cannot make the walk expensive).
+const MAX_DEPTH: usize = 16;
+
+/// The facts the extractors use, each from the best-placed node.
+#[derive(Debug, Default)]
+pub(crate) struct LinkedData {
+    pub(crate) website_name: Option<String>,
+    pub(crate) organization_name: Option<String>,
+    pub(crate) organization_logo: Option<String>,
+    pub(crate) same_as: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct Found {
+    website_name: Option<(Rank, String)>,
+    organization_name: Option<(Rank, String)>,
+    organization_logo: Option<(Rank, String)>,
+    same_as: Vec<String>,
+    /// `ImageObject` nodes by `@id`, for logos given as a reference.
+    images_by_id: Vec<(String, String)>,
+}
+
+/// Marks a logo that is a reference to another node's `@id`.
+const REFERENCE: &str = "@id:";
+
+/// Reads every JSON-LD block; blocks that are not valid JSON are skipped.
+pub(crate) fn read(blocks: &[String]) -> LinkedData {
+    let mut found = Found::default();
+    for block in blocks {
+        let text = strip_wrappers(block);
+        if let Ok(value) = serde_json::from_str::<Value>(text) {
+            visit(&value, 0, Role::TopLevel, &mut found);
+        }
+    }
+    let images_by_id = std::mem::take(&mut found.images_by_id);
+    let organization_logo =
+        found
+            .organization_logo
+            .and_then(|(_, logo)| match logo.strip_prefix(REFERENCE) {
+                Some(id) => images_by_id
+                    .iter()
+                    .find(|(image_id, _)| image_id == id)
+                    .map(|(_, url)| url.clone()),
+                None => Some(logo),
+            });
+    LinkedData {
+        website_name: found.website_name.map(|(_, name)| name),
+        organization_name: found.organization_name.map(|(_, name)| name),
+        organization_logo,
+        same_as: found.same_as,
+    }
+}
+
+/// Some pages wrap the JSON in an HTML comment or CDATA section.
+fn strip_wrappers(block: &str) -> &str {
+    let mut text = block.trim();
+    for (open, close) in [
+        ("<!--", "-->"),
+        ("<![CDATA[", "]]>"),
+        ("//<![CDATA[", "//]]>"),
+    ] {
+        if let Some(inner) = text.strip_prefix(open) {
+            text = inner.trim();
+            text = text.strip_suffix(close).unwrap_or(text).trim();
+        }
+    }
+    text.trim_end_matches(';')
+}
+
+/// Where a node sits, best first: the page's own top-level nodes describe
+/// the site, a `publisher` is the site's owner, an `author` is often
+/// someone else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Role {
+    TopLevel,
+    Publisher,
+    Other,
+    Author,
+}
+
+impl Role {
+    fn of_child(self, key: &str) -> Role {
+        let child = match key {
+            "@graph" => Role::TopLevel,
+            "publisher" | "provider" | "sourceOrganization" => Role::Publisher,
+            "author" | "creator" | "contributor" | "editor" | "copyrightHolder" | "funder"
+            | "sponsor" => Role::Author,
+            _ => Role::Other,
+        };
+        self.max(child)
+    }
+}
+
+fn visit(value: &Value, depth: usize, role: Role, found: &mut Found) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let rank = (role, depth);
+    match value {
+        Value::Array(items) => {
+            for item in items {
+                visit(item, depth, role, found);
+            }
+        }
+        Value::Object(object) => {
+            let types = types_of(object.get("@type"));
+            let is_website = types.iter().any(|t| *t == "WebSite");
+            let is_organization = types.iter().any(|t| is_organization_type(t));
+            let name = object.get("name").and_then(text_of);
+            if types.iter().any(|t| *t == "ImageObject") {
+                let id = object.get("@id").and_then(Value::as_str);
+                let url = object.get("url").or_else(|| object.get("contentUrl"));
+                if let (Some(id), Some(Value::String(url))) = (id, url) {
+                    found.images_by_id.push((id.to_owned(), url.clone()));
+                }
+            }
+            if is_website {
+                keep_best(&mut found.website_name, rank, name.clone());
+            }
+            if is_organization {
+                keep_best(&mut found.organization_name, rank, name);
+                keep_best(
+                    &mut found.organization_logo,
+                    rank,
+                    object.get("logo").and_then(image_url),
+                );
+                match object.get("sameAs") {
+                    Some(Value::String(url)) => found.same_as.push(url.clone()),
+                    Some(Value::Array(urls)) => found
+                        .same_as
+                        .extend(urls.iter().filter_map(Value::as_str).map(str::to_owned)),
+                    _ => {}
+                }
+            }
+            for (key, child) in object {
+                if key != "sameAs" && (child.is_object() || child.is_array()) {
+                    visit(child, depth + 1, role.of_child(key), found);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn keep_best(slot: &mut Option<(Rank, String)>, rank: Rank, value: Option<String>) {
+    let Some(value) = value else { return };
+    if slot.as_ref().is_none_or(|(seen, _)| rank < *seen) {
+        *slot = Some((rank, value));
+    }
+}
+
+/// Lower is better: the role, then the depth.
+type Rank = (Role, usize);
+
+fn types_of(value: Option<&Value>) -> Vec<&str> {
+    match value {
+        Some(Value::String(single)) => vec![short_type(single)],
+        Some(Value::Array(many)) => many
+            .iter()
+            .filter_map(Value::as_str)
+            .map(short_type)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `https://schema.org/Organization` and `schema:Organization` name the
+/// same type as `Organization`.
+fn short_type(full: &str) -> &str {
+    full.rsplit(['/', ':', '#']).next().unwrap_or(full)
+}
+
+fn is_organization_type(name: &str) -> bool {
+    name.ends_with("Organization")
+        || name.ends_with("Organisation")
+        || matches!(
+            name,
+            "Corporation"
+                | "LocalBusiness"
+                | "Store"
+                | "Restaurant"
+                | "ProfessionalService"
+                | "Brand"
+        )
+}
+
+fn text_of(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) if !text.trim().is_empty() => Some(text.clone()),
+        Value::Array(items) => items.iter().find_map(text_of),
+        _ => None,
+    }
+}
+
+fn image_url(value: &Value) -> Option<String> {
+    match value {
+        Value::String(url) if !url.trim().is_empty() => Some(url.clone()),
+        Value::Object(object) => object
+            .get("url")
+            .or_else(|| object.get("contentUrl"))
+            .and_then(image_url)
+            .or_else(|| {
+                object
+                    .get("@id")
+                    .and_then(Value::as_str)
+                    .map(|id| format!("{REFERENCE}{id}"))
+            }),
+        Value::Array(items) => items.iter().find_map(image_url),
+        _ => None,
+    }
+}

@@ -1,0 +1,274 @@
+//! Social network profiles: links to a profile page of the site's owner,
+//! never share/intent links, embedded widgets or the network's own pages.
+
+use scheduler_domain::SocialProfiles;
+use url::Url;
+
+/// The networks `SocialProfiles` has a slot for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Network {
+    Facebook,
+    Twitter,
+    LinkedIn,
+    Instagram,
+    YouTube,
+    TikTok,
+    Pinterest,
+    GitHub,
+}
+
+/// Fills the profiles from candidate URLs (already absolute), the first
+/// profile of each network winning.
+pub(crate) fn profiles<'a>(candidates: impl IntoIterator<Item = &'a Url>) -> SocialProfiles {
+    let mut profiles = SocialProfiles::default();
+    for url in candidates {
+        let Some((network, profile)) = classify(url) else {
+            continue;
+        };
+        let slot = match network {
+            Network::Facebook => &mut profiles.facebook,
+            Network::Twitter => &mut profiles.twitter,
+            Network::LinkedIn => &mut profiles.linkedin,
+            Network::Instagram => &mut profiles.instagram,
+            Network::YouTube => &mut profiles.youtube,
+            Network::TikTok => &mut profiles.tiktok,
+            Network::Pinterest => &mut profiles.pinterest,
+            Network::GitHub => &mut profiles.github,
+        };
+        if slot.is_none() {
+            *slot = Some(profile);
+        }
+    }
+    profiles
+}
+
+/// The network and the cleaned profile URL, when `url` is a profile page.
+fn classify(url: &Url) -> Option<(Network, String)> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    let host = url.host_str()?.to_ascii_lowercase();
+    let host = host.strip_prefix("www.").unwrap_or(&host);
+    let network = network_of(host)?;
+    let segments: Vec<&str> = url
+        .path_segments()
+        .map(|segments| segments.filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    let first = segments
+        .first()
+        .map(|s| s.to_ascii_lowercase())
+        .unwrap_or_default();
+    let query = url.query().unwrap_or_default();
+    let keep_query = match network {
+        Network::Facebook => facebook_profile(&first, &segments, query)?,
+        Network::Twitter => {
+            handle_profile(&first, &segments, TWITTER_RESERVED, 15, 1)?;
+            false
+        }
+        Network::LinkedIn => {
+            let is_profile = matches!(
+                first.as_str(),
+                "company" | "in" | "school" | "showcase" | "pub"
+            ) && segments.len() >= 2;
+            if !is_profile {
+                return None;
+            }
+            false
+        }
+        Network::Instagram => {
+            handle_profile(&first, &segments, INSTAGRAM_RESERVED, 30, 1)?;
+            false
+        }
+        Network::YouTube => {
+            let is_profile = first.starts_with('@') && first.len() > 1
+                || matches!(first.as_str(), "channel" | "c" | "user") && segments.len() >= 2;
+            if !is_profile {
+                return None;
+            }
+            false
+        }
+        Network::TikTok => {
+            if !(first.starts_with('@') && first.len() > 1) {
+                return None;
+            }
+            false
+        }
+        Network::Pinterest => {
+            handle_profile(&first, &segments, PINTEREST_RESERVED, 30, 2)?;
+            false
+        }
+        Network::GitHub => {
+            handle_profile(&first, &segments, GITHUB_RESERVED, 39, 1)?;
+            false
+        }
+    };
+    let mut profile = url.clone();
+    let _ = profile.set_scheme("https");
+    profile.set_fragment(None);
+    if !keep_query {
+        profile.set_query(None);
+    }
+    Some((network, profile.to_string()))
+}
+
+fn network_of(host: &str) -> Option<Network> {
+    let on = |domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
+    if on("facebook.com") || host == "fb.com" {
+        Some(Network::Facebook)
+    } else if on("twitter.com") || host == "x.com" {
+        Some(Network::Twitter)
+    } else if on("linkedin.com") {
+        Some(Network::LinkedIn)
+    } else if on("instagram.com") {
+        Some(Network::Instagram)
+    } else if on("youtube.com") {
+        Some(Network::YouTube)
+    } else if on("tiktok.com") {
+        Some(Network::TikTok)
+    } else if host.starts_with("pinterest.") || host.contains(".pinterest.") {
+        Some(Network::Pinterest)
+    } else if host == "github.com" {
+        Some(Network::GitHub)
+    } else {
+        None
+    }
+}
+
+/// Facebook profiles are `/<name>`, `/pages/...`, `/groups/<name>` or
+/// `/profile.php?id=`; returns whether the query must be kept.
+fn facebook_profile(first: &str, segments: &[&str], query: &str) -> Option<bool> {
+    if first == "profile.php" {
+        return query.contains("id=").then_some(true);
+    }
+    if first.is_empty() || FACEBOOK_RESERVED.contains(&first) || first.ends_with(".php") {
+        return None;
+    }
+    if first == "pages" || first == "groups" {
+        return (segments.len() >= 2).then_some(false);
+    }
+    Some(false)
+}
+
+/// A profile addressed by a handle in the first path segment.
+/// Deeper paths (`/<handle>/status/...`) are posts, not the profile, except
+/// where the network nests a profile's own pages (Pinterest boards).
+fn handle_profile(
+    first: &str,
+    segments: &[&str],
+    reserved: &[&str],
+    max_length: usize,
+    max_segments: usize,
+) -> Option<()> {
+    let handle = first.strip_prefix('@').unwrap_or(first);
+    let valid = !handle.is_empty()
+        && handle.len() <= max_length
+        && handle
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+        && !reserved.contains(&handle);
+    (valid && segments.len() <= max_segments).then_some(())
+}
+
+const FACEBOOK_RESERVED: &[&str] = &[
+    "sharer",
+    "share",
+    "dialog",
+    "plugins",
+    "tr",
+    "login",
+    "help",
+    "policies",
+    "privacy",
+    "legal",
+    "about",
+    "business",
+    "ads",
+    "events",
+    "watch",
+    "marketplace",
+    "hashtag",
+    "photo",
+    "photos",
+    "video",
+    "videos",
+    "story",
+    "permalink",
+    "l",
+    "home",
+    "facebook",
+    "settings",
+    "search",
+    "people",
+    "v2.0",
+    "v3.0",
+    "dyi",
+    "notes",
+];
+const TWITTER_RESERVED: &[&str] = &[
+    "intent",
+    "share",
+    "home",
+    "search",
+    "hashtag",
+    "i",
+    "privacy",
+    "tos",
+    "login",
+    "signup",
+    "explore",
+    "settings",
+    "messages",
+    "notifications",
+    "twitter",
+    "x",
+    "widgets",
+    "compose",
+];
+const INSTAGRAM_RESERVED: &[&str] = &[
+    "p",
+    "reel",
+    "reels",
+    "tv",
+    "explore",
+    "accounts",
+    "about",
+    "legal",
+    "developer",
+    "direct",
+    "stories",
+    "instagram",
+    "web",
+];
+const PINTEREST_RESERVED: &[&str] = &[
+    "pin",
+    "pinterest",
+    "search",
+    "ideas",
+    "today",
+    "business",
+    "_",
+    "categories",
+    "explore",
+];
+const GITHUB_RESERVED: &[&str] = &[
+    "features",
+    "about",
+    "login",
+    "join",
+    "pricing",
+    "marketplace",
+    "topics",
+    "explore",
+    "sponsors",
+    "settings",
+    "orgs",
+    "search",
+    "site",
+    "contact",
+    "security",
+    "enterprise",
+    "github",
+    "collections",
+    "trending",
+    "apps",
+];

@@ -1,0 +1,433 @@
+//! The technology rule engine.
+//!
+//! Rules live in `rules/technologies.toml` (its header documents the format).
+//! They are compiled once into one [`RegexSet`] per kind of signal, so each
+//! signal string is scanned once for all rules; the single patterns run
+//! again only on a string their set already matched, to read a version.
+
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+use regex::{Regex, RegexSet};
+use scheduler_domain::{Technology, WordPressInfo};
+use serde::Deserialize;
+
+use crate::walk::truncate;
+
+const RULES_SOURCE: &str = include_str!("../rules/technologies.toml");
+const MAX_EVIDENCE: usize = 160;
+const MAX_VERSION: usize = 32;
+
+/// What a rule can match against; see the rule file's header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum SignalKind {
+    Generator,
+    Meta,
+    Script,
+    Stylesheet,
+    Asset,
+    Rel,
+    InlineScript,
+    Comment,
+    Dom,
+    Form,
+    Header,
+    Cookie,
+}
+
+impl SignalKind {
+    /// The kinds a signal string of `self` is matched by: an `asset` rule
+    /// applies to scripts and stylesheets alike.
+    fn compiled_kinds(self) -> &'static [SignalKind] {
+        match self {
+            SignalKind::Script => &[SignalKind::Script, SignalKind::Asset],
+            SignalKind::Stylesheet => &[SignalKind::Stylesheet, SignalKind::Asset],
+            SignalKind::Generator => &[SignalKind::Generator],
+            SignalKind::Meta => &[SignalKind::Meta],
+            SignalKind::Asset => &[SignalKind::Asset],
+            SignalKind::Rel => &[SignalKind::Rel],
+            SignalKind::InlineScript => &[SignalKind::InlineScript],
+            SignalKind::Comment => &[SignalKind::Comment],
+            SignalKind::Dom => &[SignalKind::Dom],
+            SignalKind::Form => &[SignalKind::Form],
+            SignalKind::Header => &[SignalKind::Header],
+            SignalKind::Cookie => &[SignalKind::Cookie],
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            SignalKind::Generator => "meta generator",
+            SignalKind::Meta => "meta",
+            SignalKind::Script => "script",
+            SignalKind::Stylesheet => "link",
+            SignalKind::Asset => "asset",
+            SignalKind::Rel => "link rel",
+            SignalKind::InlineScript => "inline script",
+            SignalKind::Comment => "comment",
+            SignalKind::Dom => "attribute",
+            SignalKind::Form => "form action",
+            SignalKind::Header => "header",
+            SignalKind::Cookie => "cookie",
+        }
+    }
+}
+
+/// The rule file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    technology: Vec<RuleSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    name: String,
+    category: String,
+    #[serde(default)]
+    implies: Vec<String>,
+    signals: Vec<SignalSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignalSpec {
+    on: SignalKind,
+    pattern: String,
+    version: Option<String>,
+}
+
+/// A rule file that does not load: a bad pattern, an unknown key, an
+/// `implies` naming no rule.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RuleError {
+    /// The file is not valid TOML of the expected shape.
+    #[error("technology rules: {0}")]
+    Format(#[from] toml::de::Error),
+    /// A pattern does not compile.
+    #[error("technology rule {name}: pattern {pattern:?}: {source}")]
+    Pattern {
+        /// The technology.
+        name: String,
+        /// The pattern as written.
+        pattern: String,
+        /// Why it does not compile.
+        source: regex::Error,
+    },
+    /// `implies` names a technology that has no rule.
+    #[error("technology rule {name} implies unknown technology {implied}")]
+    UnknownImplied {
+        /// The technology.
+        name: String,
+        /// The missing name.
+        implied: String,
+    },
+}
+
+#[derive(Debug)]
+struct Rule {
+    name: String,
+    category: String,
+    implies: Vec<usize>,
+}
+
+#[derive(Debug)]
+struct CompiledSignal {
+    rule: usize,
+    /// Position of the signal in the file: lower wins the version.
+    order: usize,
+    regex: Regex,
+    version: Option<String>,
+}
+
+#[derive(Debug)]
+struct KindMatcher {
+    kind: SignalKind,
+    set: RegexSet,
+    signals: Vec<CompiledSignal>,
+}
+
+/// The compiled rule set.
+#[derive(Debug)]
+pub(crate) struct Rules {
+    rules: Vec<Rule>,
+    matchers: Vec<KindMatcher>,
+}
+
+/// The embedded rules, compiled on first use. A broken rule file is caught
+/// by the unit tests, so at run time it degrades to detecting nothing
+/// rather than taking the worker down.
+pub(crate) static RULES: LazyLock<Rules> = LazyLock::new(|| {
+    Rules::parse(RULES_SOURCE).unwrap_or_else(|_| Rules {
+        rules: Vec::new(),
+        matchers: Vec::new(),
+    })
+});
+
+impl Rules {
+    pub(crate) fn parse(source: &str) -> Result<Self, RuleError> {
+        let file: RuleFile = toml::from_str(source)?;
+        let names: Vec<String> = file
+            .technology
+            .iter()
+            .map(|rule| rule.name.clone())
+            .collect();
+        let mut rules = Vec::with_capacity(file.technology.len());
+        let mut by_kind: Vec<(SignalKind, Vec<CompiledSignal>)> = Vec::new();
+        let mut order = 0;
+        for (index, spec) in file.technology.into_iter().enumerate() {
+            let mut implies = Vec::new();
+            for implied in &spec.implies {
+                let position = names
+                    .iter()
+                    .position(|name| name == implied)
+                    .ok_or_else(|| RuleError::UnknownImplied {
+                        name: spec.name.clone(),
+                        implied: implied.clone(),
+                    })?;
+                implies.push(position);
+            }
+            for signal in spec.signals {
+                let regex = Regex::new(&signal.pattern).map_err(|source| RuleError::Pattern {
+                    name: spec.name.clone(),
+                    pattern: signal.pattern.clone(),
+                    source,
+                })?;
+                let compiled = CompiledSignal {
+                    rule: index,
+                    order,
+                    regex,
+                    version: signal.version,
+                };
+                order += 1;
+                match by_kind.iter_mut().find(|(kind, _)| *kind == signal.on) {
+                    Some((_, list)) => list.push(compiled),
+                    None => by_kind.push((signal.on, vec![compiled])),
+                }
+            }
+            rules.push(Rule {
+                name: spec.name,
+                category: spec.category,
+                implies,
+            });
+        }
+        let mut matchers = Vec::with_capacity(by_kind.len());
+        for (kind, signals) in by_kind {
+            let set = RegexSet::new(signals.iter().map(|signal| signal.regex.as_str())).map_err(
+                |source| RuleError::Pattern {
+                    name: format!("{kind:?}"),
+                    pattern: String::from("(the set of all patterns)"),
+                    source,
+                },
+            )?;
+            matchers.push(KindMatcher { kind, set, signals });
+        }
+        Ok(Self { rules, matchers })
+    }
+
+    /// Runs every rule over `signals` and returns what was detected, in the
+    /// rule file's order.
+    pub(crate) fn detect(&self, signals: &Signals<'_>) -> Vec<Technology> {
+        let mut hits: Vec<Option<Hit>> = (0..self.rules.len()).map(|_| None).collect();
+        for (kind, values) in signals.by_kind() {
+            for compiled_kind in kind.compiled_kinds() {
+                let Some(matcher) = self.matchers.iter().find(|m| m.kind == *compiled_kind) else {
+                    continue;
+                };
+                for value in &values {
+                    for index in matcher.set.matches(value).iter() {
+                        let signal = &matcher.signals[index];
+                        record(&mut hits[signal.rule], signal, kind, value);
+                    }
+                }
+            }
+        }
+        // Implied technologies, to a fixed point (chains are short).
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for index in 0..self.rules.len() {
+                if hits[index].is_none() {
+                    continue;
+                }
+                for &implied in &self.rules[index].implies {
+                    if hits[implied].is_none() {
+                        hits[implied] = Some(Hit {
+                            order: usize::MAX,
+                            version: None,
+                            evidence: format!("implied by {}", self.rules[index].name),
+                        });
+                        changed = true;
+                    }
+                }
+            }
+        }
+        hits.into_iter()
+            .zip(&self.rules)
+            .filter_map(|(hit, rule)| {
+                hit.map(|hit| Technology {
+                    name: rule.name.clone(),
+                    category: rule.category.clone(),
+                    version: hit.version,
+                    evidence: hit.evidence,
+                })
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug)]
+struct Hit {
+    /// Order of the signal that gave `version` (or the first match).
+    order: usize,
+    version: Option<String>,
+    evidence: String,
+}
+
+fn record(slot: &mut Option<Hit>, signal: &CompiledSignal, kind: SignalKind, value: &str) {
+    let better = match slot {
+        None => true,
+        Some(hit) => hit.version.is_none() || signal.order < hit.order,
+    };
+    if !better {
+        return;
+    }
+    let version = version_of(signal, value);
+    let evidence = || format!("{} {}", kind.label(), truncate(value.trim(), MAX_EVIDENCE));
+    match slot {
+        None => {
+            *slot = Some(Hit {
+                order: signal.order,
+                version,
+                evidence: evidence(),
+            });
+        }
+        Some(hit) => {
+            if version.is_some() && (hit.version.is_none() || signal.order < hit.order) {
+                hit.order = signal.order;
+                hit.version = version;
+                hit.evidence = evidence();
+            }
+        }
+    }
+}
+
+fn version_of(signal: &CompiledSignal, value: &str) -> Option<String> {
+    if signal.regex.captures_len() <= 1 && signal.version.is_none() {
+        return None;
+    }
+    let captures = signal.regex.captures(value)?;
+    let version = match &signal.version {
+        Some(template) => {
+            let mut expanded = String::new();
+            captures.expand(template, &mut expanded);
+            expanded
+        }
+        None => captures
+            .iter()
+            .skip(1)
+            .flatten()
+            .next()
+            .map(|m| m.as_str().to_owned())?,
+    };
+    let version = version.trim();
+    (!version.is_empty()).then(|| truncate(version, MAX_VERSION).to_owned())
+}
+
+/// Every signal string of one page, by kind.
+#[derive(Debug, Default)]
+pub(crate) struct Signals<'a> {
+    pub(crate) generators: Vec<&'a str>,
+    pub(crate) metas: Vec<String>,
+    pub(crate) scripts: Vec<&'a str>,
+    pub(crate) stylesheets: Vec<&'a str>,
+    pub(crate) rels: Vec<String>,
+    pub(crate) inline_scripts: Vec<&'a str>,
+    pub(crate) comments: Vec<&'a str>,
+    pub(crate) dom: Vec<&'a str>,
+    pub(crate) forms: Vec<&'a str>,
+    pub(crate) headers: Vec<String>,
+    pub(crate) cookies: Vec<&'a str>,
+}
+
+impl Signals<'_> {
+    fn by_kind(&self) -> [(SignalKind, Vec<&str>); 11] {
+        fn owned(list: &[String]) -> Vec<&str> {
+            list.iter().map(String::as_str).collect()
+        }
+        [
+            (SignalKind::Generator, self.generators.clone()),
+            (SignalKind::Meta, owned(&self.metas)),
+            (SignalKind::Script, self.scripts.clone()),
+            (SignalKind::Stylesheet, self.stylesheets.clone()),
+            (SignalKind::Rel, owned(&self.rels)),
+            (SignalKind::InlineScript, self.inline_scripts.clone()),
+            (SignalKind::Comment, self.comments.clone()),
+            (SignalKind::Dom, self.dom.clone()),
+            (SignalKind::Form, self.forms.clone()),
+            (SignalKind::Header, owned(&self.headers)),
+            (SignalKind::Cookie, self.cookies.clone()),
+        ]
+    }
+}
+
+/// Theme and plugins from `/wp-content/themes/<name>/` and
+/// `/wp-content/plugins/<name>/` asset paths; `version` from the detected
+/// WordPress technology.
+pub(crate) fn wordpress_info(tech: &[Technology], assets: &[&str]) -> WordPressInfo {
+    let Some(wordpress) = tech.iter().find(|t| t.name == "WordPress") else {
+        return WordPressInfo::default();
+    };
+    let mut plugins = BTreeSet::new();
+    // (name, stylesheet of the theme itself, times seen, first position)
+    let mut themes: Vec<(String, bool, usize, usize)> = Vec::new();
+    for (position, asset) in assets.iter().enumerate() {
+        if let Some(name) = directory_after(asset, "/wp-content/plugins/") {
+            plugins.insert(name.to_ascii_lowercase());
+        }
+        if let Some(name) = directory_after(asset, "/wp-content/themes/") {
+            let is_style = asset.contains(&format!("/wp-content/themes/{name}/style"));
+            match themes.iter_mut().find(|(seen, ..)| *seen == name) {
+                Some(theme) => {
+                    theme.1 |= is_style;
+                    theme.2 += 1;
+                }
+                None => themes.push((name.to_owned(), is_style, 1, position)),
+            }
+        }
+    }
+    // A child theme's own style.css loads after its parent's: the last theme
+    // with a style sheet of its own is the active one. Without one, the
+    // theme most assets come from.
+    let theme = themes
+        .iter()
+        .filter(|(_, is_style, ..)| *is_style)
+        .max_by_key(|(.., position)| *position)
+        .or_else(|| {
+            themes
+                .iter()
+                .max_by(|a, b| a.2.cmp(&b.2).then(b.3.cmp(&a.3)))
+        })
+        .map(|(name, ..)| name.clone());
+    WordPressInfo {
+        detected: true,
+        version: wordpress.version.clone(),
+        theme,
+        plugins: plugins.into_iter().collect(),
+    }
+}
+
+fn directory_after<'a>(url: &'a str, marker: &str) -> Option<&'a str> {
+    let start = url.find(marker)? + marker.len();
+    let rest = &url[start..];
+    let end = rest.find(['/', '?', '#'])?;
+    let name = &rest[..end];
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    valid.then_some(name)
+}

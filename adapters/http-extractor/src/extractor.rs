@@ -1,0 +1,434 @@
+//! [`HttpExtractor`]: one fetch of a home page, with its redirects, limits
+//! and retries, then the HTML extraction.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION};
+use reqwest::{Client, StatusCode, redirect};
+use scheduler_domain::{DomainName, ExtractionError, FailureKind, MetadataExtractor, SiteMetadata};
+use scheduler_html_metadata as html;
+use tracing::{debug, instrument};
+use url::Url;
+
+use crate::error::{ErrorContext, HttpExtractorError, whole_seconds};
+use crate::resolver::{GuardedResolver, SharedResolver};
+use crate::retry::{MAX_RETRY_AFTER, backoff, retry_after};
+use crate::{FetchSettings, tls};
+
+const ACCEPT_VALUE: &str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5";
+const ACCEPT_LANGUAGE_VALUE: &str = "en;q=0.9,*;q=0.5";
+
+/// How much of the body is read before deciding whether it is HTML when
+/// the `Content-Type` leaves the question open.
+const SNIFF_BYTES: usize = 1024;
+
+/// Fetches home pages over HTTPS and extracts their metadata. Cheap to
+/// share: one connection pool and one TLS configuration for all fetches.
+#[derive(Debug, Clone)]
+pub struct HttpExtractor {
+    client: Client,
+    resolver: Arc<GuardedResolver>,
+    settings: Arc<FetchSettings>,
+}
+
+/// A fetched page, before extraction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedPage {
+    /// The URL that answered, after redirects.
+    pub final_url: Url,
+    /// Its status (a 2xx).
+    pub status: u16,
+    /// The response headers, names in lower case, in the order received.
+    pub headers: Vec<(String, String)>,
+    /// The decoded body, at most `max_body_bytes` of it.
+    pub body: Vec<u8>,
+    /// Whether reading stopped at `max_body_bytes` (the page may be longer).
+    pub truncated: bool,
+    /// How many redirects were followed.
+    pub redirects: usize,
+}
+
+/// A failed attempt, with the wait a 429 or 503 asked for.
+struct AttemptError {
+    error: ExtractionError,
+    retry_after: Option<Duration>,
+}
+
+impl From<ExtractionError> for AttemptError {
+    fn from(error: ExtractionError) -> Self {
+        AttemptError {
+            error,
+            retry_after: None,
+        }
+    }
+}
+
+impl HttpExtractor {
+    /// Builds the client: TLS roots, resolver, limits and headers.
+    ///
+    /// # Errors
+    ///
+    /// [`HttpExtractorError`] when an extra root certificate file cannot be
+    /// read or holds no certificate, the user agent is not a valid header
+    /// value, or the client cannot be built.
+    pub fn new(settings: FetchSettings) -> Result<HttpExtractor, HttpExtractorError> {
+        let tls = tls::client_config(&settings.extra_root_certificates)?;
+        let resolver = Arc::new(GuardedResolver::new(
+            settings.resolve.clone(),
+            settings.allow_private_networks,
+        ));
+        let user_agent = HeaderValue::from_str(&settings.user_agent).map_err(|_| {
+            HttpExtractorError::Client(format!(
+                "the user agent {:?} is not a valid header value",
+                settings.user_agent
+            ))
+        })?;
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_VALUE));
+        headers.insert(
+            ACCEPT_LANGUAGE,
+            HeaderValue::from_static(ACCEPT_LANGUAGE_VALUE),
+        );
+        let client = Client::builder()
+            .tls_backend_preconfigured(tls)
+            .dns_resolver(SharedResolver(Arc::clone(&resolver)))
+            // Redirects are followed by hand: each hop's address is checked,
+            // the count and the final URL are ours to report.
+            .redirect(redirect::Policy::none())
+            // A proxy would resolve names itself, past the address filter.
+            .no_proxy()
+            .user_agent(user_agent)
+            .default_headers(headers)
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.total_timeout)
+            // Each site is fetched once per run: keep few idle connections.
+            .pool_max_idle_per_host(1)
+            .pool_idle_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|error| HttpExtractorError::Client(error.to_string()))?;
+        Ok(HttpExtractor {
+            client,
+            resolver,
+            settings: Arc::new(settings),
+        })
+    }
+
+    /// The settings this extractor runs with.
+    pub fn settings(&self) -> &FetchSettings {
+        &self.settings
+    }
+
+    /// Fetches `url` (an `http://` URL is fetched as `https://`) and
+    /// extracts the page's metadata.
+    ///
+    /// # Errors
+    ///
+    /// The [`ExtractionError`] of the last attempt; see
+    /// [`HttpExtractor::fetch`].
+    pub async fn extract_url(&self, url: &Url) -> Result<SiteMetadata, ExtractionError> {
+        let page = self.fetch(url).await?;
+        tokio::task::spawn_blocking(move || {
+            html::extract(&html::Page {
+                url: &page.final_url,
+                body: &page.body,
+                headers: &page.headers,
+            })
+        })
+        .await
+        .map_err(|error| ExtractionError::Other(format!("metadata extraction failed: {error}")))
+    }
+
+    /// Fetches `url` (an `http://` URL is fetched as `https://`), following
+    /// up to `max_redirects` redirects, reading at most `max_body_bytes`,
+    /// and retrying transient failures up to `retries` times.
+    ///
+    /// # Errors
+    ///
+    /// [`ExtractionError`]: `Dns`, `Connection`, `Tls`, `Timeout`,
+    /// `HttpStatus` (4xx, 5xx, a redirect without a usable `Location`),
+    /// `NotHtml`, `TooManyRedirects`, `ForbiddenAddress` (the host, or a
+    /// redirect, leads to a non-public address), `InvalidDomain` (not an
+    /// http or https URL), or `Other` (a protocol error).
+    #[instrument(skip_all, fields(url = %url))]
+    pub async fn fetch(&self, url: &Url) -> Result<FetchedPage, ExtractionError> {
+        let url = upgrade_to_https(url)?;
+        let mut retry = 0;
+        loop {
+            let failure = match self.attempt(&url).await {
+                Ok(page) => return Ok(page),
+                Err(failure) => failure,
+            };
+            if failure.error.kind() == FailureKind::Permanent || retry >= self.settings.retries {
+                return Err(failure.error);
+            }
+            let wait = match failure.retry_after {
+                Some(asked) if asked > MAX_RETRY_AFTER => {
+                    debug!(
+                        ?asked,
+                        "server asks to come back later than we wait in place"
+                    );
+                    return Err(failure.error);
+                }
+                Some(asked) => asked,
+                None => backoff(self.settings.retry_backoff, retry),
+            };
+            retry += 1;
+            debug!(error = %failure.error, retry, ?wait, "transient failure, retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One attempt: every redirect hop and the body, under the total timeout.
+    async fn attempt(&self, url: &Url) -> Result<FetchedPage, AttemptError> {
+        let limit = self.settings.total_timeout;
+        tokio::time::timeout(limit, self.follow(url))
+            .await
+            .unwrap_or_else(|_| {
+                Err(ExtractionError::Timeout {
+                    seconds: whole_seconds(limit),
+                }
+                .into())
+            })
+    }
+
+    async fn follow(&self, start: &Url) -> Result<FetchedPage, AttemptError> {
+        let mut url = start.clone();
+        let mut redirects = 0;
+        loop {
+            self.check_literal_address(&url)?;
+            let context = self.error_context(&url);
+            let response = self
+                .client
+                .get(url.clone())
+                .send()
+                .await
+                .map_err(|error| context.classify(&error))?;
+            let status = response.status();
+            if let Some(next) = redirect_target(&url, status, response.headers()) {
+                redirects += 1;
+                if redirects > self.settings.max_redirects {
+                    return Err(ExtractionError::TooManyRedirects {
+                        limit: self.settings.max_redirects,
+                    }
+                    .into());
+                }
+                if next.scheme() == "http" {
+                    debug!(from = %url, to = %next, "redirected to plain http");
+                }
+                url = next;
+                continue;
+            }
+            if !status.is_success() {
+                return Err(AttemptError {
+                    retry_after: retry_after(status, response.headers()),
+                    error: ExtractionError::HttpStatus {
+                        status: status.as_u16(),
+                        url: url.to_string(),
+                    },
+                });
+            }
+            return self.read_page(url, redirects, response).await;
+        }
+    }
+
+    async fn read_page(
+        &self,
+        url: Url,
+        redirects: usize,
+        mut response: reqwest::Response,
+    ) -> Result<FetchedPage, AttemptError> {
+        let status = response.status().as_u16();
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).trim().to_owned())
+            .filter(|value| !value.is_empty());
+        let not_html = || ExtractionError::NotHtml {
+            content_type: content_type.clone().unwrap_or_else(|| "none".to_owned()),
+            url: url.to_string(),
+        };
+        let cap = self.settings.max_body_bytes;
+        let context = self.error_context(&url);
+        let mut body = Vec::new();
+        let mut sniffed = false;
+        while body.len() < cap {
+            let chunk = response
+                .chunk()
+                .await
+                .map_err(|error| context.classify(&error))?;
+            let Some(chunk) = chunk else { break };
+            let take = chunk.len().min(cap - body.len());
+            body.extend_from_slice(&chunk[..take]);
+            if !sniffed && body.len() >= SNIFF_BYTES.min(cap) {
+                if !html::is_html(content_type.as_deref(), &body) {
+                    return Err(not_html().into());
+                }
+                sniffed = true;
+            }
+        }
+        // Reaching the cap ends the read, whether or not more was coming.
+        let truncated = body.len() >= cap;
+        if !sniffed && !html::is_html(content_type.as_deref(), &body) {
+            return Err(not_html().into());
+        }
+        if truncated {
+            debug!(%url, cap, "body cut at the size limit");
+        }
+        Ok(FetchedPage {
+            final_url: url,
+            status,
+            headers,
+            body,
+            truncated,
+            redirects,
+        })
+    }
+
+    /// An IP literal in a URL skips the resolver, so its address is checked
+    /// here.
+    fn check_literal_address(&self, url: &Url) -> Result<(), ExtractionError> {
+        let address = match url.host() {
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+            _ => return Ok(()),
+        };
+        if self.resolver.allows(address) {
+            Ok(())
+        } else {
+            Err(ExtractionError::ForbiddenAddress {
+                host: url.host_str().unwrap_or_default().to_owned(),
+                address: address.to_string(),
+            })
+        }
+    }
+
+    fn error_context<'a>(&'a self, url: &'a Url) -> ErrorContext<'a> {
+        ErrorContext {
+            url,
+            connect_timeout: self.settings.connect_timeout,
+            total_timeout: self.settings.total_timeout,
+            resolver: &self.resolver,
+        }
+    }
+}
+
+impl MetadataExtractor for HttpExtractor {
+    async fn extract(&self, domain: &DomainName) -> Result<SiteMetadata, ExtractionError> {
+        let url = Url::parse(&domain.home_page_url()).map_err(|error| {
+            ExtractionError::Other(format!("cannot build the URL of {domain:?}: {error}"))
+        })?;
+        self.extract_url(&url).await
+    }
+}
+
+/// `https` as is; `http` upgraded to `https` (the explicit port, if any, is
+/// kept); any other scheme refused as not a web address.
+fn upgrade_to_https(url: &Url) -> Result<Url, ExtractionError> {
+    match url.scheme() {
+        "https" => Ok(url.clone()),
+        "http" => {
+            let mut upgraded = url.clone();
+            upgraded
+                .set_scheme("https")
+                .map_err(|()| ExtractionError::Other(format!("cannot fetch {url} over https")))?;
+            Ok(upgraded)
+        }
+        _ => Err(match DomainName::parse(url.as_str()) {
+            Err(invalid) => ExtractionError::InvalidDomain(invalid),
+            Ok(_) => ExtractionError::Other(format!("only http and https URLs are fetched: {url}")),
+        }),
+    }
+}
+
+/// The next URL of a redirect answer: a 301, 302, 303, 307 or 308 with a
+/// `Location` that resolves, against the current URL, to an http or https
+/// URL. Anything else is not followed (and ends as an HTTP status error).
+fn redirect_target(current: &Url, status: StatusCode, headers: &HeaderMap) -> Option<Url> {
+    if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    // Lossy: a raw UTF-8 path in `Location` is common and the URL parser
+    // percent-encodes it.
+    let location = String::from_utf8_lossy(headers.get(LOCATION)?.as_bytes()).into_owned();
+    let next = current.join(location.trim()).ok()?;
+    matches!(next.scheme(), "http" | "https").then_some(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    #[test]
+    fn http_is_upgraded_keeping_path_and_explicit_port() {
+        assert_eq!(
+            upgrade_to_https(&url("http://acme.test/about?x=1"))
+                .unwrap()
+                .as_str(),
+            "https://acme.test/about?x=1"
+        );
+        assert_eq!(
+            upgrade_to_https(&url("http://acme.test:8080/"))
+                .unwrap()
+                .as_str(),
+            "https://acme.test:8080/"
+        );
+        assert_eq!(
+            upgrade_to_https(&url("http://acme.test:80/"))
+                .unwrap()
+                .as_str(),
+            "https://acme.test/"
+        );
+    }
+
+    #[test]
+    fn other_schemes_are_a_permanent_invalid_domain() {
+        let error = upgrade_to_https(&url("ftp://acme.test/")).unwrap_err();
+        assert!(
+            matches!(error, ExtractionError::InvalidDomain(_)),
+            "{error:?}"
+        );
+        assert_eq!(error.kind(), FailureKind::Permanent);
+    }
+
+    #[test]
+    fn redirects_resolve_relative_locations_and_refuse_other_schemes() {
+        let here = url("https://acme.test/a/b");
+        let mut headers = HeaderMap::new();
+        headers.insert(LOCATION, HeaderValue::from_static("../c"));
+        assert_eq!(
+            redirect_target(&here, StatusCode::FOUND, &headers).map(String::from),
+            Some("https://acme.test/c".to_owned())
+        );
+        assert_eq!(
+            redirect_target(&here, StatusCode::NOT_MODIFIED, &headers),
+            None
+        );
+        headers.insert(LOCATION, HeaderValue::from_static("javascript:alert(1)"));
+        assert_eq!(redirect_target(&here, StatusCode::FOUND, &headers), None);
+        headers.insert(LOCATION, HeaderValue::from_static("http://www.acme.test/"));
+        assert_eq!(
+            redirect_target(&here, StatusCode::MOVED_PERMANENTLY, &headers).map(String::from),
+            Some("http://www.acme.test/".to_owned())
+        );
+        assert_eq!(
+            redirect_target(&here, StatusCode::FOUND, &HeaderMap::new()),
+            None
+        );
+    }
+}

@@ -1,0 +1,355 @@
+//! [`SeaOrmRepository`]: the storage port on Postgres and SQLite.
+
+use chrono::{DateTime, Utc};
+use scheduler_domain::{
+    ClaimRequest, ClaimedDomain, DomainId, DomainName, DomainRepository, DomainStatus,
+    EnqueueReport, ErrorSample, RepositoryError, RescueReport, SiteMetadata, StatusReport,
+    WorkerId, WriteOutcome,
+};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use tracing::{debug, info, instrument};
+
+use crate::error::{StorageError, from_db};
+use crate::migrate::{MigrationReport, reconcile};
+use crate::settings::{PoolerMode, StorageSettings, redacted_url};
+use crate::sql::{Built, Runner};
+use crate::statements;
+
+/// The database behind a [`SeaOrmRepository`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL, directly or through a pooler.
+    Postgres,
+    /// An embedded SQLite file.
+    Sqlite,
+}
+
+impl Backend {
+    /// The backend a URL names: `postgres://`, `postgresql://` or `sqlite:`.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::UnsupportedScheme`] for any other scheme.
+    pub fn from_url(url: &str) -> Result<Backend, StorageError> {
+        let scheme = url
+            .split_once(':')
+            .map_or("", |(scheme, _)| scheme)
+            .to_ascii_lowercase();
+        match scheme.as_str() {
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            "sqlite" => Ok(Backend::Sqlite),
+            _ => Err(StorageError::UnsupportedScheme { scheme }),
+        }
+    }
+
+    /// `postgres` or `sqlite`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// [`DomainRepository`] on SeaORM. Cheap to clone: clones share the pool.
+#[derive(Debug, Clone)]
+pub struct SeaOrmRepository {
+    runner: Runner,
+    pooler: PoolerMode,
+}
+
+async fn open(
+    url: &str,
+    settings: &StorageSettings,
+    max_connections: u32,
+) -> Result<(DatabaseConnection, Backend), StorageError> {
+    let backend = Backend::from_url(url)?;
+    // SeaORM only recognises the `postgres://` spelling.
+    let url = match url.strip_prefix("postgresql:") {
+        Some(rest) => format!("postgres:{rest}"),
+        None => url.to_owned(),
+    };
+    if backend == Backend::Postgres {
+        url::Url::parse(&url).map_err(|error| StorageError::InvalidUrl(error.to_string()))?;
+    }
+    let mut options = ConnectOptions::new(url.clone());
+    options
+        .max_connections(max_connections.max(1))
+        .acquire_timeout(settings.acquire_timeout)
+        .connect_timeout(settings.acquire_timeout)
+        // Statements carry inlined values from web pages: not for the logs.
+        .sqlx_logging(false);
+    let busy_timeout = settings.statement_timeout;
+    match backend {
+        Backend::Postgres => {
+            // Kept at 0 as well, although the Postgres path sends no
+            // prepared statement at all (see `sql`).
+            options.map_sqlx_postgres_opts(|options| options.statement_cache_capacity(0));
+        }
+        Backend::Sqlite => {
+            // WAL lets readers run beside the writer; the busy timeout makes
+            // concurrent writers (two workers claiming) wait their turn
+            // instead of failing with "database is locked".
+            options.map_sqlx_sqlite_opts(move |options| {
+                options
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .busy_timeout(busy_timeout)
+                    .create_if_missing(true)
+            });
+        }
+    }
+    let db = Database::connect(options)
+        .await
+        .map_err(|error| match from_db(&error) {
+            RepositoryError::Database(message)
+                if message.contains("URL") || message.contains("url") =>
+            {
+                StorageError::InvalidUrl(message)
+            }
+            mapped => StorageError::Connect(mapped),
+        })?;
+    debug!(url = %redacted_url(&url), backend = backend.as_str(), "connected");
+    Ok((db, backend))
+}
+
+impl SeaOrmRepository {
+    /// Opens a pool on `settings.url`.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::UnsupportedScheme`] or [`StorageError::InvalidUrl`]
+    /// for a URL this adapter cannot use; [`StorageError::Connect`] when the
+    /// database cannot be reached.
+    pub async fn connect(settings: &StorageSettings) -> Result<SeaOrmRepository, StorageError> {
+        let (db, backend) = open(&settings.url, settings, settings.max_connections).await?;
+        Ok(SeaOrmRepository {
+            runner: Runner::new(db, backend, settings),
+            pooler: settings.pooler,
+        })
+    }
+
+    /// Creates or completes the `domains` table over
+    /// `settings.migration_url` (or `settings.url`), on a connection of its
+    /// own that is closed afterwards.
+    ///
+    /// # Errors
+    ///
+    /// The connection errors of [`SeaOrmRepository::connect`];
+    /// [`StorageError::Migration`] when a schema change fails (nothing is
+    /// changed then).
+    #[instrument(skip_all, err)]
+    pub async fn migrate(settings: &StorageSettings) -> Result<MigrationReport, StorageError> {
+        let (db, backend) = open(settings.migration_url(), settings, 1).await?;
+        let report = reconcile(&db, backend)
+            .await
+            .map_err(StorageError::Migration);
+        // The migration's outcome matters more than a failed goodbye.
+        let _ = db.close().await;
+        let report = report?;
+        if report.is_unchanged() {
+            info!(backend = backend.as_str(), "domains table up to date");
+        } else {
+            info!(
+                backend = backend.as_str(),
+                created_table = report.created_table,
+                added_columns = ?report.added_columns,
+                added_indexes = ?report.added_indexes,
+                "domains table migrated"
+            );
+        }
+        Ok(report)
+    }
+
+    /// The database behind this repository.
+    pub fn backend(&self) -> Backend {
+        self.runner.backend()
+    }
+
+    /// What sits between the worker and Postgres, as configured.
+    pub fn pooler(&self) -> PoolerMode {
+        self.pooler
+    }
+
+    /// The Postgres pool, for probes and diagnostics that must run on the
+    /// worker's own sessions (e.g. `pg_prepared_statements`). `None` on
+    /// SQLite.
+    pub fn postgres_pool(&self) -> Option<&sqlx::PgPool> {
+        match self.backend() {
+            Backend::Postgres => Some(self.runner.connection().get_postgres_connection_pool()),
+            Backend::Sqlite => None,
+        }
+    }
+
+    /// Closes the pool; clones stop working too.
+    pub async fn close(&self) {
+        // Closing only fails for connections that are already gone.
+        let _ = self.runner.connection().close_by_ref().await;
+    }
+
+    fn built(&self, statement: &impl sea_orm::sea_query::QueryStatementWriter) -> Built {
+        Built::new(self.backend(), statement)
+    }
+
+    async fn guarded_write(&self, statement: Built) -> Result<WriteOutcome, RepositoryError> {
+        Ok(match self.runner.execute(&[statement]).await? {
+            0 => WriteOutcome::LeaseLost,
+            _ => WriteOutcome::Written,
+        })
+    }
+}
+
+fn count(value: Option<i64>) -> u64 {
+    value.and_then(|n| u64::try_from(n).ok()).unwrap_or(0)
+}
+
+impl DomainRepository for SeaOrmRepository {
+    async fn claim(&self, request: ClaimRequest) -> Result<Vec<ClaimedDomain>, RepositoryError> {
+        if request.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let statement = self.built(&statements::claim(self.backend(), &request));
+        let rows = self.runner.fetch(&[statement]).await?;
+        rows.iter()
+            .map(|row| {
+                let attempts = row.integer("attempts")?.unwrap_or(0);
+                Ok(ClaimedDomain {
+                    id: DomainId::from(row.uuid("id")?),
+                    raw_domain: row.text("domain")?.unwrap_or_default(),
+                    attempts: u32::try_from(attempts).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    async fn complete(
+        &self,
+        id: DomainId,
+        worker: &WorkerId,
+        metadata: &SiteMetadata,
+        now: DateTime<Utc>,
+    ) -> Result<WriteOutcome, RepositoryError> {
+        let statement = statements::complete(self.backend(), id, worker, metadata, now)?;
+        self.guarded_write(self.built(&statement)).await
+    }
+
+    async fn fail(
+        &self,
+        id: DomainId,
+        worker: &WorkerId,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<WriteOutcome, RepositoryError> {
+        let statement = statements::fail(self.backend(), id, worker, error, now);
+        self.guarded_write(self.built(&statement)).await
+    }
+
+    async fn retry_later(
+        &self,
+        id: DomainId,
+        worker: &WorkerId,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<WriteOutcome, RepositoryError> {
+        let statement =
+            statements::retry_later(self.backend(), id, worker, error, next_attempt_at, now);
+        self.guarded_write(self.built(&statement)).await
+    }
+
+    async fn release(
+        &self,
+        id: DomainId,
+        worker: &WorkerId,
+        now: DateTime<Utc>,
+    ) -> Result<WriteOutcome, RepositoryError> {
+        let statement = statements::release(self.backend(), id, worker, now);
+        self.guarded_write(self.built(&statement)).await
+    }
+
+    async fn rescue_expired(
+        &self,
+        now: DateTime<Utc>,
+        max_attempts: u32,
+    ) -> Result<RescueReport, RepositoryError> {
+        let statement = self.built(&statements::rescue_expired(
+            self.backend(),
+            now,
+            max_attempts,
+        ));
+        let mut report = RescueReport::default();
+        for row in self.runner.fetch(&[statement]).await? {
+            if row.text("status")?.as_deref() == Some(DomainStatus::Error.as_str()) {
+                report.failed += 1;
+            } else {
+                report.requeued += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    async fn enqueue(
+        &self,
+        names: &[DomainName],
+        now: DateTime<Utc>,
+    ) -> Result<EnqueueReport, RepositoryError> {
+        if names.is_empty() {
+            return Ok(EnqueueReport::default());
+        }
+        let inserts: Vec<Built> = statements::enqueue(self.backend(), names, now)
+            .iter()
+            .map(|insert| self.built(insert))
+            .collect();
+        let mut added = std::collections::HashSet::new();
+        for row in self.runner.fetch(&inserts).await? {
+            if let Some(domain) = row.text("domain")? {
+                added.insert(domain);
+            }
+        }
+        let mut report = EnqueueReport::default();
+        for name in names {
+            // `remove`: a name given twice is added once, then present.
+            if added.remove(name.as_str()) {
+                report.added.push(name.clone());
+            } else {
+                report.already_present.push(name.clone());
+            }
+        }
+        Ok(report)
+    }
+
+    async fn status(
+        &self,
+        now: DateTime<Utc>,
+        recent_errors: u32,
+    ) -> Result<StatusReport, RepositoryError> {
+        let counts = self.built(&statements::status_counts(self.backend(), now));
+        let mut report = StatusReport::default();
+        for row in self.runner.fetch(&[counts]).await? {
+            let total = count(row.integer("total")?);
+            match row.text("status")?.as_deref().and_then(|s| s.parse().ok()) {
+                Some(DomainStatus::Pending) => {
+                    report.pending = total;
+                    report.waiting_for_retry = count(row.integer("waiting")?);
+                }
+                Some(DomainStatus::Processing) => {
+                    report.processing = total;
+                    report.expired_leases = count(row.integer("expired")?);
+                }
+                Some(DomainStatus::Completed) => report.completed = total,
+                Some(DomainStatus::Error) => report.error = total,
+                None => report.other += total,
+            }
+        }
+        if recent_errors > 0 {
+            let errors = self.built(&statements::recent_errors(recent_errors));
+            for row in self.runner.fetch(&[errors]).await? {
+                report.recent_errors.push(ErrorSample {
+                    domain: row.text("domain")?.unwrap_or_default(),
+                    error: row.text("last_error")?.unwrap_or_default(),
+                    at: row.time("updated_at")?.unwrap_or(DateTime::UNIX_EPOCH),
+                });
+            }
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,84 @@
+//! One module per subcommand, and the error they share.
+
+mod enqueue;
+mod extract;
+mod migrate;
+mod status;
+mod worker;
+
+use std::process::ExitCode;
+
+use scheduler_http_extractor::HttpExtractorError;
+use scheduler_storage_seaorm::{SeaOrmRepository, StorageError};
+
+use crate::cli::Command;
+use crate::settings::{Settings, SettingsError};
+use crate::telemetry::DiagnosticDirError;
+
+/// Why a command failed, and so its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A configuration value is not accepted (exit 2).
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The diagnostic directory cannot be used (exit 2).
+    #[error(transparent)]
+    DiagnosticDir(#[from] DiagnosticDirError),
+    /// The fetch settings cannot be used, e.g. an unreadable PEM file (exit 2).
+    #[error(transparent)]
+    Extractor(#[from] HttpExtractorError),
+    /// The arguments do not make sense together (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The database could not be reached or refused an operation (exit 1).
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Anything else that went wrong at run time (exit 1).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl CliError {
+    /// 2 for bad usage or configuration, 1 for failures at run time.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Settings(_)
+            | CliError::DiagnosticDir(_)
+            | CliError::Extractor(_)
+            | CliError::Usage(_) => ExitCode::from(2),
+            CliError::Storage(_) | CliError::Failed(_) => ExitCode::from(1),
+        }
+    }
+}
+
+/// Runs `command` with `settings`.
+///
+/// # Errors
+///
+/// [`CliError`], whose exit code the process returns.
+pub async fn run(command: Command, settings: &Settings) -> Result<ExitCode, CliError> {
+    match command {
+        Command::Worker(args) => worker::run(settings, args.once).await,
+        Command::Enqueue(args) => enqueue::run(settings, args).await,
+        Command::Status(args) => status::run(settings, args).await,
+        Command::Extract(args) => extract::run(settings, args).await,
+        Command::Migrate => migrate::run(settings).await,
+    }
+}
+
+/// Brings the schema up to date, then connects. Migrating first lets the
+/// embedded SQLite default work from an empty directory; on an up-to-date
+/// database it only reads the catalogue.
+async fn open_repository(settings: &Settings) -> Result<SeaOrmRepository, CliError> {
+    let storage = settings.storage();
+    let report = SeaOrmRepository::migrate(&storage).await?;
+    if !report.is_unchanged() {
+        tracing::info!(
+            created_table = report.created_table,
+            added_columns = ?report.added_columns,
+            added_indexes = ?report.added_indexes,
+            "schema brought up to date"
+        );
+    }
+    Ok(SeaOrmRepository::connect(&storage).await?)
+}

@@ -1,0 +1,71 @@
+//! The `domain-scheduler` program: reads the configuration, sets up logs,
+//! wires the adapters into the use cases, and runs one subcommand. The
+//! binary's `main` only calls [`main_entry`]; the modules are public so the
+//! cross-crate tests can wire the worker exactly as the binary does.
+//!
+//! # Layout
+//!
+//! - [`cli`]: the command line (clap).
+//! - [`settings`]: defaults < TOML file < environment, validated.
+//! - [`telemetry`]: stderr logs and the daily diagnostic file.
+//! - [`commands`]: one module per subcommand, and [`commands::CliError`]
+//!   with its exit codes.
+
+pub mod cli;
+pub mod commands;
+pub mod settings;
+pub mod telemetry;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::commands::CliError;
+use crate::settings::Settings;
+
+/// Parses the command line and the configuration, runs the command, and
+/// returns the process's exit code.
+pub fn main_entry() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref(), |name| std::env::var(name).ok()) {
+        Ok(settings) => settings,
+        Err(error) => return report(&CliError::from(error)),
+    };
+    let format = cli.log_format.unwrap_or(settings.log.format);
+    // Only the worker writes the diagnostic file; the other commands report
+    // on stdout and keep stderr for warnings.
+    let (level, diagnostic_dir) = match cli.command {
+        Command::Worker(_) => (
+            settings.log.level.as_str(),
+            Some(settings.diagnostic_dir.as_path()),
+        ),
+        _ => ("warn", None),
+    };
+    if let Err(error) = telemetry::init_telemetry(format, level, diagnostic_dir) {
+        return report(&CliError::from(error));
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return report(&CliError::Failed(format!(
+                "cannot start the runtime: {error}"
+            )));
+        }
+    };
+    match runtime.block_on(commands::run(cli.command, &settings)) {
+        Ok(code) => code,
+        Err(error) => report(&error),
+    }
+}
+
+fn report(error: &CliError) -> ExitCode {
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("domain-scheduler: {error}");
+    }
+    error.exit_code()
+}

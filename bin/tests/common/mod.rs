@@ -1,0 +1,100 @@
+//! Runs the real `domain-scheduler` binary in a directory of its own.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::io::AsyncWriteExt;
+
+/// What one run of the binary left.
+#[derive(Debug)]
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+/// A working directory, and the environment every run gets.
+#[derive(Debug)]
+pub(crate) struct Cli {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+/// Every variable the binary reads, removed from the inherited environment
+/// so a developer's shell cannot change a test's outcome.
+const READ_VARIABLES: &[&str] = &[
+    "DATABASE_URL",
+    "DOMAIN_SCHEDULER_INTERVAL_MINUTES",
+    "DOMAIN_SCHEDULER_BATCH_SIZE",
+    "DOMAIN_SCHEDULER_MAX_INSTANCES",
+    "DIAGNOSTIC_DIR",
+    "DATABASE_POOLER",
+    "DATABASE_MIGRATION_URL",
+    "DOMAIN_SCHEDULER_CONCURRENCY",
+    "DOMAIN_SCHEDULER_WORKER_ID",
+    "DOMAIN_SCHEDULER_LOG_FORMAT",
+    "RUST_LOG",
+];
+
+impl Cli {
+    pub(crate) fn new() -> Cli {
+        let dir = tempfile::tempdir().unwrap();
+        let diagnostics = dir.path().join("diagnostics").display().to_string();
+        Cli {
+            dir,
+            env: vec![("DIAGNOSTIC_DIR".into(), diagnostics)],
+        }
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub(crate) fn env(mut self, name: &str, value: &str) -> Cli {
+        self.env.retain(|(existing, _)| existing != name);
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    pub(crate) fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    pub(crate) async fn run(&self, args: &[&str]) -> Run {
+        self.run_with_stdin(args, "").await
+    }
+
+    pub(crate) async fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_domain-scheduler"));
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for name in READ_VARIABLES {
+            command.env_remove(name);
+        }
+        for (name, value) in &self.env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.as_bytes()).await.unwrap();
+        drop(input);
+        let output = child.wait_with_output().await.unwrap();
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! The real binary against a local HTTPS server that plays several sites:
+//! `enqueue`, then `worker --once`, then every row is checked. Runs on the
+//! embedded SQLite default and on a fresh Postgres database.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::Cli;
+use scheduler_tests::https_fixture::{FixtureServer, Site, closed_address};
+use scheduler_tests::postgres::TestDatabase;
+use sqlx::Row as _;
+
+const ACME: &str = r#"<!doctype html>
+<html lang="en-GB">
+<head>
+  <meta charset="utf-8">
+  <title>Acme Anvils &amp; Co — Home</title>
+  <meta name="description" content="Anvils for every budget since 1901.">
+  <meta name="generator" content="WordPress 6.4.2">
+  <link rel="icon" href="/wp-content/uploads/icon-32.png" sizes="32x32">
+  <link rel="stylesheet" href="/wp-content/plugins/elementor/assets/css/frontend.min.css?ver=3.18.0">
+  <link rel="stylesheet" href="/wp-content/themes/anvilpress/style.css?ver=1.2">
+</head>
+<body>
+  <header><a href="/"><img class="custom-logo" src="/wp-content/uploads/acme-logo.png" alt="Acme"></a></header>
+  <main><p>Write to <a href="mailto:sales@acmeanvils.co.uk?subject=Hi">sales@acmeanvils.co.uk</a>
+  or call <a href="tel:+44 20 7946 0958">+44 20 7946 0958</a>.</p></main>
+  <footer>
+    <a href="https://www.facebook.com/acmeanvils">Facebook</a>
+    <a href="https://www.facebook.com/sharer/sharer.php?u=https://acme.test/">Share</a>
+    <a href="https://twitter.com/acmeanvils">Twitter</a>
+    <a href="https://www.linkedin.com/company/acme-anvils/">LinkedIn</a>
+  </footer>
+</body>
+</html>"#;
+
+const PLAIN: &str = r#"<html><head><title>Plain</title>
+<meta property="og:description" content="Only an og description."></head>
+<body><p>Nothing about WordPress runs here; we just write about wordpress.</p></body></html>"#;
+
+const MOVED: &str = "<html lang=fr><head><title>Déménagé</title></head><body></body></html>";
+
+/// What the worker wrote to one row.
+#[derive(Debug, Default)]
+struct Written {
+    status: String,
+    title: Option<String>,
+    description: Option<String>,
+    language: Option<String>,
+    favicon_url: Option<String>,
+    logo_url: Option<String>,
+    emails: Vec<String>,
+    phones: Vec<String>,
+    facebook_url: Option<String>,
+    twitter_url: Option<String>,
+    linkedin_url: Option<String>,
+    is_wordpress: Option<bool>,
+    wordpress_version: Option<String>,
+    has_elementor: Option<bool>,
+    tech_stack: Option<serde_json::Value>,
+    meta_json: Option<serde_json::Value>,
+    last_error: Option<String>,
+    sitemap_analysis_status: Option<String>,
+    attempts: i64,
+    locked_by: Option<String>,
+}
+
+const SELECT: &str = "SELECT domain, status, title, description, language, favicon_url, logo_url, \
+    EMAILS, PHONES, facebook_url, twitter_url, linkedin_url, is_wordpress, wordpress_version, \
+    has_elementor, TECH, META, last_error, sitemap_analysis_status, attempts, locked_by FROM domains";
+
+fn json_list(text: Option<String>) -> Vec<String> {
+    text.map(|text| serde_json::from_str(&text).unwrap())
+        .unwrap_or_default()
+}
+
+fn json_value(text: Option<String>) -> Option<serde_json::Value> {
+    text.map(|text| serde_json::from_str(&text).unwrap())
+}
+
+macro_rules! read_rows {
+    ($rows:expr) => {
+        $rows
+            .iter()
+            .map(|row| {
+                let written = Written {
+                    status: row.get("status"),
+                    title: row.get("title"),
+                    description: row.get("description"),
+                    language: row.get("language"),
+                    favicon_url: row.get("favicon_url"),
+                    logo_url: row.get("logo_url"),
+                    emails: json_list(row.get("emails")),
+                    phones: json_list(row.get("phones")),
+                    facebook_url: row.get("facebook_url"),
+                    twitter_url: row.get("twitter_url"),
+                    linkedin_url: row.get("linkedin_url"),
+                    is_wordpress: row.get("is_wordpress"),
+                    wordpress_version: row.get("wordpress_version"),
+                    has_elementor: row.get("has_elementor"),
+                    tech_stack: json_value(row.get("tech")),
+                    meta_json: json_value(row.get("meta")),
+                    last_error: row.get("last_error"),
+                    sitemap_analysis_status: row.get("sitemap_analysis_status"),
+                    attempts: row.get::<Option<i64>, _>("attempts").unwrap_or_default(),
+                    locked_by: row.get("locked_by"),
+                };
+                (row.get::<String, _>("domain"), written)
+            })
+            .collect::<BTreeMap<String, Written>>()
+    };
+}
+
+async fn sqlite_rows(path: &std::path::Path) -> BTreeMap<String, Written> {
+    let url = format!("sqlite://{}", path.display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let sql = SELECT
+        .replace("EMAILS", "email_addresses AS emails")
+        .replace("PHONES", "phone_numbers AS phones")
+        .replace("TECH", "tech_stack AS tech")
+        .replace("META", "meta_json AS meta")
+        .replace("attempts,", "CAST(attempts AS INTEGER) AS attempts,");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let written = read_rows!(rows);
+    pool.close().await;
+    written
+}
+
+async fn postgres_rows(url: &str) -> BTreeMap<String, Written> {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let sql = SELECT
+        .replace("EMAILS", "to_json(email_addresses)::text AS emails")
+        .replace("PHONES", "to_json(phone_numbers)::text AS phones")
+        .replace("TECH", "tech_stack::text AS tech")
+        .replace("META", "meta_json::text AS meta")
+        .replace("attempts,", "attempts::bigint AS attempts,");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let written = read_rows!(rows);
+    pool.close().await;
+    written
+}
+
+struct Scenario {
+    server: FixtureServer,
+    cli: Cli,
+}
+
+/// The sites, and a configuration that reaches them through the real https
+/// path: exact resolve rules to the fixture's loopback address (and one to
+/// an address where nothing listens), the fixture's CA, no quick retries,
+/// one attempt so transient failures end in `error` within one run.
+async fn scenario(database_url: Option<&str>) -> Scenario {
+    let server = FixtureServer::builder()
+        .site(
+            "acme.test",
+            Site::html(ACME).with_header("x-powered-by", "PHP/8.2"),
+        )
+        .site("plain.test", Site::html(PLAIN))
+        .site(
+            "moved.test",
+            Site::redirect("https://www.moved.test/accueil"),
+        )
+        .site("www.moved.test", Site::html(MOVED))
+        .site("gone.test", Site::status(404))
+        .site(
+            "picture.test",
+            Site::bytes("image/png", vec![0x89, b'P', b'N', b'G']),
+        )
+        .start()
+        .await
+        .unwrap();
+    let refused = closed_address().await.unwrap();
+    let cli = Cli::new();
+    let mut config = String::new();
+    if let Some(url) = database_url {
+        config.push_str(&format!("[database]\nurl = {url:?}\npooler = \"none\"\n\n"));
+    }
+    config.push_str("[scheduler]\nmax_attempts = 1\nconcurrency = 4\n\n");
+    config.push_str(&format!(
+        "[fetch]\nretries = 0\ntimeout_seconds = 10\nextra_root_certificates = [{:?}]\n\n[fetch.resolve]\n",
+        server.ca_pem_path().display().to_string()
+    ));
+    for host in [
+        "acme.test",
+        "plain.test",
+        "moved.test",
+        "www.moved.test",
+        "gone.test",
+        "picture.test",
+    ] {
+        config.push_str(&format!("{host:?} = \"{}\"\n", server.ip()));
+    }
+    config.push_str(&format!("\"refused.test\" = \"{refused}\"\n"));
+    cli.write("domain-scheduler.toml", &config);
+    Scenario { server, cli }
+}
+
+async fn enqueue_and_drain(cli: &Cli) {
+    let enqueued = cli
+        .run(&[
+            "enqueue",
+            "https://www.Acme.test/about?ref=ad",
+            "plain.test",
+            "moved.test",
+            "gone.test",
+            "picture.test",
+            "refused.test",
+        ])
+        .await;
+    assert_eq!(enqueued.code, 0, "{enqueued:?}");
+    assert_eq!(
+        enqueued.stdout.trim(),
+        "enqueued 6 new, 0 already present, 0 invalid"
+    );
+
+    let drained = cli.run(&["worker", "--once"]).await;
+    assert_eq!(drained.code, 0, "{drained:?}");
+    assert!(
+        drained.stdout.contains("processed 7 domains"),
+        "stdout: {}\nstderr: {}",
+        drained.stdout,
+        drained.stderr
+    );
+}
+
+fn check_rows(rows: &BTreeMap<String, Written>) {
+    let statuses: BTreeMap<&str, &str> = rows
+        .iter()
+        .map(|(domain, row)| (domain.as_str(), row.status.as_str()))
+        .collect();
+    assert_eq!(
+        statuses,
+        BTreeMap::from([
+            ("acme.test", "completed"),
+            ("gone.test", "error"),
+            ("moved.test", "completed"),
+            ("not a domain", "error"),
+            ("picture.test", "error"),
+            ("plain.test", "completed"),
+            ("refused.test", "error"),
+        ])
+    );
+
+    let acme = &rows["acme.test"];
+    assert_eq!(acme.title.as_deref(), Some("Acme Anvils & Co — Home"));
+    assert_eq!(
+        acme.description.as_deref(),
+        Some("Anvils for every budget since 1901.")
+    );
+    assert_eq!(acme.language.as_deref(), Some("en-GB"));
+    assert_eq!(
+        acme.favicon_url.as_deref(),
+        Some("https://acme.test/wp-content/uploads/icon-32.png")
+    );
+    assert_eq!(
+        acme.logo_url.as_deref(),
+        Some("https://acme.test/wp-content/uploads/acme-logo.png")
+    );
+    assert_eq!(acme.emails, ["sales@acmeanvils.co.uk"]);
+    assert_eq!(acme.phones, ["+442079460958"]);
+    assert_eq!(
+        acme.facebook_url.as_deref(),
+        Some("https://www.facebook.com/acmeanvils")
+    );
+    assert_eq!(
+        acme.twitter_url.as_deref(),
+        Some("https://twitter.com/acmeanvils")
+    );
+    assert_eq!(
+        acme.linkedin_url.as_deref(),
+        Some("https://www.linkedin.com/company/acme-anvils/")
+    );
+    assert_eq!(acme.is_wordpress, Some(true));
+    assert_eq!(acme.wordpress_version.as_deref(), Some("6.4.2"));
+    assert_eq!(acme.has_elementor, Some(true));
+    let stack = acme.tech_stack.as_ref().unwrap();
+    assert!(
+        stack["cms"]
+            .as_array()
+            .unwrap()
+            .contains(&"WordPress".into()),
+        "{stack}"
+    );
+    let meta = acme.meta_json.as_ref().unwrap();
+    assert_eq!(meta["url"], "https://acme.test/");
+    assert_eq!(meta["wordpress"]["theme"], "anvilpress");
+    assert_eq!(meta["tech_stack"], *stack);
+    assert_eq!(acme.sitemap_analysis_status.as_deref(), Some("queued"));
+    assert_eq!(acme.last_error, None);
+    assert_eq!(acme.attempts, 1);
+    assert_eq!(acme.locked_by, None);
+
+    let plain = &rows["plain.test"];
+    assert_eq!(
+        plain.description.as_deref(),
+        Some("Only an og description.")
+    );
+    assert_eq!(
+        plain.is_wordpress,
+        Some(false),
+        "the word in the text is no signal"
+    );
+
+    let moved = &rows["moved.test"];
+    assert_eq!(moved.title.as_deref(), Some("Déménagé"));
+    assert_eq!(
+        moved.meta_json.as_ref().unwrap()["url"],
+        "https://www.moved.test/accueil"
+    );
+
+    let error = |domain: &str| rows[domain].last_error.clone().unwrap_or_default();
+    assert!(
+        error("not a domain").contains("is not a valid domain name"),
+        "{}",
+        error("not a domain")
+    );
+    assert_eq!(error("gone.test"), "HTTP 404 from https://gone.test/");
+    assert!(
+        error("picture.test").starts_with("not an HTML page (content-type image/png)"),
+        "{}",
+        error("picture.test")
+    );
+    assert!(
+        error("refused.test").starts_with("connection failed"),
+        "{}",
+        error("refused.test")
+    );
+    assert!(
+        error("refused.test").ends_with("(gave up after 1 attempt)"),
+        "{}",
+        error("refused.test")
+    );
+    for (domain, row) in rows {
+        if row.status == "error" {
+            assert_eq!(row.title, None, "{domain}");
+            assert_eq!(row.sitemap_analysis_status, None, "{domain}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn worker_once_on_sqlite_completes_good_sites_and_explains_the_rest() {
+    let Scenario { server, cli } = scenario(None).await;
+    // Another system's insert: only the raw `domain`, every other column
+    // from the table's defaults.
+    let inserted = cli.run(&["migrate"]).await;
+    assert_eq!(inserted.code, 0, "{inserted:?}");
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        cli.path("domain-scheduler.db").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO domains (domain) VALUES ('not a domain')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    enqueue_and_drain(&cli).await;
+
+    let rows = sqlite_rows(&cli.path("domain-scheduler.db")).await;
+    check_rows(&rows);
+    assert_eq!(server.request_count("gone.test"), 1, "a 404 is not retried");
+    let diagnostics = std::fs::read_dir(cli.path("diagnostics")).unwrap().count();
+    assert_eq!(diagnostics, 1, "one daily diagnostic file");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn worker_once_on_postgres_completes_good_sites_and_explains_the_rest() {
+    let database = TestDatabase::create().await;
+    let Scenario { server, cli } = scenario(Some(database.url())).await;
+    let migrated = cli.run(&["migrate"]).await;
+    assert_eq!(migrated.code, 0, "{migrated:?}");
+    let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
+    sqlx::query("INSERT INTO domains (domain) VALUES ('not a domain')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    enqueue_and_drain(&cli).await;
+
+    let rows = postgres_rows(database.url()).await;
+    check_rows(&rows);
+    assert_eq!(server.request_count("gone.test"), 1, "a 404 is not retried");
+    let status = cli.run(&["status", "--json"]).await;
+    let report: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(
+        (report["completed"].as_u64(), report["error"].as_u64()),
+        (Some(3), Some(4))
+    );
+    database.drop().await;
+}

@@ -1,0 +1,1547 @@
+//! The storage port's conformance suite: one set of scenarios that every
+//! [`DomainRepository`] must pass, written once against
+//! [`ConformanceTarget`] and stamped out per adapter by
+//! `tests/conformance.rs` (memory, SQLite, Postgres, and Postgres through
+//! PgBouncer).
+//!
+//! A target gives the repository under test plus a side door to seed rows
+//! and read them back with every column, so that each scenario checks what
+//! is really stored, not only what the port returns. On SQL targets the side
+//! door is a connection of its own (direct, even when the repository goes
+//! through a pooler).
+// Test support: a failed expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::any::Any;
+use std::collections::HashSet;
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use scheduler_domain::{
+    ClaimRequest, ClaimedDomain, DomainId, DomainName, DomainRepository, RescueReport,
+    SiteMetadata, SocialProfiles, Technology, WordPressInfo, WorkerId, WriteOutcome,
+};
+use scheduler_storage_memory::MemoryRepository;
+use scheduler_storage_seaorm::{Backend, PoolerMode, SeaOrmRepository, StorageSettings};
+use serde_json::Value as Json;
+use sqlx::Row as _;
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+
+use crate::postgres::TestDatabase;
+
+pub use scheduler_storage_memory::DomainRow;
+
+/// A row to seed, as a test needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedRow {
+    /// `domain`
+    pub domain: String,
+    /// `status`
+    pub status: String,
+    /// `attempts`
+    pub attempts: i32,
+    /// `updated_at` (`None`: NULL, as in old tables)
+    pub updated_at: Option<DateTime<Utc>>,
+    /// `next_attempt_at`
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// `locked_by`
+    pub locked_by: Option<String>,
+    /// `locked_until`
+    pub locked_until: Option<DateTime<Utc>>,
+    /// `last_error`
+    pub last_error: Option<String>,
+}
+
+impl SeedRow {
+    /// A `pending` row last updated at [`at`]`(0)`.
+    pub fn pending(domain: impl Into<String>) -> SeedRow {
+        SeedRow {
+            domain: domain.into(),
+            status: "pending".into(),
+            attempts: 0,
+            updated_at: Some(at(0)),
+            next_attempt_at: None,
+            locked_by: None,
+            locked_until: None,
+            last_error: None,
+        }
+    }
+
+    /// With this `status`.
+    pub fn status(mut self, status: &str) -> SeedRow {
+        self.status = status.into();
+        self
+    }
+
+    /// With this `updated_at`.
+    pub fn updated_at(mut self, updated_at: Option<DateTime<Utc>>) -> SeedRow {
+        self.updated_at = updated_at;
+        self
+    }
+
+    /// With this `next_attempt_at`.
+    pub fn next_attempt_at(mut self, next_attempt_at: DateTime<Utc>) -> SeedRow {
+        self.next_attempt_at = Some(next_attempt_at);
+        self
+    }
+
+    /// With this `attempts`.
+    pub fn attempts(mut self, attempts: i32) -> SeedRow {
+        self.attempts = attempts;
+        self
+    }
+
+    /// `processing`, leased to `worker` until `until` (`None`: no lease).
+    pub fn leased(mut self, worker: &str, until: Option<DateTime<Utc>>) -> SeedRow {
+        self.status = "processing".into();
+        self.locked_by = Some(worker.into());
+        self.locked_until = until;
+        self
+    }
+
+    /// With this `last_error`.
+    pub fn last_error(mut self, error: &str) -> SeedRow {
+        self.last_error = Some(error.into());
+        self
+    }
+}
+
+/// A repository under test and a side door to its rows.
+pub trait ConformanceTarget: Send + Sync {
+    /// The adapter.
+    type Repository: DomainRepository + Clone + Send + Sync + 'static;
+
+    /// The repository under test.
+    fn repository(&self) -> &Self::Repository;
+
+    /// Another repository on the same rows with connections of its own:
+    /// a second worker.
+    fn second_worker(&self) -> impl Future<Output = Self::Repository> + Send;
+
+    /// Inserts `row` with a fresh id.
+    fn seed(&self, row: SeedRow) -> impl Future<Output = DomainId> + Send;
+
+    /// Inserts a row as another system does: only `domain` given, every
+    /// other column from the database defaults.
+    fn insert_domain_only(&self, domain: &str) -> impl Future<Output = DomainId> + Send;
+
+    /// Every column of one row.
+    fn row(&self, id: DomainId) -> impl Future<Output = DomainRow> + Send;
+
+    /// Closes connections and drops what the target created.
+    fn finish(self) -> impl Future<Output = ()> + Send;
+}
+
+/// A target whose rows another session can lock (Postgres), to prove that
+/// the claim skips rows locked by someone else instead of waiting for them.
+pub trait RowLockingTarget: ConformanceTarget {
+    /// Locks `ids` `FOR UPDATE` in a transaction of its own, held until the
+    /// returned lock is released.
+    fn lock_rows(&self, ids: &[DomainId]) -> impl Future<Output = RowLock> + Send;
+}
+
+/// Row locks held by an open transaction.
+#[derive(Debug)]
+pub struct RowLock {
+    transaction: sqlx::Transaction<'static, sqlx::Postgres>,
+}
+
+impl RowLock {
+    /// Ends the transaction, releasing the locks.
+    pub async fn release(self) {
+        self.transaction.rollback().await.unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Targets
+// ---------------------------------------------------------------------------
+
+/// The in-memory reference adapter.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryTarget {
+    repository: MemoryRepository,
+}
+
+impl MemoryTarget {
+    /// An empty table.
+    pub fn new() -> MemoryTarget {
+        MemoryTarget::default()
+    }
+}
+
+impl ConformanceTarget for MemoryTarget {
+    type Repository = MemoryRepository;
+
+    fn repository(&self) -> &MemoryRepository {
+        &self.repository
+    }
+
+    async fn second_worker(&self) -> MemoryRepository {
+        self.repository.clone()
+    }
+
+    async fn seed(&self, seed: SeedRow) -> DomainId {
+        let mut row = DomainRow::new(seed.domain, &seed.status, at(0));
+        row.attempts = seed.attempts;
+        row.updated_at = seed.updated_at;
+        row.next_attempt_at = seed.next_attempt_at;
+        row.locked_by = seed.locked_by;
+        row.locked_until = seed.locked_until;
+        row.last_error = seed.last_error;
+        self.repository.insert_row(row)
+    }
+
+    async fn insert_domain_only(&self, domain: &str) -> DomainId {
+        self.repository.insert_raw(domain, "pending")
+    }
+
+    async fn row(&self, id: DomainId) -> DomainRow {
+        self.repository.row(id).expect("the row exists")
+    }
+
+    async fn finish(self) {}
+}
+
+enum Inspector {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// A [`SeaOrmRepository`] on a migrated database, with a direct side door.
+///
+/// Built from [`StorageSettings`]: any URL the adapter accepts, behind any
+/// pooler. The side door connects to `migration_url` when set (give the
+/// direct URL there when `url` goes through a pooler), else to `url`.
+pub struct SeaOrmTarget {
+    settings: StorageSettings,
+    repository: SeaOrmRepository,
+    inspector: Inspector,
+    workers: Mutex<Vec<SeaOrmRepository>>,
+    database: Option<TestDatabase>,
+    keep_alive: Vec<Box<dyn Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for SeaOrmTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeaOrmTarget")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SeaOrmTarget {
+    /// Migrates the database `settings` name, connects the repository and
+    /// the side door.
+    pub async fn connect(settings: StorageSettings) -> SeaOrmTarget {
+        SeaOrmRepository::migrate(&settings)
+            .await
+            .expect("migration");
+        let repository = SeaOrmRepository::connect(&settings).await.expect("connect");
+        let direct = settings.migration_url().to_owned();
+        let inspector = match repository.backend() {
+            Backend::Postgres => Inspector::Postgres(PgPool::connect(&direct).await.unwrap()),
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(&direct)
+                    .unwrap()
+                    .busy_timeout(Duration::from_secs(30));
+                Inspector::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(2)
+                        .connect_with(options)
+                        .await
+                        .unwrap(),
+                )
+            }
+        };
+        SeaOrmTarget {
+            settings,
+            repository,
+            inspector,
+            workers: Mutex::new(Vec::new()),
+            database: None,
+            keep_alive: Vec::new(),
+        }
+    }
+
+    /// A fresh Postgres database, reached directly.
+    pub async fn postgres() -> SeaOrmTarget {
+        let database = TestDatabase::create().await;
+        let mut settings = StorageSettings::new(database.url());
+        settings.pooler = PoolerMode::None;
+        SeaOrmTarget::connect(settings)
+            .await
+            .owning_database(database)
+    }
+
+    /// A fresh SQLite file in a temporary directory.
+    pub async fn sqlite() -> SeaOrmTarget {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("domains.sqlite").display()
+        );
+        SeaOrmTarget::connect(StorageSettings::new(url))
+            .await
+            .keeping_alive(dir)
+    }
+
+    /// Drops `database` when the target finishes.
+    pub fn owning_database(mut self, database: TestDatabase) -> SeaOrmTarget {
+        self.database = Some(database);
+        self
+    }
+
+    /// Keeps `resource` (a temporary directory, a pooler process...) alive
+    /// as long as the target.
+    pub fn keeping_alive(mut self, resource: impl Any + Send + Sync) -> SeaOrmTarget {
+        self.keep_alive.push(Box::new(resource));
+        self
+    }
+
+    /// The settings the repository was connected with.
+    pub fn settings(&self) -> &StorageSettings {
+        &self.settings
+    }
+
+    /// The side door to Postgres, when the target is on Postgres.
+    pub fn postgres_inspector(&self) -> Option<&PgPool> {
+        match &self.inspector {
+            Inspector::Postgres(pool) => Some(pool),
+            Inspector::Sqlite(_) => None,
+        }
+    }
+}
+
+fn sqlite_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, false)
+}
+
+fn parse_sqlite_time(text: Option<String>) -> Option<DateTime<Utc>> {
+    text.map(|text| {
+        DateTime::parse_from_rfc3339(&text)
+            .unwrap_or_else(|error| panic!("time {text:?}: {error}"))
+            .with_timezone(&Utc)
+    })
+}
+
+fn parse_json(text: Option<String>) -> Option<Json> {
+    text.map(|text| serde_json::from_str(&text).unwrap_or_else(|e| panic!("JSON {text:?}: {e}")))
+}
+
+fn parse_strings(text: Option<String>) -> Option<Vec<String>> {
+    parse_json(text).map(|json| serde_json::from_value(json).unwrap())
+}
+
+const ROW_COLUMNS: &str = "id, domain, status, attempts, locked_by, locked_until, \
+     next_attempt_at, last_error, title, description, favicon_url, logo_url, language, \
+     is_wordpress, wordpress_version, has_elementor, tech_stack, email_addresses, \
+     phone_numbers, facebook_url, twitter_url, linkedin_url, instagram_url, youtube_url, \
+     meta_json, sitemap_analysis_status, created_at, updated_at";
+
+impl ConformanceTarget for SeaOrmTarget {
+    type Repository = SeaOrmRepository;
+
+    fn repository(&self) -> &SeaOrmRepository {
+        &self.repository
+    }
+
+    async fn second_worker(&self) -> SeaOrmRepository {
+        let worker = SeaOrmRepository::connect(&self.settings)
+            .await
+            .expect("connect");
+        self.workers.lock().unwrap().push(worker.clone());
+        worker
+    }
+
+    async fn seed(&self, row: SeedRow) -> DomainId {
+        let id = DomainId::random();
+        let sql = "INSERT INTO domains (id, domain, status, attempts, updated_at, \
+                   next_attempt_at, locked_by, locked_until, last_error) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+        match &self.inspector {
+            Inspector::Postgres(pool) => {
+                sqlx::query(sql)
+                    .bind(id.as_uuid())
+                    .bind(&row.domain)
+                    .bind(&row.status)
+                    .bind(row.attempts)
+                    .bind(row.updated_at)
+                    .bind(row.next_attempt_at)
+                    .bind(&row.locked_by)
+                    .bind(row.locked_until)
+                    .bind(&row.last_error)
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+            Inspector::Sqlite(pool) => {
+                sqlx::query(sql)
+                    .bind(id.to_string())
+                    .bind(&row.domain)
+                    .bind(&row.status)
+                    .bind(row.attempts)
+                    .bind(row.updated_at.map(sqlite_time))
+                    .bind(row.next_attempt_at.map(sqlite_time))
+                    .bind(&row.locked_by)
+                    .bind(row.locked_until.map(sqlite_time))
+                    .bind(&row.last_error)
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+        }
+        id
+    }
+
+    async fn insert_domain_only(&self, domain: &str) -> DomainId {
+        let sql = "INSERT INTO domains (domain) VALUES ($1) RETURNING id";
+        match &self.inspector {
+            Inspector::Postgres(pool) => {
+                let row = sqlx::query(sql).bind(domain).fetch_one(pool).await.unwrap();
+                DomainId::from(row.get::<uuid::Uuid, _>("id"))
+            }
+            Inspector::Sqlite(pool) => {
+                let row = sqlx::query(sql).bind(domain).fetch_one(pool).await.unwrap();
+                let id: String = row.get("id");
+                DomainId::from(uuid::Uuid::parse_str(&id).expect("the id default is a UUID"))
+            }
+        }
+    }
+
+    async fn row(&self, id: DomainId) -> DomainRow {
+        let sql = format!("SELECT {ROW_COLUMNS} FROM domains WHERE id = $1");
+        match &self.inspector {
+            Inspector::Postgres(pool) => {
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(id.as_uuid())
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+                DomainRow {
+                    id: DomainId::from(row.get::<uuid::Uuid, _>("id")),
+                    domain: row.get("domain"),
+                    status: row.get("status"),
+                    attempts: row.get("attempts"),
+                    locked_by: row.get("locked_by"),
+                    locked_until: row.get("locked_until"),
+                    next_attempt_at: row.get("next_attempt_at"),
+                    last_error: row.get("last_error"),
+                    title: row.get("title"),
+                    description: row.get("description"),
+                    favicon_url: row.get("favicon_url"),
+                    logo_url: row.get("logo_url"),
+                    language: row.get("language"),
+                    is_wordpress: row.get("is_wordpress"),
+                    wordpress_version: row.get("wordpress_version"),
+                    has_elementor: row.get("has_elementor"),
+                    tech_stack: row.get("tech_stack"),
+                    email_addresses: row.get("email_addresses"),
+                    phone_numbers: row.get("phone_numbers"),
+                    facebook_url: row.get("facebook_url"),
+                    twitter_url: row.get("twitter_url"),
+                    linkedin_url: row.get("linkedin_url"),
+                    instagram_url: row.get("instagram_url"),
+                    youtube_url: row.get("youtube_url"),
+                    meta_json: row.get("meta_json"),
+                    sitemap_analysis_status: row.get("sitemap_analysis_status"),
+                    created_at: row.get("created_at"),
+                    updated_at: row.get("updated_at"),
+                }
+            }
+            Inspector::Sqlite(pool) => {
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(id.to_string())
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+                let id: String = row.get("id");
+                DomainRow {
+                    id: DomainId::from(uuid::Uuid::parse_str(&id).unwrap()),
+                    domain: row.get("domain"),
+                    status: row.get("status"),
+                    attempts: row.get("attempts"),
+                    locked_by: row.get("locked_by"),
+                    locked_until: parse_sqlite_time(row.get("locked_until")),
+                    next_attempt_at: parse_sqlite_time(row.get("next_attempt_at")),
+                    last_error: row.get("last_error"),
+                    title: row.get("title"),
+                    description: row.get("description"),
+                    favicon_url: row.get("favicon_url"),
+                    logo_url: row.get("logo_url"),
+                    language: row.get("language"),
+                    is_wordpress: row.get("is_wordpress"),
+                    wordpress_version: row.get("wordpress_version"),
+                    has_elementor: row.get("has_elementor"),
+                    tech_stack: parse_json(row.get("tech_stack")),
+                    email_addresses: parse_strings(row.get("email_addresses")),
+                    phone_numbers: parse_strings(row.get("phone_numbers")),
+                    facebook_url: row.get("facebook_url"),
+                    twitter_url: row.get("twitter_url"),
+                    linkedin_url: row.get("linkedin_url"),
+                    instagram_url: row.get("instagram_url"),
+                    youtube_url: row.get("youtube_url"),
+                    meta_json: parse_json(row.get("meta_json")),
+                    sitemap_analysis_status: row.get("sitemap_analysis_status"),
+                    created_at: parse_sqlite_time(row.get("created_at")),
+                    updated_at: parse_sqlite_time(row.get("updated_at")),
+                }
+            }
+        }
+    }
+
+    async fn finish(self) {
+        self.repository.close().await;
+        let workers = std::mem::take(&mut *self.workers.lock().unwrap());
+        for worker in workers {
+            worker.close().await;
+        }
+        match &self.inspector {
+            Inspector::Postgres(pool) => pool.close().await,
+            Inspector::Sqlite(pool) => pool.close().await,
+        }
+        if let Some(database) = self.database {
+            database.drop().await;
+        }
+        drop(self.keep_alive);
+    }
+}
+
+impl RowLockingTarget for SeaOrmTarget {
+    async fn lock_rows(&self, ids: &[DomainId]) -> RowLock {
+        let Inspector::Postgres(pool) = &self.inspector else {
+            panic!("row locks of another session need Postgres");
+        };
+        let mut transaction = pool.begin().await.unwrap();
+        let ids: Vec<uuid::Uuid> = ids.iter().map(DomainId::as_uuid).collect();
+        let locked = sqlx::query("SELECT id FROM domains WHERE id = ANY($1) FOR UPDATE")
+            .bind(&ids)
+            .fetch_all(&mut *transaction)
+            .await
+            .unwrap();
+        assert_eq!(locked.len(), ids.len(), "every row to lock exists");
+        RowLock { transaction }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Test data
+// ---------------------------------------------------------------------------
+
+/// A fixed point in time plus `minutes`: seeds and claims use these, so
+/// every backend stores them exactly.
+pub fn at(minutes: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::minutes(minutes)
+}
+
+/// A worker id.
+pub fn worker(name: &str) -> WorkerId {
+    WorkerId::new(name)
+}
+
+/// A claim by `worker` at `now` with a lease until `lease_until`.
+pub fn claim_request(
+    worker: &WorkerId,
+    limit: u32,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> ClaimRequest {
+    ClaimRequest {
+        worker: worker.clone(),
+        limit,
+        now,
+        lease_until,
+    }
+}
+
+fn ids(claimed: &[ClaimedDomain]) -> HashSet<DomainId> {
+    claimed.iter().map(|domain| domain.id).collect()
+}
+
+fn set(ids: &[DomainId]) -> HashSet<DomainId> {
+    ids.iter().copied().collect()
+}
+
+fn tech(name: &str, category: &str) -> Technology {
+    Technology {
+        name: name.into(),
+        category: category.into(),
+        version: Some("3.2.1".into()),
+        evidence: "script src /wp-content/plugins/elementor/".into(),
+    }
+}
+
+/// Metadata with every field set, seven e-mails and four phones (more than
+/// the columns keep).
+pub fn rich_metadata() -> SiteMetadata {
+    SiteMetadata {
+        url: "https://shop.example.com/".into(),
+        title: Some("Shop Example — Home".into()),
+        og_title: Some("Shop Example".into()),
+        description: Some("Everything for the shop.".into()),
+        language: Some("de-CH".into()),
+        canonical_url: Some("https://shop.example.com/".into()),
+        site_name: Some("Shop Example".into()),
+        image_url: Some("https://shop.example.com/og.png".into()),
+        favicon_url: Some("https://shop.example.com/favicon-32.png".into()),
+        favicon_is_fallback: false,
+        logo_url: Some("https://shop.example.com/logo.svg".into()),
+        emails: (1..=7)
+            .map(|i| format!("contact{i}@shop.example.com"))
+            .collect(),
+        phones: vec![
+            "+41441234567".into(),
+            "+41791234567".into(),
+            "+4922112345".into(),
+            "+331234".into(),
+        ],
+        social: SocialProfiles {
+            facebook: Some("https://www.facebook.com/shopexample".into()),
+            twitter: Some("https://x.com/shopexample".into()),
+            linkedin: Some("https://www.linkedin.com/company/shopexample".into()),
+            instagram: Some("https://www.instagram.com/shopexample".into()),
+            youtube: Some("https://www.youtube.com/@shopexample".into()),
+            tiktok: Some("https://www.tiktok.com/@shopexample".into()),
+            pinterest: None,
+            github: None,
+        },
+        wordpress: WordPressInfo {
+            detected: true,
+            version: Some("6.4.2".into()),
+            theme: Some("hello-elementor".into()),
+            plugins: vec!["elementor".into(), "woocommerce".into()],
+        },
+        tech: vec![
+            tech("WordPress", "cms"),
+            tech("Elementor", "page-builder"),
+            tech("jQuery", "javascript-library"),
+            tech("Google Tag Manager", "tag-manager"),
+            tech("Cloudflare", "cdn"),
+        ],
+    }
+}
+
+/// Text a hostile page may carry: quotes, backslashes, dollar quotes, SQL
+/// comments and injection, emoji, replacement characters, control
+/// characters. Each must come back exactly (NUL aside, see [`NUL_TEXT`]).
+pub const HOSTILE_TEXTS: &[&str] = &[
+    "O'Reilly's \"quoted\" ''double'' title",
+    r"back\slash \\ two \' escaped-quote \x41 \n \0 \z E'\''",
+    "$$ dollar $$ and $tag$ quoted $tag$ and $1 placeholder",
+    "-- not a comment /* nor a block */ ;",
+    "'); DROP TABLE domains; --",
+    "🦀 Rust 🎉 café naïve 日本語 עברית",
+    "\u{FFFD}\u{FFFD} replacement \u{FFFD}",
+    "tab\there newline\nthere cr\r bs\u{8} sub\u{1a} esc\u{1b} del\u{7f}",
+];
+
+/// A title with NUL bytes, which Postgres cannot store: they are dropped.
+pub const NUL_TEXT: &str = "before\u{0}after\u{0}";
+
+// ---------------------------------------------------------------------------
+// The suite
+// ---------------------------------------------------------------------------
+
+/// Never-touched rows (NULL `updated_at`) first, then oldest first.
+pub async fn claim_takes_oldest_first_never_touched_rows_first<T: ConformanceTarget>(target: &T) {
+    let newest = target
+        .seed(SeedRow::pending("newest.example").updated_at(Some(at(40))))
+        .await;
+    let middle = target
+        .seed(SeedRow::pending("middle.example").updated_at(Some(at(20))))
+        .await;
+    let never = target
+        .seed(SeedRow::pending("never.example").updated_at(None))
+        .await;
+    let oldest = target
+        .seed(SeedRow::pending("oldest.example").updated_at(Some(at(10))))
+        .await;
+    let newer = target
+        .seed(SeedRow::pending("newer.example").updated_at(Some(at(30))))
+        .await;
+    let a = worker("worker-a");
+    let repository = target.repository();
+
+    let first = repository
+        .claim(claim_request(&a, 3, at(100), at(110)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&first), set(&[never, oldest, middle]));
+    let second = repository
+        .claim(claim_request(&a, 3, at(100), at(110)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&second), set(&[newer, newest]));
+}
+
+/// `limit` rows at most; nothing left, nothing claimed.
+pub async fn claim_respects_the_limit<T: ConformanceTarget>(target: &T) {
+    for i in 0..5 {
+        target
+            .seed(SeedRow::pending(format!("d{i}.example")).updated_at(Some(at(i))))
+            .await;
+    }
+    let a = worker("worker-a");
+    let repository = target.repository();
+    assert!(
+        repository
+            .claim(claim_request(&a, 0, at(100), at(110)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        repository
+            .claim(claim_request(&a, 2, at(100), at(110)))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        repository
+            .claim(claim_request(&a, 10, at(100), at(110)))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(
+        repository
+            .claim(claim_request(&a, 10, at(100), at(110)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A row waiting for its retry time is left alone until then (inclusive).
+pub async fn claim_skips_rows_not_yet_due<T: ConformanceTarget>(target: &T) {
+    let later = target
+        .seed(SeedRow::pending("later.example").next_attempt_at(at(200)))
+        .await;
+    let due = target
+        .seed(SeedRow::pending("due.example").next_attempt_at(at(50)))
+        .await;
+    let fresh = target.seed(SeedRow::pending("fresh.example")).await;
+    let a = worker("worker-a");
+    let repository = target.repository();
+    let now = repository
+        .claim(claim_request(&a, 10, at(100), at(110)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&now), set(&[due, fresh]));
+    let before = repository
+        .claim(claim_request(&a, 10, at(199), at(210)))
+        .await
+        .unwrap();
+    assert!(before.is_empty());
+    let then = repository
+        .claim(claim_request(&a, 10, at(200), at(210)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&then), set(&[later]));
+}
+
+/// Rows in any other state are never claimed, nor changed by a claim.
+pub async fn claim_takes_only_pending_rows<T: ConformanceTarget>(target: &T) {
+    let others = [
+        target
+            .seed(SeedRow::pending("busy.example").leased("worker-x", Some(at(500))))
+            .await,
+        target
+            .seed(SeedRow::pending("done.example").status("completed"))
+            .await,
+        target
+            .seed(SeedRow::pending("failed.example").status("error"))
+            .await,
+        target
+            .seed(SeedRow::pending("odd.example").status("archived"))
+            .await,
+    ];
+    let pending = target.seed(SeedRow::pending("pending.example")).await;
+    let before: Vec<DomainRow> = futures::future::join_all(others.map(|id| target.row(id))).await;
+
+    let a = worker("worker-a");
+    let claimed = target
+        .repository()
+        .claim(claim_request(&a, 10, at(100), at(110)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&claimed), set(&[pending]));
+    for row in before {
+        assert_eq!(target.row(row.id).await, row, "untouched");
+    }
+}
+
+/// The claim moves the row to `processing`, counts the attempt and leases
+/// it; it returns the raw `domain` text.
+pub async fn claim_marks_rows_processing_with_a_lease<T: ConformanceTarget>(target: &T) {
+    let id = target
+        .seed(SeedRow::pending("Retried.Example/Path").attempts(2))
+        .await;
+    let a = worker("worker-a");
+    let claimed = target
+        .repository()
+        .claim(claim_request(&a, 10, at(100), at(115)))
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed,
+        [ClaimedDomain {
+            id,
+            raw_domain: "Retried.Example/Path".into(),
+            attempts: 3
+        }]
+    );
+    let row = target.row(id).await;
+    assert_eq!(row.status.as_deref(), Some("processing"));
+    assert_eq!(row.attempts, 3);
+    assert_eq!(row.locked_by.as_deref(), Some("worker-a"));
+    assert_eq!(row.locked_until, Some(at(115)));
+    assert_eq!(row.updated_at, Some(at(100)));
+}
+
+/// Two workers claiming at once, many times over, never take the same row
+/// and together take every row.
+pub async fn concurrent_claimers_never_take_a_row_twice<T: ConformanceTarget>(target: &T) {
+    const ROWS: usize = 300;
+    let mut seeded = HashSet::new();
+    for i in 0..ROWS {
+        let minutes = i64::try_from(i % 50).unwrap();
+        seeded.insert(
+            target
+                .seed(SeedRow::pending(format!("c{i}.example")).updated_at(Some(at(minutes))))
+                .await,
+        );
+    }
+    let start = Arc::new(tokio::sync::Barrier::new(2));
+    let mut tasks = Vec::new();
+    for (name, repository) in [
+        ("worker-a", target.repository().clone()),
+        ("worker-b", target.second_worker().await),
+    ] {
+        let start = Arc::clone(&start);
+        tasks.push(tokio::spawn(async move {
+            let me = worker(name);
+            let mut mine = Vec::new();
+            start.wait().await;
+            loop {
+                let batch = repository
+                    .claim(claim_request(&me, 7, at(100), at(110)))
+                    .await
+                    .unwrap();
+                if batch.is_empty() {
+                    return (name, mine);
+                }
+                mine.extend(batch.into_iter().map(|domain| domain.id));
+            }
+        }));
+    }
+    let mut claimed = HashSet::new();
+    let mut by_worker = Vec::new();
+    for task in tasks {
+        let (name, mine) = task.await.unwrap();
+        for id in &mine {
+            assert!(claimed.insert(*id), "{id} claimed twice");
+        }
+        by_worker.push((name, mine));
+    }
+    assert_eq!(claimed, seeded, "every row claimed exactly once");
+    for (name, mine) in by_worker {
+        for id in mine.into_iter().take(20) {
+            let row = target.row(id).await;
+            assert_eq!(row.locked_by.as_deref(), Some(name));
+            assert_eq!(row.attempts, 1);
+        }
+    }
+}
+
+/// With rows locked by another session, the claim takes the others at
+/// once instead of waiting, and the locked ones once they are free.
+pub async fn claim_skips_rows_locked_in_another_transaction<T: RowLockingTarget>(target: &T) {
+    let first = target
+        .seed(SeedRow::pending("first.example").updated_at(Some(at(1))))
+        .await;
+    let second = target
+        .seed(SeedRow::pending("second.example").updated_at(Some(at(2))))
+        .await;
+    let third = target
+        .seed(SeedRow::pending("third.example").updated_at(Some(at(3))))
+        .await;
+    let fourth = target
+        .seed(SeedRow::pending("fourth.example").updated_at(Some(at(4))))
+        .await;
+    let lock = target.lock_rows(&[first, second]).await;
+
+    let a = worker("worker-a");
+    let repository = target.repository();
+    let claimed = tokio::time::timeout(
+        Duration::from_secs(20),
+        repository.claim(claim_request(&a, 10, at(100), at(110))),
+    )
+    .await
+    .expect("the claim does not wait for locked rows")
+    .unwrap();
+    assert_eq!(ids(&claimed), set(&[third, fourth]));
+    assert_eq!(target.row(first).await.status.as_deref(), Some("pending"));
+
+    lock.release().await;
+    let claimed = repository
+        .claim(claim_request(&a, 10, at(100), at(110)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&claimed), set(&[first, second]));
+}
+
+async fn claim_one<T: ConformanceTarget>(
+    target: &T,
+    seed: SeedRow,
+    by: &WorkerId,
+    lease_until: DateTime<Utc>,
+) -> DomainId {
+    let id = target.seed(seed).await;
+    let claimed = target
+        .repository()
+        .claim(claim_request(by, 1, at(100), lease_until))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&claimed),
+        set(&[id]),
+        "the test's row is the only pending one"
+    );
+    id
+}
+
+/// `complete` writes every column from the metadata, the first five
+/// e-mails and three phones, both JSON columns, queues the sitemap
+/// analysis and clears the lease, `last_error` and the retry time.
+pub async fn complete_writes_every_field<T: ConformanceTarget>(target: &T) {
+    let a = worker("worker-a");
+    let seed = SeedRow::pending("shop.example.com")
+        .last_error("timed out")
+        .attempts(1);
+    let id = claim_one(target, seed, &a, at(110)).await;
+    let metadata = rich_metadata();
+    let outcome = target
+        .repository()
+        .complete(id, &a, &metadata, at(105))
+        .await
+        .unwrap();
+    assert_eq!(outcome, WriteOutcome::Written);
+
+    let row = target.row(id).await;
+    let mut expected = row.clone();
+    expected.status = Some("completed".into());
+    expected.attempts = 2;
+    expected.title = metadata.title.clone();
+    expected.description = metadata.description.clone();
+    expected.favicon_url = metadata.favicon_url.clone();
+    expected.logo_url = metadata.logo_url.clone();
+    expected.language = metadata.language.clone();
+    expected.is_wordpress = Some(true);
+    expected.wordpress_version = Some("6.4.2".into());
+    expected.has_elementor = Some(true);
+    expected.tech_stack = Some(serde_json::json!({
+        "cms": ["WordPress"],
+        "frameworks": ["jQuery"],
+        "analytics": ["Google Tag Manager"],
+        "widgets": ["Elementor"],
+    }));
+    expected.email_addresses = Some(metadata.emails[..5].to_vec());
+    expected.phone_numbers = Some(metadata.phones[..3].to_vec());
+    expected.facebook_url = metadata.social.facebook.clone();
+    expected.twitter_url = metadata.social.twitter.clone();
+    expected.linkedin_url = metadata.social.linkedin.clone();
+    expected.instagram_url = metadata.social.instagram.clone();
+    expected.youtube_url = metadata.social.youtube.clone();
+    expected.meta_json = Some(serde_json::to_value(metadata.document()).unwrap());
+    expected.sitemap_analysis_status = Some("queued".into());
+    expected.last_error = None;
+    expected.locked_by = None;
+    expected.locked_until = None;
+    expected.next_attempt_at = None;
+    expected.updated_at = Some(at(105));
+    assert_eq!(row, expected);
+    let stored: SiteMetadata = serde_json::from_value(row.meta_json.unwrap()).unwrap();
+    assert_eq!(
+        stored, metadata,
+        "meta_json holds the whole metadata and the old tech_stack"
+    );
+}
+
+/// Empty metadata writes empty lists and `false`, not stale values.
+pub async fn complete_with_empty_metadata_writes_empty_lists<T: ConformanceTarget>(target: &T) {
+    let a = worker("worker-a");
+    let id = claim_one(target, SeedRow::pending("bare.example"), &a, at(110)).await;
+    let metadata = SiteMetadata {
+        url: "https://bare.example/".into(),
+        ..SiteMetadata::default()
+    };
+    target
+        .repository()
+        .complete(id, &a, &metadata, at(105))
+        .await
+        .unwrap();
+    let row = target.row(id).await;
+    assert_eq!(row.status.as_deref(), Some("completed"));
+    assert_eq!(row.title, None);
+    assert_eq!(row.email_addresses, Some(vec![]));
+    assert_eq!(row.phone_numbers, Some(vec![]));
+    assert_eq!(row.is_wordpress, Some(false));
+    assert_eq!(row.has_elementor, Some(false));
+    assert_eq!(
+        row.tech_stack,
+        Some(serde_json::json!({"cms": [], "frameworks": [], "analytics": [], "widgets": []}))
+    );
+    assert_eq!(
+        row.meta_json,
+        Some(serde_json::to_value(metadata.document()).unwrap())
+    );
+}
+
+/// Text from hostile pages round-trips exactly through every text, array
+/// and JSON column; NUL bytes are dropped; the table survives.
+pub async fn complete_round_trips_hostile_text_exactly<T: ConformanceTarget>(target: &T) {
+    let a = worker("worker-a");
+    let raw_domain = "o'neil.example\\--$$";
+    let id = target.seed(SeedRow::pending(raw_domain)).await;
+    let claimed = target
+        .repository()
+        .claim(claim_request(&a, 1, at(100), at(110)))
+        .await
+        .unwrap();
+    assert_eq!(claimed[0].raw_domain, raw_domain);
+    target.repository().release(id, &a, at(100)).await.unwrap();
+    assert_eq!(target.row(id).await.domain, raw_domain);
+    let claimed = target
+        .repository()
+        .claim(claim_request(&a, 1, at(100), at(110)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&claimed), set(&[id]));
+    target
+        .repository()
+        .fail(id, &a, "done", at(100))
+        .await
+        .unwrap();
+
+    for (i, text) in HOSTILE_TEXTS.iter().enumerate() {
+        let metadata = SiteMetadata {
+            url: format!("https://example.com/{text}"),
+            title: Some((*text).to_owned()),
+            description: Some(format!("{text}{text}")),
+            language: Some((*text).to_owned()),
+            emails: vec![(*text).to_owned(), "plain@example.com".into()],
+            phones: vec![(*text).to_owned()],
+            social: SocialProfiles {
+                facebook: Some((*text).to_owned()),
+                ..SocialProfiles::default()
+            },
+            wordpress: WordPressInfo {
+                version: Some((*text).to_owned()),
+                ..WordPressInfo::default()
+            },
+            tech: vec![tech(text, "cms")],
+            ..SiteMetadata::default()
+        };
+        let id = claim_one(
+            target,
+            SeedRow::pending(format!("h{i}.example")),
+            &a,
+            at(110),
+        )
+        .await;
+        let outcome = target
+            .repository()
+            .complete(id, &a, &metadata, at(105))
+            .await
+            .unwrap();
+        assert_eq!(outcome, WriteOutcome::Written, "{text:?}");
+        let row = target.row(id).await;
+        assert_eq!(row.title.as_deref(), Some(*text));
+        assert_eq!(row.description, Some(format!("{text}{text}")));
+        assert_eq!(row.language.as_deref(), Some(*text));
+        assert_eq!(row.wordpress_version.as_deref(), Some(*text));
+        assert_eq!(row.facebook_url.as_deref(), Some(*text));
+        assert_eq!(
+            row.email_addresses,
+            Some(vec![(*text).to_owned(), "plain@example.com".into()])
+        );
+        assert_eq!(row.phone_numbers, Some(vec![(*text).to_owned()]));
+        assert_eq!(row.tech_stack.unwrap()["cms"][0], Json::from(*text));
+        let stored: SiteMetadata = serde_json::from_value(row.meta_json.unwrap()).unwrap();
+        assert_eq!(stored, metadata, "{text:?}");
+    }
+
+    let id = claim_one(target, SeedRow::pending("nul.example"), &a, at(110)).await;
+    let metadata = SiteMetadata {
+        url: NUL_TEXT.into(),
+        title: Some(NUL_TEXT.into()),
+        emails: vec![NUL_TEXT.into()],
+        ..SiteMetadata::default()
+    };
+    target
+        .repository()
+        .complete(id, &a, &metadata, at(105))
+        .await
+        .unwrap();
+    let row = target.row(id).await;
+    assert_eq!(row.title.as_deref(), Some("beforeafter"));
+    assert_eq!(row.email_addresses, Some(vec!["beforeafter".to_owned()]));
+    assert_eq!(row.meta_json.unwrap()["title"], Json::from("beforeafter"));
+
+    let id = claim_one(target, SeedRow::pending("error.example"), &a, at(110)).await;
+    let error = HOSTILE_TEXTS.concat();
+    target
+        .repository()
+        .fail(id, &a, &format!("{error}{NUL_TEXT}"), at(106))
+        .await
+        .unwrap();
+    assert_eq!(
+        target.row(id).await.last_error,
+        Some(format!("{error}beforeafter"))
+    );
+
+    let status = target.repository().status(at(200), 5).await.unwrap();
+    assert_eq!(status.error, 2, "the table is still there");
+    assert_eq!(
+        status.completed,
+        u64::try_from(HOSTILE_TEXTS.len()).unwrap() + 1
+    );
+    assert_eq!(status.recent_errors[0].error, format!("{error}beforeafter"));
+}
+
+/// `fail` writes `error` with the message capped at 1024 characters on a
+/// character boundary, clears the lease and keeps the attempt count.
+pub async fn fail_records_a_capped_error_and_clears_the_lease<T: ConformanceTarget>(target: &T) {
+    let a = worker("worker-a");
+    let id = claim_one(target, SeedRow::pending("broken.example"), &a, at(110)).await;
+    let long = format!("HTTP 404: {}", "é€".repeat(1000));
+    assert_eq!(
+        target
+            .repository()
+            .fail(id, &a, &long, at(105))
+            .await
+            .unwrap(),
+        WriteOutcome::Written
+    );
+    let row = target.row(id).await;
+    assert_eq!(row.status.as_deref(), Some("error"));
+    let stored = row.last_error.unwrap();
+    assert_eq!(stored.chars().count(), 1024);
+    assert!(long.starts_with(&stored));
+    assert_eq!((row.locked_by, row.locked_until), (None, None));
+    assert_eq!(row.attempts, 1);
+    assert_eq!(row.updated_at, Some(at(105)));
+    assert!(
+        target
+            .repository()
+            .claim(claim_request(&a, 10, at(300), at(310)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// `retry_later` puts the row back to `pending` with the error and a retry
+/// time; it is claimed again only from then on.
+pub async fn retry_later_requeues_until_the_retry_time<T: ConformanceTarget>(target: &T) {
+    let a = worker("worker-a");
+    let id = claim_one(target, SeedRow::pending("flaky.example"), &a, at(110)).await;
+    let outcome = target
+        .repository()
+        .retry_later(id, &a, "HTTP 503", at(200), at(105))
+        .await
+        .unwrap();
+    assert_eq!(outcome, WriteOutcome::Written);
+    let row = target.row(id).await;
+    assert_eq!(row.status.as_deref(), Some("pending"));
+    assert_eq!(row.last_error.as_deref(), Some("HTTP 503"));
+    assert_eq!(row.next_attempt_at, Some(at(200)));
+    assert_eq!((row.locked_by, row.locked_until), (None, None));
+    assert_eq!(row.updated_at, Some(at(105)));
+
+    let b = worker("worker-b");
+    assert!(
+        target
+            .repository()
+            .claim(claim_request(&b, 10, at(150), at(160)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = target
+        .repository()
+        .claim(claim_request(&b, 10, at(200), at(210)))
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        [ClaimedDomain {
+            id,
+            raw_domain: "flaky.example".into(),
+            attempts: 2
+        }]
+    );
+}
+
+/// `release` gives the row back untouched: `pending`, the attempt not
+/// counted, claimable at once.
+pub async fn release_gives_the_row_back_without_counting_the_attempt<T: ConformanceTarget>(
+    target: &T,
+) {
+    let a = worker("worker-a");
+    let id = claim_one(
+        target,
+        SeedRow::pending("later.example").attempts(2),
+        &a,
+        at(110),
+    )
+    .await;
+    assert_eq!(
+        target.repository().release(id, &a, at(101)).await.unwrap(),
+        WriteOutcome::Written
+    );
+    let row = target.row(id).await;
+    assert_eq!(row.status.as_deref(), Some("pending"));
+    assert_eq!(row.attempts, 2);
+    assert_eq!((row.locked_by, row.locked_until), (None, None));
+    let again = target
+        .repository()
+        .claim(claim_request(&a, 10, at(102), at(110)))
+        .await
+        .unwrap();
+    assert_eq!(again[0].attempts, 3);
+}
+
+/// Rows whose lease ran out go back to `pending`, or to `error` once their
+/// attempts are spent; live leases are left alone; the old holder's writes
+/// are refused afterwards.
+pub async fn rescue_requeues_expired_leases_and_fails_spent_ones<T: ConformanceTarget>(target: &T) {
+    let a = worker("worker-a");
+    let expired = claim_one(target, SeedRow::pending("expired.example"), &a, at(110)).await;
+    let live = claim_one(target, SeedRow::pending("live.example"), &a, at(500)).await;
+    let spent = target
+        .seed(
+            SeedRow::pending("spent.example")
+                .leased("worker-x", Some(at(120)))
+                .attempts(3),
+        )
+        .await;
+    let unleased = target
+        .seed(
+            SeedRow::pending("old-system.example")
+                .leased("python", None)
+                .attempts(1),
+        )
+        .await;
+
+    let report = target
+        .repository()
+        .rescue_expired(at(200), 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        report,
+        RescueReport {
+            requeued: 2,
+            failed: 1
+        }
+    );
+
+    let row = target.row(expired).await;
+    assert_eq!(row.status.as_deref(), Some("pending"));
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("lease expired after 1 attempts (worker died?)")
+    );
+    assert_eq!((row.locked_by, row.locked_until), (None, None));
+    assert_eq!(row.updated_at, Some(at(200)));
+    assert_eq!(
+        target.row(unleased).await.status.as_deref(),
+        Some("pending")
+    );
+    let row = target.row(spent).await;
+    assert_eq!(row.status.as_deref(), Some("error"));
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("lease expired after 3 attempts (worker died?)")
+    );
+    let row = target.row(live).await;
+    assert_eq!(row.status.as_deref(), Some("processing"));
+    assert_eq!(row.locked_by.as_deref(), Some("worker-a"));
+
+    let late = target
+        .repository()
+        .complete(expired, &a, &rich_metadata(), at(201))
+        .await
+        .unwrap();
+    assert_eq!(
+        late,
+        WriteOutcome::LeaseLost,
+        "a rescued row is no longer the old worker's"
+    );
+    assert_eq!(
+        target
+            .repository()
+            .rescue_expired(at(200), 3)
+            .await
+            .unwrap(),
+        RescueReport::default()
+    );
+}
+
+/// Every guarded write refuses a row leased to another worker, a row
+/// already finished, and a row that does not exist.
+pub async fn guarded_writes_refuse_rows_leased_to_another_worker<T: ConformanceTarget>(target: &T) {
+    let a = worker("worker-a");
+    let b = worker("worker-b");
+    let id = claim_one(target, SeedRow::pending("contested.example"), &a, at(110)).await;
+    let before = target.row(id).await;
+    let repository = target.repository();
+    let metadata = rich_metadata();
+    assert_eq!(
+        repository
+            .complete(id, &b, &metadata, at(105))
+            .await
+            .unwrap(),
+        WriteOutcome::LeaseLost
+    );
+    assert_eq!(
+        repository.fail(id, &b, "x", at(105)).await.unwrap(),
+        WriteOutcome::LeaseLost
+    );
+    assert_eq!(
+        repository
+            .retry_later(id, &b, "x", at(300), at(105))
+            .await
+            .unwrap(),
+        WriteOutcome::LeaseLost
+    );
+    assert_eq!(
+        repository.release(id, &b, at(105)).await.unwrap(),
+        WriteOutcome::LeaseLost
+    );
+    assert_eq!(target.row(id).await, before, "nothing written");
+
+    // Rescued and taken by b: a's late write is refused, b's goes through.
+    repository.rescue_expired(at(200), 5).await.unwrap();
+    let taken = repository
+        .claim(claim_request(&b, 1, at(201), at(300)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&taken), set(&[id]));
+    assert_eq!(
+        repository
+            .complete(id, &a, &metadata, at(202))
+            .await
+            .unwrap(),
+        WriteOutcome::LeaseLost
+    );
+    assert_eq!(
+        repository
+            .complete(id, &b, &metadata, at(202))
+            .await
+            .unwrap(),
+        WriteOutcome::Written
+    );
+    // Finished: even its holder cannot write again.
+    assert_eq!(
+        repository.fail(id, &b, "late", at(203)).await.unwrap(),
+        WriteOutcome::LeaseLost
+    );
+    assert_eq!(target.row(id).await.status.as_deref(), Some("completed"));
+    let unknown = DomainId::random();
+    assert_eq!(
+        repository.release(unknown, &b, at(203)).await.unwrap(),
+        WriteOutcome::LeaseLost
+    );
+}
+
+/// `enqueue` adds `pending` rows for new names and reports the others
+/// (present in any state, or given twice) without touching them.
+pub async fn enqueue_adds_new_names_and_reports_the_rest<T: ConformanceTarget>(target: &T) {
+    let old = target
+        .seed(SeedRow::pending("old.example").status("completed"))
+        .await;
+    let name = |s: &str| DomainName::parse(s).unwrap();
+    let names = [
+        name("new-one.example"),
+        name("old.example"),
+        name("new-two.example"),
+        name("new-one.example"),
+    ];
+    let repository = target.repository();
+    let report = repository.enqueue(&names, at(50)).await.unwrap();
+    assert_eq!(
+        report.added,
+        [name("new-one.example"), name("new-two.example")]
+    );
+    assert_eq!(
+        report.already_present,
+        [name("old.example"), name("new-one.example")]
+    );
+    assert_eq!(target.row(old).await.status.as_deref(), Some("completed"));
+
+    let a = worker("worker-a");
+    let claimed = repository
+        .claim(claim_request(&a, 10, at(100), at(110)))
+        .await
+        .unwrap();
+    let mut raw: Vec<&str> = claimed.iter().map(|d| d.raw_domain.as_str()).collect();
+    raw.sort_unstable();
+    assert_eq!(raw, ["new-one.example", "new-two.example"]);
+    let row = target.row(claimed[0].id).await;
+    assert_eq!(row.created_at, Some(at(50)));
+    assert_eq!(row.attempts, 1);
+
+    let again = repository.enqueue(&names[..1], at(60)).await.unwrap();
+    assert_eq!((again.added.len(), again.already_present.len()), (0, 1));
+    assert_eq!(
+        repository.enqueue(&[], at(60)).await.unwrap(),
+        Default::default()
+    );
+    let many: Vec<DomainName> = (0..1200)
+        .map(|i| name(&format!("bulk{i}.example")))
+        .collect();
+    assert_eq!(
+        repository.enqueue(&many, at(70)).await.unwrap().added.len(),
+        1200
+    );
+}
+
+/// `status` counts rows per state, due and expired ones apart, and lists
+/// the latest errors newest first.
+pub async fn status_counts_rows_per_state_and_lists_recent_errors<T: ConformanceTarget>(
+    target: &T,
+) {
+    target.seed(SeedRow::pending("p1.example")).await;
+    target.seed(SeedRow::pending("p2.example")).await;
+    target
+        .seed(SeedRow::pending("p3.example").next_attempt_at(at(500)))
+        .await;
+    target
+        .seed(SeedRow::pending("w1.example").leased("worker-a", Some(at(50))))
+        .await;
+    target
+        .seed(SeedRow::pending("w2.example").leased("worker-a", Some(at(500))))
+        .await;
+    target
+        .seed(SeedRow::pending("c1.example").status("completed"))
+        .await;
+    target
+        .seed(
+            SeedRow::pending("e1.example")
+                .status("error")
+                .updated_at(Some(at(10)))
+                .last_error("first"),
+        )
+        .await;
+    target
+        .seed(
+            SeedRow::pending("e3.example")
+                .status("error")
+                .updated_at(Some(at(30)))
+                .last_error("third"),
+        )
+        .await;
+    target
+        .seed(
+            SeedRow::pending("e2.example")
+                .status("error")
+                .updated_at(Some(at(20)))
+                .last_error("second"),
+        )
+        .await;
+    target
+        .seed(SeedRow::pending("x1.example").status("archived"))
+        .await;
+
+    let report = target.repository().status(at(100), 2).await.unwrap();
+    assert_eq!(
+        (
+            report.pending,
+            report.waiting_for_retry,
+            report.processing,
+            report.expired_leases
+        ),
+        (3, 1, 2, 1)
+    );
+    assert_eq!((report.completed, report.error, report.other), (1, 3, 1));
+    let errors: Vec<(&str, &str, DateTime<Utc>)> = report
+        .recent_errors
+        .iter()
+        .map(|e| (e.domain.as_str(), e.error.as_str(), e.at))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            ("e3.example", "third", at(30)),
+            ("e2.example", "second", at(20))
+        ]
+    );
+    assert!(
+        target
+            .repository()
+            .status(at(100), 0)
+            .await
+            .unwrap()
+            .recent_errors
+            .is_empty()
+    );
+}
+
+/// A row another system inserted with only `domain` gets its defaults
+/// (id, `pending`, no attempts, timestamps) and is claimed with its raw
+/// value as is.
+pub async fn row_inserted_with_only_domain_gets_defaults_and_is_claimable<T: ConformanceTarget>(
+    target: &T,
+) {
+    let before = Utc::now() - chrono::Duration::seconds(5);
+    let id = target
+        .insert_domain_only("HTTP://WWW.Example.COM/path")
+        .await;
+    let row = target.row(id).await;
+    assert_eq!(row.status.as_deref(), Some("pending"));
+    assert_eq!(row.attempts, 0);
+    assert_eq!(
+        (
+            row.locked_by.as_deref(),
+            row.locked_until,
+            row.next_attempt_at
+        ),
+        (None, None, None)
+    );
+    let after = Utc::now() + chrono::Duration::seconds(5);
+    for stamp in [row.created_at, row.updated_at] {
+        let stamp = stamp.expect("a default timestamp");
+        assert!(before <= stamp && stamp <= after, "{stamp} is now");
+    }
+
+    let a = worker("worker-a");
+    let now = Utc::now() + chrono::Duration::minutes(1);
+    let claimed = target
+        .repository()
+        .claim(claim_request(
+            &a,
+            10,
+            now,
+            now + chrono::Duration::minutes(5),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed,
+        [ClaimedDomain {
+            id,
+            raw_domain: "HTTP://WWW.Example.COM/path".into(),
+            attempts: 1
+        }]
+    );
+}

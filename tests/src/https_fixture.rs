@@ -1,0 +1,709 @@
+//! A real local HTTPS server that plays several web sites, for tests that
+//! go through the extractor's whole https path (DNS override, TLS with a
+//! private CA, redirects, limits).
+//!
+//! Each server listens on port 443 of a loopback address `127.x.y.z` chosen
+//! at random (tests run in parallel processes; a taken address is retried),
+//! with a CA and a leaf certificate made at start-up. Sites are chosen by
+//! the `Host` header. The responder is a minimal HTTP/1.1 one written here,
+//! one request per connection, so hostile answers (a body that never ends
+//! or trickles, garbage, a hang-up) are easy to play.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use scheduler_tests::https_fixture::{FixtureServer, Site};
+//! let server = FixtureServer::builder()
+//!     .site("acme.test", Site::html("<title>Acme</title>"))
+//!     .site("gone.test", Site::status(404))
+//!     .start()
+//!     .await?;
+//! let settings = server.fetch_settings(); // resolve rules + the CA
+//! # drop(settings);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+use scheduler_http_extractor::{FetchSettings, ResolveRule};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// The longest request head read; a longer one gets the connection closed.
+const MAX_REQUEST_HEAD: usize = 64 * 1024;
+/// How long a connection may take to send its request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most an endless body writes before the server gives up on it.
+const ENDLESS_BODY_LIMIT: usize = 256 * 1024 * 1024;
+/// The most bytes a slow body trickles before the server gives up on it.
+const SLOW_BODY_LIMIT: usize = 100_000;
+
+/// What a site answers. A site plays one answer per request, in order; the
+/// last one answers every request after it (see [`Site::then`]).
+#[derive(Debug, Clone)]
+pub struct Site {
+    answers: Vec<Answer>,
+}
+
+#[derive(Debug, Clone)]
+enum Answer {
+    Respond {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Body,
+    },
+    /// Reads the request, then closes the connection without a word.
+    HangUp,
+    /// Writes bytes that are not HTTP, then closes.
+    Garbage(Vec<u8>),
+}
+
+#[derive(Debug, Clone)]
+enum Body {
+    Full(Vec<u8>),
+    /// Announces a long body, sends `prefix`, then one byte per `interval`.
+    Trickle {
+        prefix: Vec<u8>,
+        interval: Duration,
+    },
+    /// No length: `prefix`, then `filler` again and again.
+    Endless {
+        prefix: Vec<u8>,
+        filler: Vec<u8>,
+    },
+}
+
+impl Site {
+    fn respond(status: u16, headers: Vec<(String, String)>, body: Body) -> Site {
+        Site {
+            answers: vec![Answer::Respond {
+                status,
+                headers,
+                body,
+            }],
+        }
+    }
+
+    /// 200 with `page` as `text/html; charset=utf-8`.
+    pub fn html(page: impl Into<String>) -> Site {
+        Site::bytes("text/html; charset=utf-8", page.into().into_bytes())
+    }
+
+    /// 200 with any content type and body.
+    pub fn bytes(content_type: &str, body: impl Into<Vec<u8>>) -> Site {
+        Site::respond(
+            200,
+            vec![("Content-Type".to_owned(), content_type.to_owned())],
+            Body::Full(body.into()),
+        )
+    }
+
+    /// 200 with `page` gzip-encoded (`Content-Encoding: gzip`), sent whether
+    /// or not the client asked for it.
+    pub fn gzip_html(page: impl Into<String>) -> Site {
+        Site::respond(
+            200,
+            vec![
+                (
+                    "Content-Type".to_owned(),
+                    "text/html; charset=utf-8".to_owned(),
+                ),
+                ("Content-Encoding".to_owned(), "gzip".to_owned()),
+            ],
+            Body::Full(gzip_stored(page.into().as_bytes())),
+        )
+    }
+
+    /// `code` with a short HTML body.
+    pub fn status(code: u16) -> Site {
+        Site::respond(
+            code,
+            vec![("Content-Type".to_owned(), "text/html".to_owned())],
+            Body::Full(format!("<html><title>{code}</title></html>").into_bytes()),
+        )
+    }
+
+    /// 301 to `location`.
+    pub fn redirect(location: impl Into<String>) -> Site {
+        Site::redirect_with(301, location)
+    }
+
+    /// A redirect with the given status to `location`.
+    pub fn redirect_with(code: u16, location: impl Into<String>) -> Site {
+        Site::respond(
+            code,
+            vec![("Location".to_owned(), location.into())],
+            Body::Full(Vec::new()),
+        )
+    }
+
+    /// 200 HTML whose head arrives at once and whose body then trickles one
+    /// byte per `interval`, never finishing (a slow-loris answer).
+    pub fn slow_body(interval: Duration) -> Site {
+        Site::respond(
+            200,
+            vec![
+                ("Content-Type".to_owned(), "text/html".to_owned()),
+                ("Content-Length".to_owned(), "10000000".to_owned()),
+            ],
+            Body::Trickle {
+                prefix: b"<html><head><title>Slow</title></head><body>".to_vec(),
+                interval,
+            },
+        )
+    }
+
+    /// 200 HTML with no length that never ends: a head with the title
+    /// `Endless`, then paragraphs for ever.
+    pub fn endless_body() -> Site {
+        Site::respond(
+            200,
+            vec![("Content-Type".to_owned(), "text/html".to_owned())],
+            Body::Endless {
+                prefix: b"<!doctype html><html><head><title>Endless</title></head><body>".to_vec(),
+                filler: b"<p>and on and on and on and on and on and on</p>\n".repeat(64),
+            },
+        )
+    }
+
+    /// Reads the request and closes the connection without answering.
+    pub fn hang_up() -> Site {
+        Site {
+            answers: vec![Answer::HangUp],
+        }
+    }
+
+    /// Answers with bytes that are not HTTP at all.
+    pub fn garbage() -> Site {
+        let mut noise = Vec::with_capacity(4096);
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        while noise.len() < 4096 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            noise.extend_from_slice(&state.to_le_bytes());
+        }
+        Site {
+            answers: vec![Answer::Garbage(noise)],
+        }
+    }
+
+    /// Adds a response header to every answer of the site.
+    pub fn with_header(mut self, name: &str, value: &str) -> Site {
+        for answer in &mut self.answers {
+            if let Answer::Respond { headers, .. } = answer {
+                headers.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        self
+    }
+
+    /// Plays `self` for the next request(s), then `next`: e.g.
+    /// `Site::status(503).then(Site::html(page))` fails once, then serves
+    /// the page for good.
+    pub fn then(mut self, next: Site) -> Site {
+        self.answers.extend(next.answers);
+        self
+    }
+}
+
+/// One request as the server read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// `GET`, ...
+    pub method: String,
+    /// The request target, e.g. `/`.
+    pub path: String,
+    /// The headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+}
+
+impl RecordedRequest {
+    /// The first value of the header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// Sites to serve, before the server starts.
+#[derive(Debug, Default)]
+pub struct FixtureBuilder {
+    sites: Vec<(String, Site)>,
+}
+
+impl FixtureBuilder {
+    /// Serves `site` for requests whose `Host` is `host` (a later call for
+    /// the same host replaces the earlier).
+    pub fn site(mut self, host: &str, site: Site) -> FixtureBuilder {
+        let host = host.to_ascii_lowercase();
+        self.sites.retain(|(known, _)| *known != host);
+        self.sites.push((host, site));
+        self
+    }
+
+    /// Binds a random loopback address on port 443, makes the certificates
+    /// and starts serving on the current tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// When no address could be bound (other than taken ones, which are
+    /// retried) or the certificates could not be made or written.
+    pub async fn start(self) -> io::Result<FixtureServer> {
+        let listener = bind_random_loopback().await?;
+        let ip = listener.local_addr()?.ip();
+        let hosts: Vec<String> = self.sites.iter().map(|(host, _)| host.clone()).collect();
+        let certificates = Certificates::generate(&hosts, ip)?;
+        let ca_pem = tempfile::Builder::new()
+            .prefix("fixture-ca-")
+            .suffix(".pem")
+            .tempfile()?;
+        std::fs::write(ca_pem.path(), &certificates.ca_pem)?;
+        let ca_pem = ca_pem.into_temp_path();
+
+        let mut config = ServerConfig::builder_with_provider(Arc::new(
+            tokio_rustls::rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(vec![certificates.leaf], certificates.leaf_key)
+        .map_err(io::Error::other)?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+
+        let state = Arc::new(State {
+            sites: self.sites.into_iter().collect(),
+            requests: Mutex::new(HashMap::new()),
+        });
+        let task = tokio::spawn(serve(listener, acceptor, Arc::clone(&state)));
+        Ok(FixtureServer {
+            ip,
+            ca_pem,
+            state,
+            task,
+        })
+    }
+}
+
+/// A running fixture server; it stops (its tasks aborted, its CA file
+/// removed) when dropped.
+#[derive(Debug)]
+pub struct FixtureServer {
+    ip: IpAddr,
+    ca_pem: tempfile::TempPath,
+    state: Arc<State>,
+    task: JoinHandle<()>,
+}
+
+#[derive(Debug)]
+struct State {
+    sites: HashMap<String, Site>,
+    requests: Mutex<HashMap<String, Vec<RecordedRequest>>>,
+}
+
+impl FixtureServer {
+    /// Sites to serve.
+    pub fn builder() -> FixtureBuilder {
+        FixtureBuilder::default()
+    }
+
+    /// The loopback address the server listens on (port 443).
+    pub fn ip(&self) -> IpAddr {
+        self.ip
+    }
+
+    /// The PEM file of the CA that signed the server's certificate, for
+    /// `extra_root_certificates`.
+    pub fn ca_pem_path(&self) -> &Path {
+        &self.ca_pem
+    }
+
+    /// `https://<host>/`.
+    pub fn url(&self, host: &str) -> String {
+        format!("https://{host}/")
+    }
+
+    /// One exact rule per site, each host to this server's address.
+    pub fn resolve_rules(&self) -> Vec<ResolveRule> {
+        self.state
+            .sites
+            .keys()
+            .filter_map(|host| ResolveRule::new(host, self.ip).ok())
+            .collect()
+    }
+
+    /// A rule sending every name under `suffix` (`*.suffix`) here. Names
+    /// that are not a site get a 404 from the server but fail TLS first:
+    /// the certificate names only the sites (and their subdomains).
+    pub fn wildcard_rule(&self, suffix: &str) -> ResolveRule {
+        match ResolveRule::new(&format!("*.{suffix}"), self.ip) {
+            Ok(rule) => rule,
+            Err(error) => panic!("bad fixture suffix {suffix:?}: {error}"),
+        }
+    }
+
+    /// Settings that reach this server through the real https path: its
+    /// resolve rules and its CA, short timeouts and backoff so failing
+    /// tests end fast, everything else at the defaults.
+    pub fn fetch_settings(&self) -> FetchSettings {
+        FetchSettings {
+            connect_timeout: Duration::from_secs(5),
+            total_timeout: Duration::from_secs(10),
+            retry_backoff: Duration::from_millis(20),
+            resolve: self.resolve_rules(),
+            extra_root_certificates: vec![self.ca_pem_path().to_owned()],
+            ..FetchSettings::default()
+        }
+    }
+
+    /// How many requests reached the site `host` (hang-ups and garbage
+    /// answers included; refused TLS handshakes are not requests).
+    pub fn request_count(&self, host: &str) -> usize {
+        self.requests(host).len()
+    }
+
+    /// The requests that reached the site `host`, in order.
+    pub fn requests(&self, host: &str) -> Vec<RecordedRequest> {
+        self.state
+            .requests
+            .lock()
+            .map(|requests| {
+                requests
+                    .get(&host.to_ascii_lowercase())
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for FixtureServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A loopback address where nothing listens on port 443: a connection to
+/// it is refused.
+///
+/// # Errors
+///
+/// When the probe bind fails for another reason than a taken address.
+pub async fn closed_address() -> io::Result<IpAddr> {
+    let listener = bind_random_loopback().await?;
+    let ip = listener.local_addr()?.ip();
+    // Bound a moment ago by this process and closed now; another process
+    // would have to draw the same one of 16 million addresses.
+    drop(listener);
+    Ok(ip)
+}
+
+async fn bind_random_loopback() -> io::Result<TcpListener> {
+    let mut last_error = None;
+    for _ in 0..64 {
+        let ip = random_loopback();
+        match TcpListener::bind(SocketAddr::new(ip, 443)).await {
+            Ok(listener) => return Ok(listener),
+            Err(error) if error.kind() == io::ErrorKind::AddrInUse => last_error = Some(error),
+            Err(error) => return Err(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| io::Error::other("no free loopback address")))
+}
+
+/// `127.x.y.z` with `x` in 1..=254 (leaving 127.0.0.0/24 to everything
+/// else on the machine) and `z` in 1..=254.
+fn random_loopback() -> IpAddr {
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    let bits = hasher.finish();
+    let x = 1 + (bits % 254) as u8;
+    let y = (bits >> 8) as u8;
+    let z = 1 + ((bits >> 16) % 254) as u8;
+    IpAddr::V4(Ipv4Addr::new(127, x, y, z))
+}
+
+struct Certificates {
+    ca_pem: String,
+    leaf: CertificateDer<'static>,
+    leaf_key: PrivateKeyDer<'static>,
+}
+
+impl Certificates {
+    /// A CA, and a leaf it signs for every host, its subdomains (`*.host`)
+    /// and the server's address.
+    fn generate(hosts: &[String], ip: IpAddr) -> io::Result<Certificates> {
+        let ca_key = KeyPair::generate().map_err(io::Error::other)?;
+        let mut ca_params =
+            CertificateParams::new(Vec::<String>::new()).map_err(io::Error::other)?;
+        // A name of its own per server: two fixtures' CAs must be told
+        // apart, so that trusting one does not half-trust the other.
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, format!("domain-scheduler test CA {ip}"));
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).map_err(io::Error::other)?;
+
+        let mut names: Vec<String> = hosts
+            .iter()
+            .flat_map(|host| [host.clone(), format!("*.{host}")])
+            .collect();
+        names.push(ip.to_string());
+        let leaf_key = KeyPair::generate().map_err(io::Error::other)?;
+        let mut leaf_params = CertificateParams::new(names).map_err(io::Error::other)?;
+        leaf_params
+            .distinguished_name
+            .push(DnType::CommonName, "domain-scheduler test site");
+        let leaf = leaf_params
+            .signed_by(&leaf_key, &ca)
+            .map_err(io::Error::other)?;
+        Ok(Certificates {
+            ca_pem: ca.pem(),
+            leaf: leaf.der().clone(),
+            leaf_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+        })
+    }
+}
+
+async fn serve(listener: TcpListener, acceptor: TlsAcceptor, state: Arc<State>) {
+    // Connections live in the JoinSet so that aborting this task (when the
+    // server is dropped) aborts them too.
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    connections.spawn(handle(stream, acceptor.clone(), Arc::clone(&state)));
+                }
+                // Out of descriptors or an aborted handshake: the next
+                // accept may work.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+async fn handle(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
+    // Errors end the connection: the client under test sees a broken
+    // connection, which is what it would see from a real server.
+    let Ok(Ok(mut tls)) = tokio::time::timeout(REQUEST_TIMEOUT, acceptor.accept(stream)).await
+    else {
+        return;
+    };
+    let Ok(Ok(Some(request))) = tokio::time::timeout(REQUEST_TIMEOUT, read_request(&mut tls)).await
+    else {
+        return;
+    };
+    let host = request
+        .header("host")
+        .map(|host| host_without_port(host).to_ascii_lowercase())
+        .unwrap_or_default();
+    let index = match state.requests.lock() {
+        Ok(mut requests) => {
+            let seen = requests.entry(host.clone()).or_default();
+            seen.push(request);
+            seen.len() - 1
+        }
+        Err(_) => return,
+    };
+    let answer = match state.sites.get(&host) {
+        Some(site) => site
+            .answers
+            .get(index)
+            .or(site.answers.last())
+            .cloned()
+            .unwrap_or(Answer::HangUp),
+        None => Answer::Respond {
+            status: 404,
+            headers: vec![("Content-Type".to_owned(), "text/plain".to_owned())],
+            body: Body::Full(format!("no site {host:?} here").into_bytes()),
+        },
+    };
+    let _ = write_answer(&mut tls, answer).await;
+    let _ = tls.shutdown().await;
+}
+
+fn host_without_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.split_once(']').map_or(host, |(ip, _)| &ip[1..]);
+    }
+    host.rsplit_once(':').map_or(host, |(name, _)| name)
+}
+
+async fn read_request<S: AsyncReadExt + Unpin>(
+    stream: &mut S,
+) -> io::Result<Option<RecordedRequest>> {
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+        if head.len() > MAX_REQUEST_HEAD {
+            return Ok(None);
+        }
+        let read = stream.read(&mut buffer).await?;
+        if read == 0 {
+            return Ok(None);
+        }
+        head.extend_from_slice(&buffer[..read]);
+    }
+    let text = String::from_utf8_lossy(&head);
+    let mut lines = text.split("\r\n");
+    let mut request_line = lines.next().unwrap_or_default().split(' ');
+    let method = request_line.next().unwrap_or_default().to_owned();
+    let path = request_line.next().unwrap_or_default().to_owned();
+    let headers = lines
+        .take_while(|line| !line.is_empty())
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    Ok(Some(RecordedRequest {
+        method,
+        path,
+        headers,
+    }))
+}
+
+async fn write_answer<S: AsyncWriteExt + Unpin>(stream: &mut S, answer: Answer) -> io::Result<()> {
+    let (status, headers, body) = match answer {
+        Answer::HangUp => return Ok(()),
+        Answer::Garbage(noise) => {
+            stream.write_all(&noise).await?;
+            return stream.flush().await;
+        }
+        Answer::Respond {
+            status,
+            headers,
+            body,
+        } => (status, headers, body),
+    };
+    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
+    let has = |name: &str| {
+        headers
+            .iter()
+            .any(|(key, _)| key.eq_ignore_ascii_case(name))
+    };
+    if let Body::Full(bytes) = &body
+        && !has("content-length")
+    {
+        head.push_str(&format!("Content-Length: {}\r\n", bytes.len()));
+    }
+    head.push_str("Connection: close\r\n");
+    for (name, value) in &headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await?;
+    match body {
+        Body::Full(bytes) => stream.write_all(&bytes).await?,
+        Body::Trickle { prefix, interval } => {
+            stream.write_all(&prefix).await?;
+            stream.flush().await?;
+            for _ in 0..SLOW_BODY_LIMIT {
+                tokio::time::sleep(interval).await;
+                stream.write_all(b" ").await?;
+                stream.flush().await?;
+            }
+        }
+        Body::Endless { prefix, filler } => {
+            stream.write_all(&prefix).await?;
+            let mut written = prefix.len();
+            while written < ENDLESS_BODY_LIMIT {
+                stream.write_all(&filler).await?;
+                written += filler.len();
+            }
+        }
+    }
+    stream.flush().await
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        403 => "Forbidden",
+        404 => "Not Found",
+        410 => "Gone",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+/// `data` as a gzip member made of stored (uncompressed) deflate blocks:
+/// valid gzip that any decoder reads, with no compressor needed.
+fn gzip_stored(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    let mut blocks = data.chunks(0xffff).peekable();
+    if blocks.peek().is_none() {
+        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+    }
+    while let Some(block) = blocks.next() {
+        out.push(u8::from(blocks.peek().is_none()));
+        let len = block.len() as u16;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(block);
+    }
+    out.extend_from_slice(&crc32(data).to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_matches_the_standard_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
+    }
+
+    #[test]
+    fn host_header_port_is_dropped() {
+        assert_eq!(host_without_port("acme.test:443"), "acme.test");
+        assert_eq!(host_without_port("acme.test"), "acme.test");
+        assert_eq!(host_without_port("[::1]:443"), "::1");
+    }
+}

@@ -1,0 +1,95 @@
+//! The storage conformance suite against every storage adapter.
+//!
+//! One module per target; adding a target is one line: its name and an
+//! expression that builds it (for a SQL target, `SeaOrmTarget::connect`
+//! with the settings to reach it).
+// Helpers of a test binary panic like its tests: a failed expectation is a
+// failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use scheduler_tests::conformance::{self, ConformanceTarget, MemoryTarget, SeaOrmTarget};
+
+/// Stamps out one `#[tokio::test]` per scenario of the suite for a target,
+/// plus the extra scenarios listed in brackets (e.g. those that need row
+/// locks of another session).
+macro_rules! conformance_tests {
+    ($target:ident, $make:expr) => {
+        conformance_tests!($target, $make, []);
+    };
+    ($target:ident, $make:expr, [$($extra:ident),* $(,)?]) => {
+        mod $target {
+            use super::*;
+            conformance_tests!(@each $make;
+                claim_takes_oldest_first_never_touched_rows_first,
+                claim_respects_the_limit,
+                claim_skips_rows_not_yet_due,
+                claim_takes_only_pending_rows,
+                claim_marks_rows_processing_with_a_lease,
+                concurrent_claimers_never_take_a_row_twice,
+                complete_writes_every_field,
+                complete_with_empty_metadata_writes_empty_lists,
+                complete_round_trips_hostile_text_exactly,
+                fail_records_a_capped_error_and_clears_the_lease,
+                retry_later_requeues_until_the_retry_time,
+                release_gives_the_row_back_without_counting_the_attempt,
+                rescue_requeues_expired_leases_and_fails_spent_ones,
+                guarded_writes_refuse_rows_leased_to_another_worker,
+                enqueue_adds_new_names_and_reports_the_rest,
+                status_counts_rows_per_state_and_lists_recent_errors,
+                row_inserted_with_only_domain_gets_defaults_and_is_claimable,
+                $($extra,)*
+            );
+        }
+    };
+    (@each $make:expr; $($test:ident,)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                let target = $make;
+                conformance::$test(&target).await;
+                target.finish().await;
+            }
+        )*
+    };
+}
+
+conformance_tests!(memory, MemoryTarget::new());
+conformance_tests!(sqlite, SeaOrmTarget::sqlite().await);
+conformance_tests!(
+    postgres,
+    SeaOrmTarget::postgres().await,
+    [claim_skips_rows_locked_in_another_transaction]
+);
+
+/// Inlined literals read back exactly also on a server that still treats
+/// backslashes in plain `'...'` strings as escapes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_hostile_text_round_trips_with_standard_conforming_strings_off() {
+    use scheduler_storage_seaorm::StorageSettings;
+    use scheduler_tests::postgres::TestDatabase;
+    use sqlx::Row as _;
+
+    let database = TestDatabase::create().await;
+    let admin = sqlx::PgPool::connect(database.url()).await.unwrap();
+    let alter = format!(
+        "ALTER DATABASE \"{}\" SET standard_conforming_strings = off",
+        database.name()
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(alter))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+
+    let target = SeaOrmTarget::connect(StorageSettings::new(database.url()))
+        .await
+        .owning_database(database);
+    let pool = target.repository().postgres_pool().unwrap();
+    let setting = sqlx::raw_sql("SHOW standard_conforming_strings")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(setting.get::<String, _>(0), "off");
+    conformance::complete_round_trips_hostile_text_exactly(&target).await;
+    target.finish().await;
+}
