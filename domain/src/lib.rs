@@ -11,6 +11,7 @@
 //! - [`metadata`]: [`SiteMetadata`], what a home page says about its site.
 //! - [`failure`]: [`ExtractionError`] and whether a failure is worth a retry.
 //! - [`model`]: identifiers and the records that cross the ports.
+//! - [`stored`]: what every repository does to the values it stores.
 //! - [`ports`]: the [`DomainRepository`] and [`MetadataExtractor`] traits the
 //!   adapters implement and the application drives. With the `mocks` feature,
 //!   mockall mocks of both (`MockDomainRepository`, `MockMetadataExtractor`).
@@ -22,6 +23,7 @@ pub mod model;
 pub mod name;
 pub mod ports;
 pub mod status;
+pub mod stored;
 
 pub use failure::{ExtractionError, FailureKind};
 pub use metadata::{

@@ -17,19 +17,15 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
+use scheduler_domain::stored::{
+    self, EMAIL_COLUMN_LIMIT, PHONE_COLUMN_LIMIT, capped_error, lease_expired_message, strip_nul,
+};
 use scheduler_domain::{
     ClaimRequest, ClaimedDomain, DomainId, DomainName, DomainRepository, DomainStatus,
     EnqueueReport, ErrorSample, RepositoryError, RescueReport, SiteMetadata, StatusReport,
     WorkerId, WriteOutcome,
 };
 use serde_json::Value as Json;
-
-/// `last_error` keeps at most this many characters.
-pub const LAST_ERROR_MAX_CHARS: usize = 1024;
-/// `email_addresses` keeps the first five addresses.
-pub const EMAIL_COLUMN_LIMIT: usize = 5;
-/// `phone_numbers` keeps the first three numbers.
-pub const PHONE_COLUMN_LIMIT: usize = 3;
 
 /// One row of `domains` with every column the worker knows.
 ///
@@ -218,45 +214,8 @@ impl MemoryRepository {
     }
 }
 
-/// Postgres refuses NUL in text and jsonb; every adapter drops it so that
-/// all of them store the same text.
-pub fn strip_nul(text: &str) -> String {
-    text.replace('\0', "")
-}
-
-/// `last_error` as stored: NUL dropped, at most [`LAST_ERROR_MAX_CHARS`]
-/// characters, cut on a character boundary.
-pub fn capped_error(error: &str) -> String {
-    let mut error = strip_nul(error);
-    if let Some((cut, _)) = error.char_indices().nth(LAST_ERROR_MAX_CHARS) {
-        error.truncate(cut);
-    }
-    error
-}
-
-/// `value` with NUL dropped from every string in it (keys included).
-pub fn json_without_nul(value: Json) -> Json {
-    match value {
-        Json::String(text) => Json::String(strip_nul(&text)),
-        Json::Array(items) => Json::Array(items.into_iter().map(json_without_nul).collect()),
-        Json::Object(map) => Json::Object(
-            map.into_iter()
-                .map(|(key, value)| (strip_nul(&key), json_without_nul(value)))
-                .collect(),
-        ),
-        other => other,
-    }
-}
-
-/// The message rescue writes to a row whose worker stopped renewing it.
-pub fn lease_expired_message(attempts: i32) -> String {
-    format!("lease expired after {attempts} attempts (worker died?)")
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<Json, RepositoryError> {
-    serde_json::to_value(value)
-        .map(json_without_nul)
-        .map_err(|error| RepositoryError::InvalidRow(format!("metadata is not JSON: {error}")))
+fn not_json(error: serde_json::Error) -> RepositoryError {
+    RepositoryError::InvalidRow(format!("metadata is not JSON: {error}"))
 }
 
 fn opt_text(value: Option<&String>) -> Option<String> {
@@ -305,8 +264,8 @@ impl DomainRepository for MemoryRepository {
         metadata: &SiteMetadata,
         now: DateTime<Utc>,
     ) -> Result<WriteOutcome, RepositoryError> {
-        let meta_json = to_json(&metadata.document())?;
-        let tech_stack = to_json(&metadata.tech_stack())?;
+        let meta_json = stored::meta_json(metadata).map_err(not_json)?;
+        let tech_stack = stored::tech_stack_json(metadata).map_err(not_json)?;
         Ok(self.guarded(id, worker, |row| {
             row.status = Some(DomainStatus::Completed.as_str().to_owned());
             row.title = opt_text(metadata.title.as_ref());
@@ -497,22 +456,6 @@ impl DomainRepository for MemoryRepository {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn capped_error_cuts_on_a_character_boundary_and_drops_nul() {
-        let error = capped_error(&format!("\0{}", "é".repeat(2000)));
-        assert_eq!(error.chars().count(), LAST_ERROR_MAX_CHARS);
-        assert!(error.chars().all(|c| c == 'é'));
-    }
-
-    #[test]
-    fn json_without_nul_cleans_nested_strings() {
-        let value = serde_json::json!({"a": ["x\u{0}y", {"b": "\u{0}"}], "n": 1});
-        assert_eq!(
-            json_without_nul(value),
-            serde_json::json!({"a": ["xy", {"b": ""}], "n": 1})
-        );
-    }
 
     #[tokio::test]
     async fn clones_share_the_same_rows() {

@@ -13,13 +13,14 @@ use sea_orm::sea_query::{
 };
 use serde_json::Value as Json;
 
+use scheduler_domain::stored::{
+    self, EMAIL_COLUMN_LIMIT, PHONE_COLUMN_LIMIT, capped_error, strip_nul,
+};
+
 use crate::Backend;
 use crate::entity::{Column, Entity};
 
 /// `last_error` keeps at most this many characters.
-pub(crate) const LAST_ERROR_MAX_CHARS: usize = 1024;
-const EMAIL_COLUMN_LIMIT: usize = 5;
-const PHONE_COLUMN_LIMIT: usize = 3;
 /// Rows per `INSERT` of an enqueue; all chunks run in one transaction.
 pub(crate) const ENQUEUE_CHUNK: usize = 500;
 
@@ -80,37 +81,8 @@ fn status(status: DomainStatus) -> Value {
     Value::String(Some(status.as_str().to_owned()))
 }
 
-/// Postgres refuses NUL in text and jsonb; titles come from hostile pages.
-pub(crate) fn strip_nul(text: &str) -> String {
-    text.replace('\0', "")
-}
-
-/// `last_error` as stored: NUL dropped, capped on a character boundary.
-pub(crate) fn capped_error(error: &str) -> String {
-    let mut error = strip_nul(error);
-    if let Some((cut, _)) = error.char_indices().nth(LAST_ERROR_MAX_CHARS) {
-        error.truncate(cut);
-    }
-    error
-}
-
-fn json_without_nul(value: Json) -> Json {
-    match value {
-        Json::String(text) => Json::String(strip_nul(&text)),
-        Json::Array(items) => Json::Array(items.into_iter().map(json_without_nul).collect()),
-        Json::Object(map) => Json::Object(
-            map.into_iter()
-                .map(|(key, value)| (strip_nul(&key), json_without_nul(value)))
-                .collect(),
-        ),
-        other => other,
-    }
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<Json, RepositoryError> {
-    serde_json::to_value(value)
-        .map(json_without_nul)
-        .map_err(|error| RepositoryError::InvalidRow(format!("metadata is not JSON: {error}")))
+fn not_json(error: serde_json::Error) -> RepositoryError {
+    RepositoryError::InvalidRow(format!("metadata is not JSON: {error}"))
 }
 
 /// The guard of every write about a claimed row: still `processing` and
@@ -199,7 +171,7 @@ pub(crate) fn complete(
         )
         .value(
             Column::TechStack,
-            backend.json(to_json(&metadata.tech_stack())?),
+            backend.json(stored::tech_stack_json(metadata).map_err(not_json)?),
         )
         .value(Column::EmailAddresses, backend.text_array(emails))
         .value(Column::PhoneNumbers, backend.text_array(phones))
@@ -210,7 +182,7 @@ pub(crate) fn complete(
         .value(Column::YoutubeUrl, opt_text(social.youtube.as_ref()))
         .value(
             Column::MetaJson,
-            backend.json(to_json(&metadata.document())?),
+            backend.json(stored::meta_json(metadata).map_err(not_json)?),
         )
         .value(Column::SitemapAnalysisStatus, text("queued"))
         .value(Column::LastError, Value::String(None))
@@ -452,12 +424,5 @@ mod tests {
             postgres_sql(&select),
             "SELECT 'plain', E'O\\'Reilly \\\\ x', E'a\\032b\\bc'"
         );
-    }
-
-    #[test]
-    fn nul_is_dropped_and_errors_are_capped_on_a_character_boundary() {
-        assert_eq!(strip_nul("a\0b\0"), "ab");
-        let error = capped_error(&"é".repeat(LAST_ERROR_MAX_CHARS + 10));
-        assert_eq!(error.chars().count(), LAST_ERROR_MAX_CHARS);
     }
 }
