@@ -185,20 +185,21 @@ impl Default for DatabaseSection {
 
 impl fmt::Debug for DatabaseSection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DatabaseSection")
-            .field("url", &redacted_url(&self.url))
-            .field("pooler", &self.pooler)
-            .field(
-                "migration_url",
-                &self.migration_url.as_deref().map(redacted_url),
-            )
-            .field("max_connections", &self.max_connections)
-            .field("statement_timeout_seconds", &self.statement_timeout_seconds)
-            .field(
-                "idle_in_transaction_timeout_seconds",
-                &self.idle_in_transaction_timeout_seconds,
-            )
-            .finish()
+        // The storage settings' Debug hides the passwords.
+        fmt::Debug::fmt(&self.storage(), f)
+    }
+}
+
+impl DatabaseSection {
+    /// What the storage adapter needs.
+    pub fn storage(&self) -> StorageSettings {
+        let mut storage = StorageSettings::new(self.url.clone());
+        storage.pooler = self.pooler;
+        storage.migration_url = self.migration_url.clone();
+        storage.max_connections = self.max_connections;
+        storage.statement_timeout = seconds(self.statement_timeout_seconds);
+        storage.idle_in_transaction_timeout = seconds(self.idle_in_transaction_timeout_seconds);
+        storage
     }
 }
 
@@ -471,14 +472,7 @@ impl Settings {
 
     /// What the storage adapter needs.
     pub fn storage(&self) -> StorageSettings {
-        let database = &self.database;
-        let mut storage = StorageSettings::new(database.url.clone());
-        storage.pooler = database.pooler;
-        storage.migration_url = database.migration_url.clone();
-        storage.max_connections = database.max_connections;
-        storage.statement_timeout = seconds(database.statement_timeout_seconds);
-        storage.idle_in_transaction_timeout = seconds(database.idle_in_transaction_timeout_seconds);
-        storage
+        self.database.storage()
     }
 
     /// What the HTTP extractor needs.

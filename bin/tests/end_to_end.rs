@@ -158,6 +158,16 @@ struct Scenario {
 /// an address where nothing listens), the fixture's CA, no quick retries,
 /// one attempt so transient failures end in `error` within one run.
 async fn scenario(database_url: Option<&str>) -> Scenario {
+    scenario_with(
+        database_url,
+        "max_attempts = 1\nconcurrency = 4\n",
+        Site::status(204),
+    )
+    .await
+}
+
+/// [`scenario`] with other `[scheduler]` lines, and `slow.test` playing `slow`.
+async fn scenario_with(database_url: Option<&str>, scheduler: &str, slow: Site) -> Scenario {
     let server = FixtureServer::builder()
         .site(
             "acme.test",
@@ -174,6 +184,7 @@ async fn scenario(database_url: Option<&str>) -> Scenario {
             "picture.test",
             Site::bytes("image/png", vec![0x89, b'P', b'N', b'G']),
         )
+        .site("slow.test", slow)
         .start()
         .await
         .unwrap();
@@ -183,7 +194,7 @@ async fn scenario(database_url: Option<&str>) -> Scenario {
     if let Some(url) = database_url {
         config.push_str(&format!("[database]\nurl = {url:?}\npooler = \"none\"\n\n"));
     }
-    config.push_str("[scheduler]\nmax_attempts = 1\nconcurrency = 4\n\n");
+    config.push_str(&format!("[scheduler]\n{scheduler}\n"));
     config.push_str(&format!(
         "[fetch]\nretries = 0\ntimeout_seconds = 10\nextra_root_certificates = [{:?}]\n\n[fetch.resolve]\n",
         server.ca_pem_path().display().to_string()
@@ -195,6 +206,7 @@ async fn scenario(database_url: Option<&str>) -> Scenario {
         "www.moved.test",
         "gone.test",
         "picture.test",
+        "slow.test",
     ] {
         config.push_str(&format!("{host:?} = \"{}\"\n", server.ip()));
     }
@@ -399,4 +411,103 @@ async fn worker_once_on_postgres_completes_good_sites_and_explains_the_rest() {
         (Some(3), Some(4))
     );
     database.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_a_dead_worker_left_processing_are_rescued_and_processed() {
+    let Scenario {
+        server: _server,
+        cli,
+    } = scenario_with(None, "max_attempts = 3\n", Site::status(204)).await;
+    assert_eq!(cli.run(&["migrate"]).await.code, 0);
+    let database = format!("sqlite://{}", cli.path("domain-scheduler.db").display());
+    let pool = sqlx::SqlitePool::connect(&database).await.unwrap();
+    let expired = "2000-01-01T00:00:00.000000Z";
+    let live = "2999-01-01T00:00:00.000000Z";
+    for (domain, attempts, locked_until) in [
+        ("plain.test", 1, expired),
+        ("acme.test", 3, expired),
+        ("moved.test", 1, live),
+    ] {
+        sqlx::query(
+            "INSERT INTO domains (domain, status, attempts, locked_by, locked_until) \
+             VALUES (?, 'processing', ?, 'dead-worker:1:0', ?)",
+        )
+        .bind(domain)
+        .bind(attempts)
+        .bind(locked_until)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+
+    let drained = cli.run(&["worker", "--once"]).await;
+    assert_eq!(drained.code, 0, "{drained:?}");
+    assert!(drained.stdout.contains("2 rescued"), "{}", drained.stdout);
+
+    let rows = sqlite_rows(&cli.path("domain-scheduler.db")).await;
+    let plain = &rows["plain.test"];
+    assert_eq!((plain.status.as_str(), plain.attempts), ("completed", 2));
+    let acme = &rows["acme.test"];
+    assert_eq!(acme.status, "error");
+    assert_eq!(
+        acme.last_error.as_deref(),
+        Some("lease expired after 3 attempts (worker died?)")
+    );
+    let moved = &rows["moved.test"];
+    assert_eq!(moved.status, "processing", "a live lease is left alone");
+    assert_eq!(moved.locked_by.as_deref(), Some("dead-worker:1:0"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_finishes_cleanly_and_gives_back_a_fetch_that_outlives_the_grace() {
+    let Scenario { server, cli } = scenario_with(
+        None,
+        "interval_minutes = 0.01\nshutdown_grace_seconds = 0.5\n",
+        Site::slow_body(std::time::Duration::from_millis(200)),
+    )
+    .await;
+    let enqueued = cli.run(&["enqueue", "plain.test", "slow.test"]).await;
+    assert_eq!(enqueued.code, 0, "{enqueued:?}");
+    let worker = cli.spawn(&["worker"]);
+
+    // Wait (bounded) until the plain site is done and the slow one is being read.
+    let database = cli.path("domain-scheduler.db");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let rows = sqlite_rows(&database).await;
+        if rows["plain.test"].status == "completed" && server.request_count("slow.test") > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "worker made no progress: {rows:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &worker.id().unwrap().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        worker.wait_with_output(),
+    )
+    .await
+    .expect("the worker stops within the grace period")
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("shutdown signal received"), "{stderr}");
+
+    let rows = sqlite_rows(&database).await;
+    let slow = &rows["slow.test"];
+    assert_eq!(slow.status, "pending", "released, not stuck in processing");
+    assert_eq!(
+        slow.attempts, 0,
+        "a released claim does not count as an attempt"
+    );
+    assert_eq!(slow.locked_by, None);
 }

@@ -67,11 +67,18 @@ impl Cli {
         path
     }
 
+    /// Starts the binary and leaves it running.
+    pub(crate) fn spawn(&self, args: &[&str]) -> tokio::process::Child {
+        let mut command = self.command(args);
+        command.stdin(Stdio::null());
+        command.spawn().unwrap()
+    }
+
     pub(crate) async fn run(&self, args: &[&str]) -> Run {
         self.run_with_stdin(args, "").await
     }
 
-    pub(crate) async fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_domain-scheduler"));
         command
             .args(args)
@@ -86,7 +93,11 @@ impl Cli {
         for (name, value) in &self.env {
             command.env(name, value);
         }
-        let mut child = command.spawn().unwrap();
+        command
+    }
+
+    pub(crate) async fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        let mut child = self.command(args).spawn().unwrap();
         let mut input = child.stdin.take().unwrap();
         input.write_all(stdin.as_bytes()).await.unwrap();
         drop(input);
