@@ -157,6 +157,10 @@ impl PgBouncer {
     /// Starts a PgBouncer with `config`, waiting until it accepts
     /// connections.
     ///
+    /// The parent-death signal follows the thread that spawns the process:
+    /// start it from the test's own thread (the test body), not from a
+    /// short-lived one.
+    ///
     /// # Errors
     ///
     /// As [`PgBouncer::start`].

@@ -60,6 +60,23 @@ conformance_tests!(
     SeaOrmTarget::postgres().await,
     [claim_skips_rows_locked_in_another_transaction]
 );
+// Through a real PgBouncer in transaction mode with two server connections
+// shared by the repository's clients; the side door and the migration go
+// straight to Postgres (`migration_url`).
+conformance_tests!(
+    postgres_through_pgbouncer,
+    {
+        let database = scheduler_tests::postgres::TestDatabase::create().await;
+        let pooler = scheduler_tests::pgbouncer::PgBouncer::start()
+            .await
+            .unwrap();
+        SeaOrmTarget::connect(pooler.storage_settings(&database))
+            .await
+            .owning_database(database)
+            .keeping_alive(pooler)
+    },
+    [claim_skips_rows_locked_in_another_transaction]
+);
 
 /// Inlined literals read back exactly also on a server that still treats
 /// backslashes in plain `'...'` strings as escapes.

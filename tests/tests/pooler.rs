@@ -415,6 +415,10 @@ mod worker_through_the_pooler {
             failures.len()
         );
         assert!(sets >= 20, "the other client only ran {sets} session SETs");
+        eprintln!(
+            "{operations} worker operations, none failed, beside {sets} session SETs \
+             of another client on the same server connection"
+        );
         let counts = status_counts(&database).await;
         assert_eq!(counts.iter().map(|(_, n)| n).sum::<i64>(), 60, "{counts:?}");
         assert!(
