@@ -193,10 +193,10 @@ fn print_table(heading: &str, scores: &[Score], mut below_target: Option<&mut bo
             continue;
         }
         let percent = 100.0 * score.matched as f64 / score.labelled as f64;
-        if percent < TARGET_PERCENT {
-            if let Some(flag) = below_target.as_deref_mut() {
-                *flag = true;
-            }
+        if percent < TARGET_PERCENT
+            && let Some(flag) = below_target.as_deref_mut()
+        {
+            *flag = true;
         }
         println!(
             "| {} | {} | {} | {percent:.1} |",

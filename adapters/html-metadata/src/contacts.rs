@@ -198,10 +198,10 @@ pub(crate) fn emails(
         let addresses = percent_decode(rest.split('?').next().unwrap_or_default());
         for address in addresses.split([',', ';']) {
             let address = address.trim();
-            if EMAIL_EXACT.is_match(address) {
-                if let Some(email) = accept_email(address) {
-                    found.push((*position, email));
-                }
+            if EMAIL_EXACT.is_match(address)
+                && let Some(email) = accept_email(address)
+            {
+                found.push((*position, email));
             }
         }
     }
@@ -351,10 +351,10 @@ fn phone_from_text(
     if region.is_some() {
         return cleaned.e164(region);
     }
-    if NANP_FORMAT.is_match(raw.trim()) {
-        if let Some(phone) = cleaned.e164(Some(country::Id::US)) {
-            return Some(phone);
-        }
+    if NANP_FORMAT.is_match(raw.trim())
+        && let Some(phone) = cleaned.e164(Some(country::Id::US))
+    {
+        return Some(phone);
     }
     says_phone.then(|| cleaned.fallback())
 }

@@ -111,10 +111,10 @@ fn visit(value: &Value, depth: usize, role: Role, found: &mut Found) {
         }
         Value::Object(object) => {
             let types = types_of(object.get("@type"));
-            let is_website = types.iter().any(|t| *t == "WebSite");
+            let is_website = types.contains(&"WebSite");
             let is_organization = types.iter().any(|t| is_organization_type(t));
             let name = object.get("name").and_then(text_of);
-            if types.iter().any(|t| *t == "ImageObject") {
+            if types.contains(&"ImageObject") {
                 let id = object.get("@id").and_then(Value::as_str);
                 let url = object.get("url").or_else(|| object.get("contentUrl"));
                 if let (Some(id), Some(Value::String(url))) = (id, url) {

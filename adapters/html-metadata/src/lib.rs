@@ -30,14 +30,17 @@ mod tech;
 mod text;
 mod walk;
 
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
+
+use aho_corasick::AhoCorasick;
 
 use kuchikiki::traits::TendrilSink;
 use scheduler_domain::SiteMetadata;
 use url::Url;
 
 use crate::text::{MAX_DESCRIPTION, MAX_NAME, MAX_TITLE, MAX_URL, clean, language_tag};
-use crate::walk::{Collected, contains_ignore_case};
+use crate::walk::Collected;
 
 /// One fetched page, as the HTTP adapter received it.
 #[derive(Debug, Clone, Copy)]
@@ -136,11 +139,7 @@ fn parse(text: &str) -> kuchikiki::NodeRef {
     let mut parser = kuchikiki::parse_html();
     let mut rest = text;
     while !rest.is_empty() {
-        let chunk = walk::truncate(
-            rest,
-            PARSE_CHUNK.max(rest.chars().next().map_or(1, char::len_utf8)),
-        );
-        let chunk = if chunk.is_empty() { rest } else { chunk };
+        let chunk = walk::truncate(rest, PARSE_CHUNK);
         parser.process(chunk.into());
         rest = &rest[chunk.len()..];
         if started.elapsed() > PARSE_BUDGET {
@@ -208,12 +207,8 @@ fn build(page: &Page<'_>, collected: &Collected) -> SiteMetadata {
     .find_map(|key| meta_url(collected, key, &resolver));
     let (favicon_url, favicon_is_fallback) = match best_icon(collected, &resolver) {
         Some(icon) => (Some(icon), false),
-        None => (
-            resolver
-                .resolve("/favicon.ico")
-                .map(|url| absolute_root_icon(page.url, url)),
-            true,
-        ),
+        // At the page's own origin, whatever `<base href>` says.
+        None => (page.url.join("/favicon.ico").ok().map(String::from), true),
     };
     let logo_url = linked
         .organization_logo
@@ -227,19 +222,7 @@ fn build(page: &Page<'_>, collected: &Collected) -> SiteMetadata {
     let region = contacts::region_of(host, language.as_deref());
     let phones = contacts::phones(&collected.contact_links, &collected.visible_text, region);
 
-    let social_candidates: Vec<Url> = linked
-        .same_as
-        .iter()
-        .map(String::as_str)
-        .chain(
-            collected
-                .anchors
-                .iter()
-                .map(String::as_str)
-                .filter(|href| mentions_network(href)),
-        )
-        .filter_map(|href| resolver.resolve_url(href))
-        .collect();
+    let social_candidates = social_candidates(collected, &linked, &resolver);
     let social = social::profiles(&social_candidates);
 
     let signals = technology_signals(page, collected);
@@ -293,15 +276,6 @@ fn description(collected: &Collected) -> Option<String> {
 
 /// A shorter prefix says too little to call two descriptions the same text.
 const MIN_COMPLETED_STEM: usize = 16;
-
-/// `/favicon.ico` lives at the root of the page's own site, whatever
-/// `<base href>` says.
-fn absolute_root_icon(page_url: &Url, resolved: String) -> String {
-    page_url
-        .join("/favicon.ico")
-        .map(|url| url.to_string())
-        .unwrap_or(resolved)
-}
 
 /// The first non-empty `<meta>` value for `key`, cleaned.
 fn meta_value(collected: &Collected, key: &str, max_chars: usize) -> Option<String> {
@@ -390,21 +364,60 @@ fn header_logo(collected: &Collected, resolver: &Resolver) -> Option<String> {
         .and_then(|image| resolver.resolve(&image.src))
 }
 
+/// Where the site's own profiles are, most trusted first: JSON-LD `sameAs`,
+/// the page's `twitter:site` and `article:publisher`, links in the header,
+/// navigation and footer, and last links inside the content (which often
+/// point at an author or a quoted third party).
+fn social_candidates(
+    collected: &Collected,
+    linked: &jsonld::LinkedData,
+    resolver: &Resolver,
+) -> Vec<Url> {
+    let twitter_site = meta_value(collected, "twitter:site", MAX_NAME).and_then(|handle| {
+        let handle = handle.trim_start_matches('@');
+        let valid = !handle.is_empty()
+            && handle
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        valid.then(|| format!("https://twitter.com/{handle}"))
+    });
+    let publisher = meta_value(collected, "article:publisher", MAX_NAME);
+    let links = |in_content: bool| {
+        collected
+            .anchors
+            .iter()
+            .filter(move |(href, content)| *content == in_content && mentions_network(href))
+            .map(|(href, _)| href.as_str())
+    };
+    linked
+        .same_as
+        .iter()
+        .map(String::as_str)
+        .chain(twitter_site.as_deref())
+        .chain(publisher.as_deref())
+        .chain(links(false))
+        .chain(links(true))
+        .filter_map(|href| resolver.resolve_url(href))
+        .collect()
+}
+
+/// Only links that name a network are resolved and classified.
 fn mentions_network(href: &str) -> bool {
-    [
-        "facebook.",
-        "fb.com",
-        "twitter.",
-        "x.com",
-        "linkedin.",
-        "instagram.",
-        "youtube.",
-        "tiktok.",
-        "pinterest.",
-        "github.",
-    ]
-    .iter()
-    .any(|network| contains_ignore_case(href, network))
+    static NETWORKS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+        walk::case_insensitive(&[
+            "facebook.",
+            "fb.com",
+            "twitter.",
+            "x.com",
+            "linkedin.",
+            "instagram.",
+            "youtube.",
+            "tiktok.",
+            "pinterest.",
+            "github.",
+        ])
+    });
+    NETWORKS.is_match(href)
 }
 
 fn technology_signals<'a>(page: &'a Page<'_>, collected: &'a Collected) -> tech::Signals<'a> {
@@ -443,10 +456,10 @@ fn technology_signals<'a>(page: &'a Page<'_>, collected: &'a Collected) -> tech:
         .collect();
     for (name, value) in page.headers {
         let name = name.to_ascii_lowercase();
-        if name == "set-cookie" {
-            if let Some((cookie, _)) = value.split_once('=') {
-                signals.cookies.push(cookie.trim());
-            }
+        if name == "set-cookie"
+            && let Some((cookie, _)) = value.split_once('=')
+        {
+            signals.cookies.push(cookie.trim());
         }
         signals
             .headers

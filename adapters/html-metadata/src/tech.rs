@@ -387,8 +387,8 @@ pub(crate) fn wordpress_info(tech: &[Technology], assets: &[&str]) -> WordPressI
         if let Some(name) = directory_after(asset, "/wp-content/plugins/") {
             plugins.insert(name.to_ascii_lowercase());
         }
-        if let Some(name) = directory_after(asset, "/wp-content/themes/") {
-            let is_style = asset.contains(&format!("/wp-content/themes/{name}/style"));
+        if let Some(name) = theme_directory(asset) {
+            let is_style = asset.contains(&format!("/{name}/style."));
             match themes.iter_mut().find(|(seen, ..)| *seen == name) {
                 Some(theme) => {
                     theme.1 |= is_style;
@@ -417,6 +417,17 @@ pub(crate) fn wordpress_info(tech: &[Technology], assets: &[&str]) -> WordPressI
         theme,
         plugins: plugins.into_iter().collect(),
     }
+}
+
+/// The theme directory; WordPress VIP and WordPress.com keep themes one
+/// level down (`themes/vip/<name>/`, `themes/pub/<name>/`).
+fn theme_directory(url: &str) -> Option<&str> {
+    let name = directory_after(url, "/wp-content/themes/")?;
+    if name == "vip" || name == "pub" {
+        let nested = format!("/wp-content/themes/{name}/");
+        return directory_after(url, &nested).or(Some(name));
+    }
+    Some(name)
 }
 
 fn directory_after<'a>(url: &'a str, marker: &str) -> Option<&'a str> {

@@ -619,6 +619,33 @@ fn twitter_com_links_fill_twitter_and_profile_tracking_is_dropped() {
 }
 
 #[test]
+fn site_chrome_links_beat_links_inside_the_article() {
+    let metadata = body(
+        r#"<article><p>Says <a href="https://twitter.com/some_author">@some_author</a></p></article><footer><a href="https://twitter.com/acmewidgets">Follow us</a></footer>"#,
+    );
+    assert_eq!(
+        metadata.social.twitter.as_deref(),
+        Some("https://twitter.com/acmewidgets")
+    );
+}
+
+#[test]
+fn twitter_site_and_article_publisher_metas_name_the_sites_profiles() {
+    let metadata = TestPage::new(
+        r#"<html><head><meta name="twitter:site" content="@AcmeWidgets"><meta property="article:publisher" content="https://www.facebook.com/acmewidgets"></head><body><a href="https://twitter.com/reporter">r</a></body></html>"#,
+    )
+    .extract();
+    assert_eq!(
+        metadata.social.twitter.as_deref(),
+        Some("https://twitter.com/AcmeWidgets")
+    );
+    assert_eq!(
+        metadata.social.facebook.as_deref(),
+        Some("https://www.facebook.com/acmewidgets")
+    );
+}
+
+#[test]
 fn json_ld_same_as_counts_as_profiles() {
     let metadata = head(
         r#"<script type="application/ld+json">{"@type":"Organization","name":"Acme","sameAs":["https://www.facebook.com/acmewidgets","https://www.linkedin.com/company/acme"]}</script>"#,
@@ -675,6 +702,14 @@ fn wordpress_theme_and_plugins_from_asset_paths() {
         wordpress.plugins,
         ["contact-form-7", "elementor", "wordpress-seo"]
     );
+}
+
+#[test]
+fn wordpress_vip_themes_are_named_by_their_own_directory() {
+    let metadata = head(
+        r#"<link rel="stylesheet" href="https://s0.wp.com/wp-content/themes/vip/acme-news/style.css?m=1">"#,
+    );
+    assert_eq!(metadata.wordpress.theme.as_deref(), Some("acme-news"));
 }
 
 #[test]

@@ -5,6 +5,9 @@
 //! [`Collected`] lists, so adding a rule never adds a pass over the document.
 
 use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 
 use kuchikiki::iter::NodeEdge;
 use kuchikiki::{ElementData, NodeRef};
@@ -55,7 +58,9 @@ pub(crate) struct Collected {
     pub(crate) script_srcs: Vec<String>,
     pub(crate) inline_scripts: Vec<String>,
     pub(crate) json_ld: Vec<String>,
-    pub(crate) anchors: Vec<String>,
+    /// `href` of links, and whether the link sits in the page's content
+    /// (`<article>`, `<main>`) rather than its header, navigation or footer.
+    pub(crate) anchors: Vec<(String, bool)>,
     pub(crate) form_actions: Vec<String>,
     pub(crate) images: Vec<ImageCandidate>,
     pub(crate) comments: Vec<String>,
@@ -77,6 +82,7 @@ pub(crate) struct Collected {
 struct Ancestry {
     in_branding: bool,
     in_logo: bool,
+    in_content: bool,
 }
 
 /// Per-element bookkeeping undone when the walk leaves the element.
@@ -87,6 +93,7 @@ struct Scope {
     h1: bool,
     branding: bool,
     logo: bool,
+    content: bool,
     block: bool,
 }
 
@@ -99,6 +106,7 @@ pub(crate) fn collect(document: &NodeRef) -> Collected {
     let mut h1_depth = 0usize;
     let mut branding_depth = 0usize;
     let mut logo_depth = 0usize;
+    let mut content_depth = 0usize;
     let mut title_text = String::new();
     let mut h1_text = String::new();
     let mut h1_done = false;
@@ -120,6 +128,7 @@ pub(crate) fn collect(document: &NodeRef) -> Collected {
                         Ancestry {
                             in_branding: branding_depth > 0,
                             in_logo: logo_depth > 0,
+                            in_content: content_depth > 0,
                         },
                     );
                     hidden_depth += usize::from(scope.hides_text);
@@ -127,6 +136,7 @@ pub(crate) fn collect(document: &NodeRef) -> Collected {
                     h1_depth += usize::from(scope.h1 && !h1_done);
                     branding_depth += usize::from(scope.branding);
                     logo_depth += usize::from(scope.logo);
+                    content_depth += usize::from(scope.content);
                     if scope.block {
                         push_break(&mut collected.visible_text);
                     }
@@ -159,6 +169,7 @@ pub(crate) fn collect(document: &NodeRef) -> Collected {
                 hidden_depth -= usize::from(scope.hides_text);
                 branding_depth -= usize::from(scope.branding);
                 logo_depth -= usize::from(scope.logo);
+                content_depth -= usize::from(scope.content);
                 if scope.title && title_depth > 0 {
                     title_depth -= 1;
                     if title_depth == 0 {
@@ -203,14 +214,14 @@ fn enter_element(
                 &mut collected.dom_markers,
                 format!("#{}", truncate(&attribute.value, MAX_ATTRIBUTE_SIGNAL)),
             );
-        } else if local == "data-cfemail" {
-            if let Some(email) = decode_cloudflare_email(&attribute.value) {
-                let position = collected.visible_text.len();
-                push_limited(
-                    &mut collected.contact_links,
-                    (format!("mailto:{email}"), position),
-                );
-            }
+        } else if local == "data-cfemail"
+            && let Some(email) = decode_cloudflare_email(&attribute.value)
+        {
+            let position = collected.visible_text.len();
+            push_limited(
+                &mut collected.contact_links,
+                (format!("mailto:{email}"), position),
+            );
         }
         if (local.starts_with("data-") || local.starts_with("ng-") || local.contains(':'))
             && seen_attributes.len() < MAX_LIST
@@ -327,7 +338,10 @@ fn enter_element(
                         );
                     }
                 } else {
-                    push_limited(&mut collected.anchors, href.to_owned());
+                    push_limited(
+                        &mut collected.anchors,
+                        (href.to_owned(), ancestry.in_content),
+                    );
                 }
                 scope.branding = is_home_link(href)
                     || [get("class"), get("id")]
@@ -355,7 +369,7 @@ fn enter_element(
                         file_name,
                     ]
                     .iter()
-                    .any(|value| contains_ignore_case(value, "logo"));
+                    .any(|value| LOGO.is_match(value));
                 let in_branding = ancestry.in_branding;
                 if says_logo || custom_logo {
                     push_limited(
@@ -371,6 +385,10 @@ fn enter_element(
             }
         }
         "br" | "hr" => push_break(&mut collected.visible_text),
+        "article" | "main" => {
+            scope.content = true;
+            scope.block = true;
+        }
         "header" | "nav" => {
             scope.branding = true;
             scope.block = true;
@@ -429,22 +447,34 @@ fn is_block(name: &str) -> bool {
 fn names_logo(class: Option<&str>, id: Option<&str>) -> bool {
     [class, id]
         .iter()
-        .any(|value| value.is_some_and(|value| contains_ignore_case(value, "logo")))
+        .any(|value| value.is_some_and(|value| LOGO.is_match(value)))
 }
 
 fn names_branding(value: &str) -> bool {
-    [
+    !value.is_empty() && BRANDING.is_match(value)
+}
+
+/// Class and id words of a page's header or branding area.
+static BRANDING: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    case_insensitive(&[
         "header",
         "masthead",
         "branding",
         "navbar",
         "site-title",
-        "site-logo",
         "brand",
         "logo",
-    ]
-    .iter()
-    .any(|word| contains_ignore_case(value, word))
+    ])
+});
+static LOGO: LazyLock<AhoCorasick> = LazyLock::new(|| case_insensitive(&["logo"]));
+
+/// A case-insensitive matcher for constant ASCII words.
+pub(crate) fn case_insensitive(words: &[&str]) -> AhoCorasick {
+    #[allow(clippy::expect_used)] // Constant ASCII words always build.
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(words)
+        .expect("constant words build a matcher")
 }
 
 fn is_home_link(href: &str) -> bool {
@@ -456,13 +486,6 @@ fn is_home_link(href: &str) -> bool {
     href.split_once("://")
         .map(|(_, rest)| rest.trim_end_matches('/').find('/').is_none() && !rest.contains('?'))
         .unwrap_or(false)
-}
-
-pub(crate) fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
-    haystack
-        .as_bytes()
-        .windows(needle.len())
-        .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// Cloudflare's e-mail obfuscation: hex bytes, the first one the XOR key.
