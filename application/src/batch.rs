@@ -1,8 +1,10 @@
 //! One batch: claim, extract, write, each step with its own error handling.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use scheduler_domain::{
     ClaimRequest, ClaimedDomain, DomainName, DomainRepository, ExtractionError, FailureKind,
@@ -96,6 +98,8 @@ pub struct BatchProcessor<R, E> {
     clock: Arc<dyn Clock>,
     worker: WorkerId,
     settings: BatchSettings,
+    /// Batches run so far: numbers each batch's claimant id.
+    batches: AtomicU64,
 }
 
 impl<R, E> BatchProcessor<R, E>
@@ -117,6 +121,7 @@ where
             clock,
             worker,
             settings,
+            batches: AtomicU64::new(0),
         }
     }
 
@@ -137,7 +142,9 @@ where
 
     /// Claims one batch and processes it to the end. Once `shutdown` is
     /// cancelled, domains not yet started are released, and those in flight
-    /// get `shutdown_grace` to finish before they are released too.
+    /// get `shutdown_grace` to finish before they are released too. A domain
+    /// whose fetch could outlast the lease (`fetch_budget`) is released
+    /// unstarted, so no other worker can take it over while it is fetched.
     ///
     /// # Errors
     ///
@@ -148,13 +155,22 @@ where
     ) -> Result<BatchSummary, BatchError> {
         let started = Instant::now();
         let now = self.clock.now();
-        let lease =
-            chrono::TimeDelta::from_std(self.settings.lease).unwrap_or(chrono::TimeDelta::MAX);
+        let claim = Claim {
+            // Each batch claims under an id of its own, so the guarded writes
+            // of a batch whose lease ran out cannot touch a row that a later
+            // batch of the same process has claimed again.
+            claimant: WorkerId::new(format!(
+                "{}/{}",
+                self.worker,
+                self.batches.fetch_add(1, Ordering::Relaxed) + 1
+            )),
+            lease_until: add_saturating(now, self.settings.lease),
+        };
         let request = ClaimRequest {
-            worker: self.worker.clone(),
+            worker: claim.claimant.clone(),
             limit: self.settings.batch_size,
             now,
-            lease_until: now.checked_add_signed(lease).unwrap_or(now),
+            lease_until: claim.lease_until,
         };
         let claimed = self
             .repository
@@ -169,7 +185,7 @@ where
             debug!("nothing to claim");
             return Ok(summary);
         }
-        debug!(claimed = claimed.len(), "claimed {} domains", claimed.len());
+        debug!(claimed = claimed.len(), claimant = %claim.claimant, "claimed {} domains", claimed.len());
 
         let grace_over = grace_deadline(shutdown.clone(), self.settings.shutdown_grace);
         // Ends the grace timer task when the batch is over, however it ends.
@@ -178,7 +194,7 @@ where
             .map(|domain| {
                 let span =
                     info_span!("domain", domain_id = %domain.id, domain = %domain.raw_domain);
-                self.process_one(domain, shutdown, &grace_over)
+                self.process_one(&claim, domain, shutdown, &grace_over)
                     .instrument(span)
             })
             .buffer_unordered(self.settings.concurrency.max(1))
@@ -210,18 +226,27 @@ where
 
     async fn process_one(
         &self,
+        claim: &Claim,
         domain: ClaimedDomain,
         shutdown: &CancellationToken,
         grace_over: &CancellationToken,
     ) -> DomainOutcome {
         if shutdown.is_cancelled() {
-            return self.release(&domain).await;
+            return self.release(claim, &domain).await;
+        }
+        if add_saturating(self.clock.now(), self.settings.fetch_budget) > claim.lease_until {
+            warn!(
+                "{}: not enough of the lease left for a fetch; giving it back",
+                domain.raw_domain
+            );
+            return self.release(claim, &domain).await;
         }
         let name = match DomainName::parse(&domain.raw_domain) {
             Ok(name) => name,
             Err(invalid) => {
+                let failure = ExtractionError::InvalidDomain(invalid);
                 return self
-                    .record_failure(&domain, &ExtractionError::InvalidDomain(invalid))
+                    .record_failure(claim, &domain, failure.kind(), failure.to_string())
                     .await;
             }
         };
@@ -229,46 +254,62 @@ where
             result = self.extractor.extract(&name) => result,
             () = grace_over.cancelled() => {
                 warn!("shutdown grace period over; releasing {name} unfinished");
-                return self.release(&domain).await;
+                return self.release(claim, &domain).await;
             }
         };
-        match extraction {
-            Ok(metadata) => {
-                let written = self
-                    .repository
-                    .complete(domain.id, &self.worker, &metadata, self.clock.now())
+        let metadata = match extraction {
+            Ok(metadata) => metadata,
+            Err(failure) => {
+                return self
+                    .record_failure(claim, &domain, failure.kind(), failure.to_string())
                     .await;
-                match written {
-                    Ok(WriteOutcome::Written) => {
-                        debug!("completed {name}");
-                        DomainOutcome::Completed
-                    }
-                    Ok(WriteOutcome::LeaseLost) => self.lease_lost(&domain),
-                    Err(write_error) => {
-                        error!(error = %write_error, "could not write the result of {name}: {write_error}");
-                        let message = format!("could not write the result: {write_error}");
-                        self.write_error(&domain, &message).await
-                    }
-                }
             }
-            Err(failure) => self.record_failure(&domain, &failure).await,
+        };
+        let written = self
+            .repository
+            .complete(domain.id, &claim.claimant, &metadata, self.clock.now())
+            .await;
+        match written {
+            Ok(WriteOutcome::Written) => {
+                debug!("completed {name}");
+                DomainOutcome::Completed
+            }
+            Ok(WriteOutcome::LeaseLost) => self.lease_lost(&domain),
+            Err(write_error) => {
+                error!(error = %write_error, "could not write the result of {name}: {write_error}");
+                // A database that is briefly gone or slow is no reason to give
+                // up on a site that answered: such failures retry like a
+                // transient fetch failure. Anything else is recorded as the
+                // row's error, in a transaction of its own.
+                let kind = match write_error {
+                    RepositoryError::Unavailable(_) | RepositoryError::Timeout(_) => {
+                        FailureKind::Transient
+                    }
+                    RepositoryError::InvalidRow(_) | RepositoryError::Database(_) => {
+                        FailureKind::Permanent
+                    }
+                };
+                let message = format!("could not write the result: {write_error}");
+                self.record_failure(claim, &domain, kind, message).await
+            }
         }
     }
 
-    /// A failed extraction: retry later while attempts remain and the failure
-    /// is transient, else `error`.
+    /// A failure: retry later while attempts remain and it is transient,
+    /// else `error`.
     async fn record_failure(
         &self,
+        claim: &Claim,
         domain: &ClaimedDomain,
-        failure: &ExtractionError,
+        kind: FailureKind,
+        message: String,
     ) -> DomainOutcome {
         let retry = &self.settings.retry;
-        if failure.kind() == FailureKind::Transient && retry.allows_another(domain.attempts) {
+        if kind == FailureKind::Transient && retry.allows_another(domain.attempts) {
             let now = self.clock.now();
             let next_attempt_at = now
                 .checked_add_signed(retry.delay_after(domain.attempts))
-                .unwrap_or(now);
-            let message = failure.to_string();
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
             info!(
                 target: DIAGNOSTICS_TARGET,
                 domain = %domain.raw_domain,
@@ -281,7 +322,7 @@ where
             );
             return match self
                 .repository
-                .retry_later(domain.id, &self.worker, &message, next_attempt_at, now)
+                .retry_later(domain.id, &claim.claimant, &message, next_attempt_at, now)
                 .await
             {
                 Ok(WriteOutcome::Written) => DomainOutcome::Retried,
@@ -289,20 +330,25 @@ where
                 Err(write_error) => self.unrecorded(domain, &write_error),
             };
         }
-        let message = if failure.kind() == FailureKind::Transient {
+        let message = if kind == FailureKind::Transient {
             let plural = if domain.attempts == 1 { "" } else { "s" };
             format!(
-                "{failure} (gave up after {} attempt{plural})",
+                "{message} (gave up after {} attempt{plural})",
                 domain.attempts
             )
         } else {
-            failure.to_string()
+            message
         };
-        self.write_error(domain, &message).await
+        self.write_error(claim, domain, &message).await
     }
 
     /// Moves the row to `error` in a transaction of its own.
-    async fn write_error(&self, domain: &ClaimedDomain, message: &str) -> DomainOutcome {
+    async fn write_error(
+        &self,
+        claim: &Claim,
+        domain: &ClaimedDomain,
+        message: &str,
+    ) -> DomainOutcome {
         warn!(
             target: DIAGNOSTICS_TARGET,
             domain = %domain.raw_domain,
@@ -313,7 +359,7 @@ where
         );
         match self
             .repository
-            .fail(domain.id, &self.worker, message, self.clock.now())
+            .fail(domain.id, &claim.claimant, message, self.clock.now())
             .await
         {
             Ok(WriteOutcome::Written) => DomainOutcome::Failed,
@@ -322,10 +368,10 @@ where
         }
     }
 
-    async fn release(&self, domain: &ClaimedDomain) -> DomainOutcome {
+    async fn release(&self, claim: &Claim, domain: &ClaimedDomain) -> DomainOutcome {
         match self
             .repository
-            .release(domain.id, &self.worker, self.clock.now())
+            .release(domain.id, &claim.claimant, self.clock.now())
             .await
         {
             Ok(WriteOutcome::Written) => DomainOutcome::Released,
@@ -355,6 +401,22 @@ where
         );
         DomainOutcome::Unrecorded
     }
+}
+
+/// What one batch holds: the id it claimed under and until when.
+#[derive(Debug)]
+struct Claim {
+    claimant: WorkerId,
+    lease_until: DateTime<Utc>,
+}
+
+/// `at + duration`, or the end of time when that overflows (a lease that
+/// never ends is the safe side of an overflow, not one that already has).
+fn add_saturating(at: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
+    chrono::TimeDelta::from_std(duration)
+        .ok()
+        .and_then(|delta| at.checked_add_signed(delta))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// A token cancelled `grace` after `shutdown` is.

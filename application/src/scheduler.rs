@@ -65,7 +65,12 @@ where
                 _ = ticker.tick() => {}
             }
             tick += 1;
-            self.rescue().await;
+            // A database that hangs must not hold shutdown up.
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                _ = self.rescue() => {}
+            }
             let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
                 warn!(
                     "all {} batch slots busy; skipping tick {tick}",

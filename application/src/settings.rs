@@ -14,6 +14,9 @@ pub struct BatchSettings {
     /// How long a claim is leased (15 minutes): past it, the rescue sweep
     /// hands the row to another worker. Longer than a batch can take.
     pub lease: Duration,
+    /// The longest one domain's fetch can take (4 minutes): a domain is only
+    /// started while at least this much of the lease is left.
+    pub fetch_budget: Duration,
     /// After shutdown is asked for, how long in-flight fetches may still run
     /// before they are abandoned and their rows released (20 s).
     pub shutdown_grace: Duration,
@@ -47,6 +50,7 @@ impl Default for BatchSettings {
             batch_size: 50,
             concurrency: 64,
             lease: Duration::from_secs(15 * 60),
+            fetch_budget: Duration::from_secs(4 * 60),
             shutdown_grace: Duration::from_secs(20),
             retry: RetryPolicy::default(),
         }

@@ -47,6 +47,7 @@ fn settings() -> BatchSettings {
         batch_size: 10,
         concurrency: 4,
         lease: Duration::from_secs(600),
+        fetch_budget: Duration::from_secs(120),
         shutdown_grace: Duration::from_secs(5),
         retry: RetryPolicy {
             max_attempts: 3,
@@ -74,7 +75,7 @@ fn expect_claim(repository: &mut MockDomainRepository, rows: Vec<ClaimedDomain>)
         .expect_claim()
         .times(1)
         .returning(move |request| {
-            assert_eq!(request.worker.as_str(), "worker-a");
+            assert_eq!(request.worker.as_str(), "worker-a/1");
             assert_eq!(request.limit, 10);
             assert_eq!(request.now, noon());
             assert_eq!(
@@ -201,7 +202,7 @@ async fn claim_and_each_result_are_separate_repository_calls_in_order() {
     let id = row.id;
     repository
         .expect_complete()
-        .withf(move |written, worker, _, _| *written == id && worker.as_str() == "worker-a")
+        .withf(move |written, worker, _, _| *written == id && worker.as_str() == "worker-a/1")
         .times(1)
         .in_sequence(&mut order)
         .returning(|_, _, _, _| Box::pin(async { Ok(WriteOutcome::Written) }));
@@ -531,4 +532,114 @@ async fn an_empty_claim_is_an_empty_summary() {
         .await
         .unwrap();
     assert_eq!(summary, BatchSummary::default());
+}
+
+#[tokio::test]
+async fn a_result_write_the_database_could_not_take_is_retried_not_failed() {
+    let row = claimed("alpha.test", 1);
+    let mut repository = MockDomainRepository::new();
+    expect_claim(&mut repository, vec![row.clone()]);
+    repository
+        .expect_complete()
+        .times(1)
+        .returning(|_, _, _, _| {
+            Box::pin(async { Err(RepositoryError::Unavailable("pool timed out".into())) })
+        });
+    let writes = record_writes(&mut repository);
+    let mut extractor = MockMetadataExtractor::new();
+    extractor.expect_extract().returning(|domain| {
+        let metadata = metadata_for(domain.as_str());
+        Box::pin(async move { Ok(metadata) })
+    });
+
+    let summary = processor(repository, extractor)
+        .run_batch(&CancellationToken::new())
+        .await
+        .unwrap();
+
+    assert_eq!((summary.retried, summary.failed), (1, 0));
+    assert_eq!(
+        writes_for(&writes, row.id),
+        [(
+            "retry_later",
+            "could not write the result: database unavailable: pool timed out @ 60".into()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn a_domain_is_not_started_when_its_fetch_could_outlast_the_lease() {
+    let row = claimed("alpha.test", 1);
+    let mut repository = MockDomainRepository::new();
+    repository.expect_claim().returning(move |_| {
+        let rows = vec![row.clone()];
+        Box::pin(async move { Ok(rows) })
+    });
+    let writes = record_writes(&mut repository);
+    let mut extractor = MockMetadataExtractor::new();
+    extractor.expect_extract().never();
+    let processor = BatchProcessor::new(
+        Arc::new(repository),
+        Arc::new(extractor),
+        Arc::new(FixedClock(noon())),
+        WorkerId::new("worker-a"),
+        BatchSettings {
+            lease: Duration::from_secs(60),
+            fetch_budget: Duration::from_secs(120),
+            ..settings()
+        },
+    );
+
+    let summary = processor
+        .run_batch(&CancellationToken::new())
+        .await
+        .unwrap();
+
+    assert_eq!(summary.released, 1);
+    assert_eq!(writes.lock().unwrap()[0].0, "release");
+}
+
+#[tokio::test]
+async fn each_batch_claims_and_writes_under_an_id_of_its_own() {
+    let claimants = Arc::new(Mutex::new(Vec::new()));
+    let mut repository = MockDomainRepository::new();
+    let seen = Arc::clone(&claimants);
+    repository.expect_claim().returning(move |request| {
+        seen.lock()
+            .unwrap()
+            .push(request.worker.as_str().to_owned());
+        Box::pin(async { Ok(vec![claimed("alpha.test", 1)]) })
+    });
+    let seen = Arc::clone(&claimants);
+    repository
+        .expect_complete()
+        .returning(move |_, worker, _, _| {
+            seen.lock().unwrap().push(format!("wrote as {worker}"));
+            Box::pin(async { Ok(WriteOutcome::Written) })
+        });
+    let mut extractor = MockMetadataExtractor::new();
+    extractor.expect_extract().returning(|domain| {
+        let metadata = metadata_for(domain.as_str());
+        Box::pin(async move { Ok(metadata) })
+    });
+    let processor = processor(repository, extractor);
+
+    processor
+        .run_batch(&CancellationToken::new())
+        .await
+        .unwrap();
+    processor
+        .run_batch(&CancellationToken::new())
+        .await
+        .unwrap();
+
+    assert_eq!(
+        *claimants.lock().unwrap(),
+        [
+            "worker-a/1",
+            "wrote as worker-a/1",
+            "worker-a/2",
+            "wrote as worker-a/2"
+        ]
+    );
 }

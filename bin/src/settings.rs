@@ -414,14 +414,43 @@ impl Settings {
             1,
             1_000,
         )?;
-        positive(
+        postgres_timeout(
             "database.statement_timeout_seconds",
             database.statement_timeout_seconds,
         )?;
-        positive(
+        postgres_timeout(
             "database.idle_in_transaction_timeout_seconds",
             database.idle_in_transaction_timeout_seconds,
         )?;
+        // Every fetch in flight may hold a whole body in memory.
+        let in_flight_bytes = (scheduler.max_instances as u128)
+            * (scheduler.concurrency as u128)
+            * (fetch.max_body_kib as u128)
+            * 1024;
+        if in_flight_bytes > MAX_IN_FLIGHT_BODY_BYTES {
+            return Err(SettingsError::Value {
+                key: "scheduler.max_instances × scheduler.concurrency × fetch.max_body_kib",
+                value: format!(
+                    "{} × {} × {} KiB",
+                    scheduler.max_instances, scheduler.concurrency, fetch.max_body_kib
+                ),
+                expected: "at most 4 GiB of page bodies in flight at once".into(),
+            });
+        }
+        let fetch_budget = self.fetch_budget();
+        let lease = seconds(scheduler.lease_minutes * 60.0);
+        if lease < fetch_budget + LEASE_HEADROOM {
+            return Err(SettingsError::Value {
+                key: "scheduler.lease_minutes",
+                value: scheduler.lease_minutes.to_string(),
+                expected: format!(
+                    "a lease longer than the slowest fetch (fetch.retries + 1 attempts of \
+                     fetch.timeout_seconds plus their backoffs: {}s) plus {}s",
+                    fetch_budget.as_secs(),
+                    LEASE_HEADROOM.as_secs()
+                ),
+            });
+        }
         for url in [Some(&database.url), database.migration_url.as_ref()]
             .into_iter()
             .flatten()
@@ -498,6 +527,14 @@ impl Settings {
         })
     }
 
+    /// The longest one domain's fetch can take: every attempt to its time
+    /// limit, and the longest wait before each retry.
+    pub fn fetch_budget(&self) -> Duration {
+        let attempts = self.fetch.retries + 1;
+        seconds(self.fetch.timeout_seconds).saturating_mul(attempts)
+            + LONGEST_RETRY_WAIT.saturating_mul(self.fetch.retries)
+    }
+
     /// What each batch runs with.
     pub fn batch(&self) -> BatchSettings {
         let scheduler = &self.scheduler;
@@ -505,6 +542,7 @@ impl Settings {
             batch_size: scheduler.batch_size,
             concurrency: scheduler.concurrency,
             lease: seconds(scheduler.lease_minutes * 60.0),
+            fetch_budget: self.fetch_budget(),
             shutdown_grace: seconds(scheduler.shutdown_grace_seconds),
             retry: RetryPolicy {
                 max_attempts: scheduler.max_attempts,
@@ -523,6 +561,14 @@ impl Settings {
     }
 }
 
+/// The most page bytes all fetches in flight may hold at once.
+const MAX_IN_FLIGHT_BODY_BYTES: u128 = 4 * 1024 * 1024 * 1024;
+/// Time a lease keeps beyond the slowest fetch, for the writes.
+const LEASE_HEADROOM: Duration = Duration::from_secs(60);
+/// The longest wait between two quick retries of one fetch (backoff or
+/// `Retry-After`).
+const LONGEST_RETRY_WAIT: Duration = Duration::from_secs(30);
+
 fn seconds(value: f64) -> Duration {
     Duration::try_from_secs_f64(value).unwrap_or(Duration::MAX)
 }
@@ -535,6 +581,20 @@ fn positive(key: &'static str, value: f64) -> Result<(), SettingsError> {
             key,
             value: value.to_string(),
             expected: "a number greater than 0".into(),
+        })
+    }
+}
+
+/// Postgres reads timeouts as whole milliseconds up to 2^31 - 1, and 0
+/// turns them off.
+fn postgres_timeout(key: &'static str, value: f64) -> Result<(), SettingsError> {
+    if value.is_finite() && (0.001..=2_147_483.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(SettingsError::Value {
+            key,
+            value: value.to_string(),
+            expected: "a number of seconds from 0.001 to 2147483".into(),
         })
     }
 }

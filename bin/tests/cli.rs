@@ -245,3 +245,61 @@ async fn extract_of_an_invalid_domain_is_a_usage_error() {
         run.stderr
     );
 }
+
+#[tokio::test]
+async fn a_timeout_postgres_would_read_as_off_or_overflow_is_refused() {
+    let cli = Cli::new();
+    for value in ["0.0004", "3000000"] {
+        let config = cli.write(
+            "bad.toml",
+            &format!("[database]\nstatement_timeout_seconds = {value}\n"),
+        );
+        let run = cli
+            .run(&["--config", config.to_str().unwrap(), "status"])
+            .await;
+        assert_eq!(run.code, 2, "{value}: {run:?}");
+        assert!(
+            run.stderr.contains("database.statement_timeout_seconds")
+                && run.stderr.contains("from 0.001 to 2147483"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_lease_shorter_than_the_slowest_fetch_is_refused() {
+    let cli = Cli::new();
+    let config = cli.write(
+        "bad.toml",
+        "[scheduler]\nlease_minutes = 2\n[fetch]\ntimeout_seconds = 30\nretries = 3\n",
+    );
+    let run = cli
+        .run(&["--config", config.to_str().unwrap(), "worker", "--once"])
+        .await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("scheduler.lease_minutes = 2"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("210s"),
+        "names the slowest fetch: {}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn settings_that_could_buffer_too_much_at_once_are_refused() {
+    let cli = Cli::new();
+    let config = cli.write(
+        "bad.toml",
+        "[scheduler]\nmax_instances = 64\nconcurrency = 1000\n[fetch]\nmax_body_kib = 65536\n",
+    );
+    let run = cli
+        .run(&["--config", config.to_str().unwrap(), "status"])
+        .await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("at most 4 GiB"), "{}", run.stderr);
+}

@@ -64,6 +64,10 @@ pub enum ExtractionError {
         /// The address it resolved to.
         address: String,
     },
+    /// The page arrived but could not be processed (the parser failed on
+    /// it): the same bytes would fail the same way.
+    #[error("could not extract the page: {0}")]
+    Unprocessable(String),
     /// Anything else (a protocol error in the middle of the body, ...).
     #[error("{0}")]
     Other(String),

@@ -47,8 +47,9 @@ fn is_public_v6(address: Ipv6Addr) -> bool {
     let first = segments[0];
     let forbidden = address.is_unspecified()
         || address.is_loopback()
-        // IPv4-compatible (deprecated) and other forms under ::/96
-        || segments[..6].iter().all(|&s| s == 0)
+        // ::/8 but the IPv4-mapped form handled above: IPv4-compatible,
+        // IPv4-translated (::ffff:0:a.b.c.d) and other reserved forms
+        || first < 0x0100
         // local-use NAT64 (64:ff9b:1::/48): translates to private IPv4 space
         || (first == 0x64 && segments[1] == 0xff9b && segments[2] == 1)
         || (first == 0x100 && segments[1..4].iter().all(|&s| s == 0)) // discard-only
@@ -172,6 +173,9 @@ mod tests {
         assert!(!public("::ffff:127.0.0.1"));
         assert!(!public("::ffff:169.254.169.254"));
         assert!(public("::ffff:93.184.215.14"));
+        assert!(!public("::ffff:0:127.0.0.1"));
+        assert!(!public("::ffff:0:93.184.215.14"));
+        assert!(!public("0:0:1::1"));
         assert!(!public("64:ff9b::10.0.0.1"));
         assert!(public("64:ff9b::8.8.8.8"));
         assert!(!public("2002:c0a8:0101::1")); // 6to4 of 192.168.1.1

@@ -9,7 +9,7 @@ use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE, CONTENT_TYPE, HeaderMap, HeaderVa
 use reqwest::{Client, StatusCode, redirect};
 use scheduler_domain::{DomainName, ExtractionError, FailureKind, MetadataExtractor, SiteMetadata};
 use scheduler_html_metadata as html;
-use tracing::{debug, instrument};
+use tracing::{debug, error, instrument};
 use url::Url;
 
 use crate::error::{ErrorContext, HttpExtractorError, whole_seconds};
@@ -137,7 +137,12 @@ impl HttpExtractor {
             })
         })
         .await
-        .map_err(|error| ExtractionError::Other(format!("metadata extraction failed: {error}")))
+        .map_err(|error| {
+            // Only a panic in the parser gets here: hostile bytes that will
+            // fail again, so not worth a retry.
+            error!(%error, "metadata extraction failed");
+            ExtractionError::Unprocessable(error.to_string())
+        })
     }
 
     /// Fetches `url` (an `http://` URL is fetched as `https://`), following

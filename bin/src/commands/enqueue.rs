@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use scheduler_domain::{DomainName, DomainRepository};
 
-use super::{CliError, open_repository};
+use super::{CliError, Schema, open_repository};
 use crate::cli::EnqueueArgs;
 use crate::settings::Settings;
 
@@ -37,7 +37,7 @@ pub(super) async fn run(settings: &Settings, args: EnqueueArgs) -> Result<ExitCo
             }
         }
     }
-    let repository = open_repository(settings).await?;
+    let repository = open_repository(settings, Schema::MigrateSqlite).await?;
     let report = repository
         .enqueue(&names, chrono::Utc::now())
         .await

@@ -9,7 +9,7 @@ mod worker;
 use std::process::ExitCode;
 
 use scheduler_http_extractor::HttpExtractorError;
-use scheduler_storage_seaorm::{SeaOrmRepository, StorageError};
+use scheduler_storage_seaorm::{Backend, SeaOrmRepository, StorageError};
 
 use crate::cli::Command;
 use crate::settings::{Settings, SettingsError};
@@ -66,19 +66,34 @@ pub async fn run(command: Command, settings: &Settings) -> Result<ExitCode, CliE
     }
 }
 
-/// Brings the schema up to date, then connects. Migrating first lets the
-/// embedded SQLite default work from an empty directory; on an up-to-date
-/// database it only reads the catalogue.
-async fn open_repository(settings: &Settings) -> Result<SeaOrmRepository, CliError> {
+/// When a command brings the schema up to date before it connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Schema {
+    /// Always (the worker: it needs its columns).
+    Migrate,
+    /// Only on SQLite, so the embedded default works from an empty
+    /// directory; a command that only reads or inserts runs no DDL on a
+    /// shared Postgres.
+    MigrateSqlite,
+}
+
+/// Brings the schema up to date as `schema` says, then connects. On an
+/// up-to-date database the migration only reads the catalogue.
+async fn open_repository(
+    settings: &Settings,
+    schema: Schema,
+) -> Result<SeaOrmRepository, CliError> {
     let storage = settings.storage();
-    let report = SeaOrmRepository::migrate(&storage).await?;
-    if !report.is_unchanged() {
-        tracing::info!(
-            created_table = report.created_table,
-            added_columns = ?report.added_columns,
-            added_indexes = ?report.added_indexes,
-            "schema brought up to date"
-        );
+    if schema == Schema::Migrate || Backend::from_url(&storage.url)? == Backend::Sqlite {
+        let report = SeaOrmRepository::migrate(&storage).await?;
+        if !report.is_unchanged() {
+            tracing::info!(
+                created_table = report.created_table,
+                added_columns = ?report.added_columns,
+                added_indexes = ?report.added_indexes,
+                "schema brought up to date"
+            );
+        }
     }
     Ok(SeaOrmRepository::connect(&storage).await?)
 }

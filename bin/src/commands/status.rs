@@ -4,12 +4,12 @@ use std::process::ExitCode;
 
 use scheduler_domain::{DomainRepository, StatusReport};
 
-use super::{CliError, open_repository};
+use super::{CliError, Schema, open_repository};
 use crate::cli::StatusArgs;
 use crate::settings::Settings;
 
 pub(super) async fn run(settings: &Settings, args: StatusArgs) -> Result<ExitCode, CliError> {
-    let repository = open_repository(settings).await?;
+    let repository = open_repository(settings, Schema::MigrateSqlite).await?;
     let report = repository
         .status(chrono::Utc::now(), args.errors)
         .await

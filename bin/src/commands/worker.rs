@@ -2,25 +2,35 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use scheduler_application::{BatchProcessor, Scheduler, SystemClock};
 use scheduler_domain::WorkerId;
 use scheduler_http_extractor::HttpExtractor;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
-use super::{CliError, open_repository};
+use super::{CliError, Schema, open_repository};
 use crate::settings::Settings;
 
 pub(super) async fn run(settings: &Settings, once: bool) -> Result<ExitCode, CliError> {
+    // Listen before anything slow starts: a signal during start-up then
+    // stops the worker cleanly instead of killing it.
+    let signals = Signals::listen();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(signals, shutdown.clone()));
     // Bad fetch settings (an unreadable PEM file) stop start-up before the
     // database is touched.
     let extractor = Arc::new(HttpExtractor::new(settings.fetch()?)?);
-    let repository = Arc::new(open_repository(settings).await?);
+    let repository = Arc::new(open_repository(settings, Schema::Migrate).await?);
+    // A configured id gets a random suffix too: two replicas given the same
+    // id must still never pass each other's lease checks.
     let worker = settings
         .worker_id
         .as_deref()
-        .map_or_else(default_worker_id, WorkerId::new);
+        .map_or_else(default_worker_id, |id| {
+            WorkerId::new(format!("{id}:{}", random_suffix()))
+        });
     info!(
         worker = %worker,
         backend = repository.backend().as_str(),
@@ -39,8 +49,6 @@ pub(super) async fn run(settings: &Settings, once: bool) -> Result<ExitCode, Cli
         settings.batch(),
     ));
     let scheduler = Scheduler::new(processor, settings.scheduler());
-    let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
 
     let outcome = if once {
         scheduler
@@ -66,12 +74,31 @@ pub(super) async fn run(settings: &Settings, once: bool) -> Result<ExitCode, Cli
             })
             .map_err(|error| CliError::Failed(error.to_string()))
     } else {
-        scheduler.run(shutdown).await;
-        Ok(ExitCode::SUCCESS)
+        // Writes the database never answers must not keep the process
+        // past its grace period: the leases cover what is left.
+        let deadline = settings.batch().shutdown_grace + SHUTDOWN_SLACK;
+        tokio::select! {
+            () = scheduler.run(shutdown.clone()) => Ok(ExitCode::SUCCESS),
+            () = async {
+                shutdown.cancelled().await;
+                tokio::time::sleep(deadline).await;
+            } => {
+                error!(
+                    "batches still running {}s after the shutdown signal; exiting, their rows \
+                     are rescued when their leases expire",
+                    deadline.as_secs()
+                );
+                Err(CliError::Failed("shutdown did not finish in time".into()))
+            }
+        }
     };
     repository.close().await;
     outcome
 }
+
+/// How long past the grace period a shutdown may take before the process
+/// gives up on the last writes.
+const SHUTDOWN_SLACK: Duration = Duration::from_secs(30);
 
 /// `host:pid:random`, so `locked_by` tells which process holds a row.
 fn default_worker_id() -> WorkerId {
@@ -81,40 +108,62 @@ fn default_worker_id() -> WorkerId {
         .filter(|name| !name.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "worker".to_owned());
+    WorkerId::new(format!("{host}:{}:{}", std::process::id(), random_suffix()))
+}
+
+fn random_suffix() -> String {
     let random = uuid::Uuid::new_v4().simple().to_string();
-    WorkerId::new(format!("{host}:{}:{}", std::process::id(), &random[..8]))
+    random[..8].to_owned()
 }
 
 /// Cancels `shutdown` on the first SIGINT or SIGTERM; a second one ends
 /// the process at once (rows still `processing` are rescued once their
 /// lease expires).
-async fn cancel_on_signal(shutdown: CancellationToken) {
-    wait_for_signal().await;
+async fn cancel_on_signal(mut signals: Signals, shutdown: CancellationToken) {
+    signals.next().await;
     info!("shutdown signal received: finishing the domains in flight (signal again to force)");
     shutdown.cancel();
-    wait_for_signal().await;
+    signals.next().await;
     warn!("second signal: exiting now; unfinished rows are rescued when their lease expires");
     std::process::exit(130);
 }
 
-#[cfg(unix)]
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
-            }
-        }
-        Err(error) => {
-            warn!("cannot listen for SIGTERM ({error}); only SIGINT stops the worker");
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+/// SIGINT and SIGTERM, registered when created (on Unix; elsewhere Ctrl-C,
+/// registered when first awaited).
+struct Signals {
+    #[cfg(unix)]
+    streams: Vec<tokio::signal::unix::Signal>,
 }
 
-#[cfg(not(unix))]
-async fn wait_for_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+impl Signals {
+    fn listen() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let streams = [SignalKind::interrupt(), SignalKind::terminate()]
+                .into_iter()
+                .filter_map(|kind| {
+                    signal(kind)
+                        .map_err(|error| warn!("cannot listen for signal {kind:?}: {error}"))
+                        .ok()
+                })
+                .collect();
+            Signals { streams }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        if !self.streams.is_empty() {
+            let arrivals = self
+                .streams
+                .iter_mut()
+                .map(|stream| Box::pin(stream.recv()));
+            futures::future::select_all(arrivals).await;
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
