@@ -44,6 +44,7 @@ pub(crate) fn from_sqlx(error: &sqlx::Error) -> RepositoryError {
     let message = error.to_string();
     match error {
         sqlx::Error::Database(database) => {
+            let message = postgres_message(database.as_ref()).unwrap_or(message);
             let code = database.code();
             let code = code.as_deref().unwrap_or_default();
             if TIMEOUT_CODES.contains(&code) || SQLITE_BUSY_CODES.contains(&code) {
@@ -67,6 +68,17 @@ pub(crate) fn from_sqlx(error: &sqlx::Error) -> RepositoryError {
         | sqlx::Error::Decode(_) => RepositoryError::InvalidRow(message),
         _ => RepositoryError::Database(message),
     }
+}
+
+/// A Postgres error as the server gave it: the message with its detail
+/// (which row broke a unique index, say), without the server's source line
+/// that the driver's text carries.
+fn postgres_message(error: &dyn sqlx::error::DatabaseError) -> Option<String> {
+    let error = error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?;
+    Some(match error.detail() {
+        Some(detail) => format!("{}: {detail}", error.message()),
+        None => error.message().to_owned(),
+    })
 }
 
 /// Maps a SeaORM error (which wraps the driver's) to the port's kinds.
