@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use scheduler_domain::{DomainRepository, WorkerId};
+use scheduler_domain::{DomainRepository, RepositoryError, WorkerId};
 use scheduler_storage_seaorm::{
     Backend, MigrationReport, SeaOrmRepository, StorageError, StorageSettings,
 };
@@ -57,7 +57,10 @@ async fn postgres_migration_creates_the_table_on_an_empty_database() {
     let report = SeaOrmRepository::migrate(&settings).await.unwrap();
     assert!(report.created_table);
     assert!(report.added_columns.is_empty());
-    assert_eq!(report.added_indexes, ["domains_claim_idx"]);
+    assert_eq!(
+        report.added_indexes,
+        ["domains_claim_idx", "domains_lease_idx"]
+    );
 
     let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
     let columns = postgres_columns(&pool).await;
@@ -105,7 +108,8 @@ async fn sqlite_migration_creates_the_table_on_an_empty_database() {
         MigrationReport {
             created_table: true,
             added_columns: vec![],
-            added_indexes: vec!["domains_claim_idx".into()],
+            added_indexes: vec!["domains_claim_idx".into(), "domains_lease_idx".into()],
+            rebuilt_indexes: vec![],
         }
     );
     let repository = SeaOrmRepository::connect(&settings).await.unwrap();
@@ -169,7 +173,10 @@ async fn postgres_migration_adds_only_missing_columns_to_a_legacy_table() {
     let report = SeaOrmRepository::migrate(&settings).await.unwrap();
     assert!(!report.created_table);
     assert_eq!(report.added_columns, WORKER_COLUMNS);
-    assert_eq!(report.added_indexes, ["domains_claim_idx"]);
+    assert_eq!(
+        report.added_indexes,
+        ["domains_claim_idx", "domains_lease_idx"]
+    );
 
     let after = postgres_columns(&pool).await;
     for (name, kind) in &before {
@@ -263,7 +270,11 @@ async fn sqlite_migration_adds_only_missing_columns_to_a_legacy_table() {
     }
     assert_eq!(
         report.added_indexes,
-        ["domains_domain_key", "domains_claim_idx"]
+        [
+            "domains_domain_key",
+            "domains_claim_idx",
+            "domains_lease_idx"
+        ]
     );
     let after = sqlite_columns(&pool).await;
     assert_eq!(
@@ -342,4 +353,187 @@ async fn an_unreachable_database_is_a_connect_error() {
     settings.acquire_timeout = std::time::Duration::from_secs(2);
     let error = SeaOrmRepository::connect(&settings).await.unwrap_err();
     assert!(matches!(error, StorageError::Connect(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn concurrent_postgres_migrations_take_turns() {
+    let database = TestDatabase::create().await;
+    let settings = StorageSettings::new(database.url());
+    let migrations: Vec<_> = (0..4)
+        .map(|_| {
+            let settings = settings.clone();
+            tokio::spawn(async move { SeaOrmRepository::migrate(&settings).await })
+        })
+        .collect();
+    let mut reports = Vec::new();
+    for migration in migrations {
+        reports.push(migration.await.unwrap().unwrap());
+    }
+    assert_eq!(
+        reports.iter().filter(|report| report.created_table).count(),
+        1,
+        "{reports:?}"
+    );
+    assert_eq!(
+        reports
+            .iter()
+            .filter(|report| report.is_unchanged())
+            .count(),
+        3,
+        "{reports:?}"
+    );
+    let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
+    assert_eq!(postgres_columns(&pool).await.len(), 28);
+    pool.close().await;
+    database.drop().await;
+}
+
+#[tokio::test]
+async fn a_postgres_migration_gives_up_on_a_held_lock_with_a_clear_error() {
+    let database = TestDatabase::create().await;
+    let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
+    sqlx::raw_sql(POSTGRES_LEGACY).execute(&pool).await.unwrap();
+    let before = postgres_columns(&pool).await;
+    // A long report on the table: adding a column must wait for it.
+    let mut reader = pool.begin().await.unwrap();
+    sqlx::raw_sql("SELECT count(*) FROM domains")
+        .execute(&mut *reader)
+        .await
+        .unwrap();
+
+    let mut settings = StorageSettings::new(database.url());
+    settings.migration_lock_timeout = std::time::Duration::from_millis(500);
+    let started = std::time::Instant::now();
+    let error = SeaOrmRepository::migrate(&settings).await.unwrap_err();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let StorageError::Migration(RepositoryError::Timeout(message)) = &error else {
+        panic!("{error:?}");
+    };
+    assert!(message.contains("waiting for a lock"), "{message}");
+    assert!(message.contains("nothing was changed"), "{message}");
+    assert_eq!(postgres_columns(&pool).await, before);
+
+    reader.commit().await.unwrap();
+    let report = SeaOrmRepository::migrate(&settings).await.unwrap();
+    assert_eq!(report.added_columns, WORKER_COLUMNS);
+    pool.close().await;
+    database.drop().await;
+}
+
+/// `(index name, valid)` of the indexes on `domains`.
+async fn postgres_indexes(pool: &sqlx::PgPool) -> BTreeMap<String, bool> {
+    sqlx::query(
+        "SELECT c.relname::text AS name, i.indisvalid AS valid FROM pg_index i \
+         JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid \
+         WHERE t.relname = 'domains'",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|row| (row.get("name"), row.get("valid")))
+    .collect()
+}
+
+#[tokio::test]
+async fn a_failed_postgres_index_build_is_rebuilt_by_the_next_run() {
+    let database = TestDatabase::create().await;
+    let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
+    // Another system's table without a unique `domain`, holding a duplicate.
+    sqlx::raw_sql(
+        "CREATE TABLE domains (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), \
+         domain text NOT NULL, status text NOT NULL DEFAULT 'pending'); \
+         INSERT INTO domains (domain) VALUES ('twice.example'), ('twice.example'), ('once.example')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let settings = StorageSettings::new(database.url());
+
+    let error = SeaOrmRepository::migrate(&settings).await.unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("domains_domain_key"), "{message}");
+    assert!(message.contains("twice.example"), "{message}");
+    // The columns went in; the unique index is left invalid.
+    assert_eq!(postgres_columns(&pool).await.len(), 28);
+    assert_eq!(
+        postgres_indexes(&pool).await.get("domains_domain_key"),
+        Some(&false)
+    );
+
+    sqlx::raw_sql(
+        "DELETE FROM domains WHERE ctid = (SELECT max(ctid) FROM domains WHERE domain = 'twice.example')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let report = SeaOrmRepository::migrate(&settings).await.unwrap();
+    assert_eq!(report.rebuilt_indexes, ["domains_domain_key"]);
+    assert_eq!(
+        report.added_indexes,
+        ["domains_claim_idx", "domains_lease_idx"]
+    );
+    let indexes = postgres_indexes(&pool).await;
+    for name in [
+        "domains_domain_key",
+        "domains_claim_idx",
+        "domains_lease_idx",
+    ] {
+        assert_eq!(indexes.get(name), Some(&true), "{name}: {indexes:?}");
+    }
+    assert!(
+        SeaOrmRepository::migrate(&settings)
+            .await
+            .unwrap()
+            .is_unchanged()
+    );
+    pool.close().await;
+    database.drop().await;
+}
+
+#[tokio::test]
+async fn indexing_an_existing_postgres_table_does_not_block_its_writers() {
+    let database = TestDatabase::create().await;
+    let settings = StorageSettings::new(database.url());
+    SeaOrmRepository::migrate(&settings).await.unwrap();
+    let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
+    sqlx::raw_sql("DROP INDEX domains_claim_idx; DROP INDEX domains_lease_idx")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // A writer in the middle of a transaction: any index build waits for it.
+    let mut writer = pool.begin().await.unwrap();
+    sqlx::raw_sql("INSERT INTO domains (domain) VALUES ('first.example')")
+        .execute(&mut *writer)
+        .await
+        .unwrap();
+    let migration = tokio::spawn({
+        let settings = settings.clone();
+        async move { SeaOrmRepository::migrate(&settings).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!migration.is_finished());
+
+    // A plain CREATE INDEX would queue a lock that every new writer waits
+    // behind; the concurrent build lets them through.
+    sqlx::raw_sql(
+        "BEGIN; SET LOCAL statement_timeout = '3s'; \
+         INSERT INTO domains (domain) VALUES ('second.example'); COMMIT",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    writer.commit().await.unwrap();
+    let report = migration.await.unwrap().unwrap();
+    assert_eq!(
+        report.added_indexes,
+        ["domains_claim_idx", "domains_lease_idx"]
+    );
+    pool.close().await;
+    database.drop().await;
 }

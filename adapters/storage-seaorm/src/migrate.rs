@@ -10,12 +10,36 @@
 //!
 //! Every column other than `domain` has a database default, because other
 //! systems insert rows with nothing but `domain` (and maybe `status`).
+//!
+//! On Postgres the production table is live while this runs: other systems
+//! write to it and several workers may start (and migrate) at once. So:
+//!
+//! - inspection and the table and column changes run in one transaction
+//!   under a transaction-scoped advisory lock, so concurrent migrations
+//!   take turns and each sees what the one before it did;
+//! - that transaction sets `lock_timeout`: `ALTER TABLE` waits for an
+//!   exclusive lock, and every other writer of `domains` would queue behind
+//!   that wait, so it gives up after a bounded time with a clear error
+//!   instead;
+//! - indexes on an existing table are built `CONCURRENTLY`, after that
+//!   transaction, so writers are not blocked while a large table is
+//!   indexed. Such a build that failed (say on duplicate domains) leaves an
+//!   `INVALID` index behind; the next run rebuilds it.
+//!
+//! Everything goes as simple-protocol queries on one connection: a
+//! migration URL may still be a pooler, which keeps a connection for the
+//! length of an explicit transaction.
+
+use std::time::Duration;
 
 use scheduler_domain::RepositoryError;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
+use sqlx::PgConnection;
+use tracing::info;
 
 use crate::Backend;
 use crate::error::{from_db, from_sqlx};
+use crate::settings::postgres_duration;
 use crate::sql::Row;
 
 /// What a migration changed.
@@ -27,12 +51,17 @@ pub struct MigrationReport {
     pub added_columns: Vec<String>,
     /// Indexes created.
     pub added_indexes: Vec<String>,
+    /// Invalid indexes (left by an index build that failed) rebuilt.
+    pub rebuilt_indexes: Vec<String>,
 }
 
 impl MigrationReport {
     /// Whether the schema was already up to date.
     pub fn is_unchanged(&self) -> bool {
-        !self.created_table && self.added_columns.is_empty() && self.added_indexes.is_empty()
+        !self.created_table
+            && self.added_columns.is_empty()
+            && self.added_indexes.is_empty()
+            && self.rebuilt_indexes.is_empty()
     }
 }
 
@@ -179,36 +208,99 @@ const COLUMNS: &[ColumnSpec] = &[
     },
 ];
 
-/// The claim reads pending rows oldest first: a partial index in exactly
-/// that order stays small (most rows are done) and serves the claim.
-const CLAIM_INDEX: &str = "domains_claim_idx";
-const POSTGRES_CLAIM_INDEX: &str = "CREATE INDEX IF NOT EXISTS domains_claim_idx \
-     ON domains (updated_at NULLS FIRST, id) WHERE status = 'pending'";
-const SQLITE_CLAIM_INDEX: &str = "CREATE INDEX IF NOT EXISTS domains_claim_idx \
-     ON domains (updated_at, id) WHERE status = 'pending'";
-/// `enqueue` relies on `ON CONFLICT (domain)`.
-const DOMAIN_INDEX: &str = "domains_domain_key";
-const DOMAIN_INDEX_SQL: &str =
-    "CREATE UNIQUE INDEX IF NOT EXISTS domains_domain_key ON domains (domain)";
+/// An index the worker relies on.
+struct IndexSpec {
+    name: &'static str,
+    unique: bool,
+    postgres: &'static str,
+    sqlite: &'static str,
+}
+
+impl IndexSpec {
+    fn create(&self, backend: Backend, concurrently: bool) -> String {
+        format!(
+            "CREATE {}INDEX {}IF NOT EXISTS {} {}",
+            if self.unique { "UNIQUE " } else { "" },
+            if concurrently { "CONCURRENTLY " } else { "" },
+            self.name,
+            match backend {
+                Backend::Postgres => self.postgres,
+                Backend::Sqlite => self.sqlite,
+            }
+        )
+    }
+}
+
+/// The indexes every table gets.
+const INDEXES: &[IndexSpec] = &[
+    // The claim reads pending rows oldest first: a partial index in exactly
+    // that order stays small (most rows are done) and serves the claim.
+    IndexSpec {
+        name: "domains_claim_idx",
+        unique: false,
+        postgres: "ON domains (updated_at NULLS FIRST, id) WHERE status = 'pending'",
+        sqlite: "ON domains (updated_at, id) WHERE status = 'pending'",
+    },
+    // The rescue sweep looks for `processing` rows whose lease ran out; it
+    // runs every tick, so it must not scan the table.
+    IndexSpec {
+        name: "domains_lease_idx",
+        unique: false,
+        postgres: "ON domains (locked_until) WHERE status = 'processing'",
+        sqlite: "ON domains (locked_until) WHERE status = 'processing'",
+    },
+];
+
+/// `enqueue` relies on `ON CONFLICT (domain)`. A table this migration
+/// creates has it from the column's `UNIQUE`; an existing table without a
+/// unique index on `domain` gets this one.
+const DOMAIN_INDEX: IndexSpec = IndexSpec {
+    name: "domains_domain_key",
+    unique: true,
+    postgres: "ON domains (domain)",
+    sqlite: "ON domains (domain)",
+};
+
+/// Key of the advisory lock concurrent migrations take turns on
+/// ("domains" in ASCII); only migrations of this worker use it.
+const MIGRATION_LOCK_KEY: i64 = 0x0064_6f6d_6169_6e73;
 
 /// What is there now.
 struct Existing {
     columns: Vec<String>,
-    indexes: Vec<String>,
+    valid_indexes: Vec<String>,
+    invalid_indexes: Vec<String>,
     unique_domain: bool,
 }
 
-/// Brings the `domains` table up to date on `db`.
-pub(crate) async fn reconcile(
-    db: &DatabaseConnection,
-    backend: Backend,
-) -> Result<MigrationReport, RepositoryError> {
-    let existing = inspect(db, backend).await?;
-    let mut report = MigrationReport::default();
-    let mut script = Vec::new();
+impl Existing {
+    fn has_index(&self, name: &str) -> bool {
+        self.valid_indexes.iter().any(|index| index == name)
+    }
+
+    fn has_invalid_index(&self, name: &str) -> bool {
+        self.invalid_indexes.iter().any(|index| index == name)
+    }
+}
+
+/// The changes a migration makes.
+#[derive(Default)]
+struct Plan {
+    report: MigrationReport,
+    /// Table and column changes (and indexes of a new, empty table): one
+    /// transaction.
+    in_transaction: Vec<String>,
+    /// Index builds on an existing Postgres table, each a statement of its
+    /// own, after the transaction.
+    concurrent: Vec<String>,
+}
+
+fn plan(existing: &Existing, backend: Backend) -> Plan {
+    let mut plan = Plan::default();
+    let mut indexes: Vec<&IndexSpec> = INDEXES.iter().collect();
     if existing.columns.is_empty() {
-        report.created_table = true;
-        script.push(match backend {
+        plan.report.created_table = true;
+        plan.in_transaction.push(match backend {
             Backend::Postgres => postgres_create_table(),
             Backend::Sqlite => sqlite_create_table(),
         });
@@ -217,39 +309,56 @@ pub(crate) async fn reconcile(
             .iter()
             .filter(|c| !existing.columns.iter().any(|e| e == c.name))
         {
-            script.push(match backend {
+            plan.in_transaction.push(match backend {
                 Backend::Postgres => format!(
                     "ALTER TABLE domains ADD COLUMN IF NOT EXISTS {} {}",
                     column.name, column.postgres_add
                 ),
-                Backend::Sqlite => {
-                    format!(
-                        "ALTER TABLE domains ADD COLUMN {} {}",
-                        column.name, column.sqlite_add
-                    )
-                }
+                Backend::Sqlite => format!(
+                    "ALTER TABLE domains ADD COLUMN {} {}",
+                    column.name, column.sqlite_add
+                ),
             });
-            report.added_columns.push(column.name.to_owned());
+            plan.report.added_columns.push(column.name.to_owned());
         }
         if !existing.unique_domain {
-            script.push(DOMAIN_INDEX_SQL.to_owned());
-            report.added_indexes.push(DOMAIN_INDEX.to_owned());
+            indexes.insert(0, &DOMAIN_INDEX);
         }
     }
-    if !existing.indexes.iter().any(|name| name == CLAIM_INDEX) {
-        script.push(
-            match backend {
-                Backend::Postgres => POSTGRES_CLAIM_INDEX,
-                Backend::Sqlite => SQLITE_CLAIM_INDEX,
+    // A new table is empty: its indexes are built at once, in the same
+    // transaction. SQLite has one writer anyway.
+    let concurrently = backend == Backend::Postgres && !plan.report.created_table;
+    for index in indexes {
+        if existing.has_invalid_index(index.name) {
+            plan.concurrent
+                .push(format!("REINDEX INDEX CONCURRENTLY {}", index.name));
+            plan.report.rebuilt_indexes.push(index.name.to_owned());
+        } else if !existing.has_index(index.name) {
+            if concurrently {
+                plan.concurrent.push(index.create(backend, true));
+            } else {
+                plan.in_transaction.push(index.create(backend, false));
             }
-            .to_owned(),
-        );
-        report.added_indexes.push(CLAIM_INDEX.to_owned());
+            plan.report.added_indexes.push(index.name.to_owned());
+        }
     }
-    if !script.is_empty() {
-        run_script(db, backend, &script).await?;
+    plan
+}
+
+/// Brings the `domains` table up to date on `db`. `lock_timeout` bounds
+/// each wait for a lock on Postgres (another migration, or a transaction
+/// using the table while a column is added).
+pub(crate) async fn reconcile(
+    db: &DatabaseConnection,
+    backend: Backend,
+    lock_timeout: Duration,
+) -> Result<MigrationReport, RepositoryError> {
+    match backend {
+        Backend::Postgres => {
+            reconcile_postgres(db.get_postgres_connection_pool(), lock_timeout).await
+        }
+        Backend::Sqlite => reconcile_sqlite(db).await,
     }
-    Ok(report)
 }
 
 fn postgres_create_table() -> String {
@@ -277,27 +386,37 @@ fn sqlite_create_table() -> String {
     )
 }
 
-async fn query(
-    db: &DatabaseConnection,
-    backend: Backend,
-    sql: &str,
-) -> Result<Vec<Row>, RepositoryError> {
+/// The inspection queries: columns, indexes with their state, and unique
+/// single-column indexes on `domain`.
+fn inspection(backend: Backend) -> [&'static str; 3] {
     match backend {
-        // Simple protocol even here: a migration URL may still be pooled.
-        Backend::Postgres => Ok(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_all(db.get_postgres_connection_pool())
-            .await
-            .map_err(|error| from_sqlx(&error))?
-            .into_iter()
-            .map(Row::Postgres)
-            .collect()),
-        Backend::Sqlite => Ok(db
-            .query_all_raw(Statement::from_string(DbBackend::Sqlite, sql))
-            .await
-            .map_err(|error| from_db(&error))?
-            .into_iter()
-            .map(Row::Sqlite)
-            .collect()),
+        Backend::Postgres => [
+            "SELECT column_name::text AS name FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = 'domains'",
+            "SELECT c.relname::text AS name, \
+             CASE WHEN i.indisvalid THEN 'valid' ELSE 'invalid' END AS state \
+             FROM pg_index i \
+             JOIN pg_class c ON c.oid = i.indexrelid \
+             JOIN pg_class t ON t.oid = i.indrelid \
+             JOIN pg_namespace n ON n.oid = t.relnamespace \
+             WHERE n.nspname = current_schema() AND t.relname = 'domains'",
+            "SELECT c.relname::text AS name FROM pg_index i \
+             JOIN pg_class t ON t.oid = i.indrelid \
+             JOIN pg_class c ON c.oid = i.indexrelid \
+             JOIN pg_namespace n ON n.oid = t.relnamespace \
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0] \
+             WHERE n.nspname = current_schema() AND t.relname = 'domains' \
+             AND i.indisunique AND i.indisvalid AND i.indnkeyatts = 1 \
+             AND i.indpred IS NULL AND a.attname = 'domain'",
+        ],
+        Backend::Sqlite => [
+            "SELECT name FROM pragma_table_info('domains')",
+            "SELECT name, 'valid' AS state FROM pragma_index_list('domains')",
+            "SELECT il.name AS name FROM pragma_index_list('domains') il \
+             JOIN pragma_index_info(il.name) ii \
+             WHERE il.\"unique\" = 1 AND il.partial = 0 \
+             GROUP BY il.name HAVING count(*) = 1 AND max(ii.name) = 'domain'",
+        ],
     }
 }
 
@@ -307,64 +426,144 @@ fn texts(rows: &[Row], column: &str) -> Result<Vec<String>, RepositoryError> {
         .collect()
 }
 
-async fn inspect(db: &DatabaseConnection, backend: Backend) -> Result<Existing, RepositoryError> {
-    let (columns, indexes, unique_domain) = match backend {
-        Backend::Postgres => (
-            "SELECT column_name::text AS name FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = 'domains'",
-            "SELECT indexname::text AS name FROM pg_indexes \
-             WHERE schemaname = current_schema() AND tablename = 'domains'",
-            "SELECT c.relname::text AS name FROM pg_index i \
-             JOIN pg_class t ON t.oid = i.indrelid \
-             JOIN pg_class c ON c.oid = i.indexrelid \
-             JOIN pg_namespace n ON n.oid = t.relnamespace \
-             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0] \
-             WHERE n.nspname = current_schema() AND t.relname = 'domains' \
-             AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL \
-             AND a.attname = 'domain'",
-        ),
-        Backend::Sqlite => (
-            "SELECT name FROM pragma_table_info('domains')",
-            "SELECT name FROM pragma_index_list('domains')",
-            "SELECT il.name AS name FROM pragma_index_list('domains') il \
-             JOIN pragma_index_info(il.name) ii \
-             WHERE il.\"unique\" = 1 AND il.partial = 0 \
-             GROUP BY il.name HAVING count(*) = 1 AND max(ii.name) = 'domain'",
-        ),
-    };
+fn existing(
+    columns: &[Row],
+    indexes: &[Row],
+    unique_domain: &[Row],
+) -> Result<Existing, RepositoryError> {
+    let mut valid_indexes = Vec::new();
+    let mut invalid_indexes = Vec::new();
+    for row in indexes {
+        let (Some(name), state) = (row.text("name")?, row.text("state")?) else {
+            continue;
+        };
+        if state.as_deref() == Some("valid") {
+            valid_indexes.push(name);
+        } else {
+            invalid_indexes.push(name);
+        }
+    }
     Ok(Existing {
-        columns: texts(&query(db, backend, columns).await?, "name")?,
-        indexes: texts(&query(db, backend, indexes).await?, "name")?,
-        unique_domain: !query(db, backend, unique_domain).await?.is_empty(),
+        columns: texts(columns, "name")?,
+        valid_indexes,
+        invalid_indexes,
+        unique_domain: !unique_domain.is_empty(),
     })
 }
 
-/// All changes in one transaction: a failure leaves the schema as it was.
-async fn run_script(
-    db: &DatabaseConnection,
-    backend: Backend,
-    script: &[String],
-) -> Result<(), RepositoryError> {
-    match backend {
-        Backend::Postgres => {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(script.join(";\n")))
-                .execute(db.get_postgres_connection_pool())
-                .await
-                .map_err(|error| from_sqlx(&error))?;
-        }
-        Backend::Sqlite => {
-            let transaction = db.begin().await.map_err(|error| from_db(&error))?;
-            for statement in script {
-                transaction
-                    .execute_unprepared(statement)
-                    .await
-                    .map_err(|error| from_db(&error))?;
-            }
+async fn reconcile_sqlite(db: &DatabaseConnection) -> Result<MigrationReport, RepositoryError> {
+    let query = |sql: &'static str| async move {
+        db.query_all_raw(Statement::from_string(DbBackend::Sqlite, sql))
+            .await
+            .map_err(|error| from_db(&error))
+            .map(|rows| rows.into_iter().map(Row::Sqlite).collect::<Vec<_>>())
+    };
+    let [columns, indexes, unique_domain] = inspection(Backend::Sqlite);
+    let existing = existing(
+        &query(columns).await?,
+        &query(indexes).await?,
+        &query(unique_domain).await?,
+    )?;
+    let plan = plan(&existing, Backend::Sqlite);
+    if !plan.in_transaction.is_empty() {
+        // All changes in one transaction: a failure leaves the schema as
+        // it was.
+        let transaction = db.begin().await.map_err(|error| from_db(&error))?;
+        for statement in &plan.in_transaction {
             transaction
-                .commit()
+                .execute_unprepared(statement)
                 .await
                 .map_err(|error| from_db(&error))?;
         }
+        transaction
+            .commit()
+            .await
+            .map_err(|error| from_db(&error))?;
     }
+    Ok(plan.report)
+}
+
+async fn pg_fetch(
+    connection: &mut PgConnection,
+    sql: &'static str,
+) -> Result<Vec<Row>, RepositoryError> {
+    Ok(sqlx::raw_sql(sql)
+        .fetch_all(connection)
+        .await
+        .map_err(|error| from_sqlx(&error))?
+        .into_iter()
+        .map(Row::Postgres)
+        .collect())
+}
+
+async fn pg_execute(connection: &mut PgConnection, sql: String) -> Result<(), RepositoryError> {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(connection)
+        .await
+        .map_err(|error| from_sqlx(&error))?;
     Ok(())
+}
+
+async fn reconcile_postgres(
+    pool: &sqlx::PgPool,
+    lock_timeout: Duration,
+) -> Result<MigrationReport, RepositoryError> {
+    let mut connection = pool.acquire().await.map_err(|error| from_sqlx(&error))?;
+    let plan = match locked_changes(&mut connection, lock_timeout).await {
+        Ok(plan) => plan,
+        Err(error) => {
+            // Ends the failed transaction before the connection goes back;
+            // if even that fails, the connection is closed with the pool.
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *connection).await;
+            return Err(lock_wait_explained(error, lock_timeout));
+        }
+    };
+    for statement in plan.concurrent {
+        // Waits for transactions that already use the table, then builds
+        // without blocking writers: it may take a while on a large table.
+        info!(statement = %statement, "building an index of domains concurrently");
+        pg_execute(&mut connection, statement).await?;
+    }
+    Ok(plan.report)
+}
+
+/// Inspection, table and column changes, in one transaction under the
+/// migration lock.
+async fn locked_changes(
+    connection: &mut PgConnection,
+    lock_timeout: Duration,
+) -> Result<Plan, RepositoryError> {
+    pg_execute(
+        connection,
+        format!(
+            "BEGIN; SET LOCAL lock_timeout = '{}'; SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})",
+            postgres_duration(lock_timeout)
+        ),
+    )
+    .await?;
+    let [columns, indexes, unique_domain] = inspection(Backend::Postgres);
+    let existing = existing(
+        &pg_fetch(connection, columns).await?,
+        &pg_fetch(connection, indexes).await?,
+        &pg_fetch(connection, unique_domain).await?,
+    )?;
+    let plan = plan(&existing, Backend::Postgres);
+    if !plan.in_transaction.is_empty() {
+        pg_execute(connection, plan.in_transaction.join(";\n")).await?;
+    }
+    pg_execute(connection, "COMMIT".to_owned()).await?;
+    Ok(plan)
+}
+
+/// A lock wait that timed out, said in words an operator can act on.
+fn lock_wait_explained(error: RepositoryError, lock_timeout: Duration) -> RepositoryError {
+    match error {
+        RepositoryError::Timeout(message) if message.contains("lock timeout") => {
+            RepositoryError::Timeout(format!(
+                "gave up after {lock_timeout:?} waiting for a lock (another migration running, \
+                 or a long transaction using the domains table); nothing was changed: {message}"
+            ))
+        }
+        other => other,
+    }
 }

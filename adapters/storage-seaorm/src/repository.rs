@@ -85,6 +85,12 @@ async fn open(
             // Kept at 0 as well, although the Postgres path sends no
             // prepared statement at all (see `sql`).
             options.map_sqlx_postgres_opts(|options| options.statement_cache_capacity(0));
+            // A ping on every check-out is one more pooler round trip (and
+            // server check-out) per operation. A connection in steady use
+            // is alive; one that sat idle (across a fetch, between ticks)
+            // may have been closed by the pooler or a restart, and a write
+            // failing on it would cost the domain a retry: ping only those.
+            options.test_before_acquire_if_idle_for(settings.ping_connections_idle_for);
         }
         Backend::Sqlite => {
             // WAL lets readers run beside the writer; the busy timeout makes
@@ -135,12 +141,14 @@ impl SeaOrmRepository {
     /// # Errors
     ///
     /// The connection errors of [`SeaOrmRepository::connect`];
-    /// [`StorageError::Migration`] when a schema change fails (nothing is
-    /// changed then).
+    /// [`StorageError::Migration`] when a schema change fails: table and
+    /// column changes are then left as they were; an index build that
+    /// failed on Postgres leaves an invalid index that the next run
+    /// rebuilds.
     #[instrument(skip_all, err)]
     pub async fn migrate(settings: &StorageSettings) -> Result<MigrationReport, StorageError> {
         let (db, backend) = open(settings.migration_url(), settings, 1).await?;
-        let report = reconcile(&db, backend)
+        let report = reconcile(&db, backend, settings.migration_lock_timeout)
             .await
             .map_err(StorageError::Migration);
         // The migration's outcome matters more than a failed goodbye.
@@ -154,6 +162,7 @@ impl SeaOrmRepository {
                 created_table = report.created_table,
                 added_columns = ?report.added_columns,
                 added_indexes = ?report.added_indexes,
+                rebuilt_indexes = ?report.rebuilt_indexes,
                 "domains table migrated"
             );
         }

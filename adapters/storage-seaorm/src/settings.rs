@@ -83,12 +83,21 @@ pub struct StorageSettings {
     pub idle_in_transaction_timeout: Duration,
     /// How long to wait for a free connection from the pool.
     pub acquire_timeout: Duration,
+    /// A pooled Postgres connection idle at least this long is pinged
+    /// before use (and replaced if it is gone); busier ones are used as
+    /// they are.
+    pub ping_connections_idle_for: Duration,
+    /// How long a Postgres migration waits for a lock (another migration,
+    /// or a transaction using the table while a column is added) before it
+    /// gives up.
+    pub migration_lock_timeout: Duration,
 }
 
 impl StorageSettings {
     /// The defaults for `url`: a transaction pooler assumed, 10 connections,
     /// `statement_timeout` 90 s, `idle_in_transaction_session_timeout` 120 s,
-    /// 30 s to acquire a connection.
+    /// 30 s to acquire a connection, a ping before using a connection idle
+    /// for 10 s, 10 s for a migration's lock waits.
     pub fn new(url: impl Into<String>) -> StorageSettings {
         StorageSettings {
             url: url.into(),
@@ -98,6 +107,8 @@ impl StorageSettings {
             statement_timeout: Duration::from_secs(90),
             idle_in_transaction_timeout: Duration::from_secs(120),
             acquire_timeout: Duration::from_secs(30),
+            ping_connections_idle_for: Duration::from_secs(10),
+            migration_lock_timeout: Duration::from_secs(10),
         }
     }
 
@@ -135,14 +146,17 @@ impl fmt::Debug for StorageSettings {
                 &self.idle_in_transaction_timeout,
             )
             .field("acquire_timeout", &self.acquire_timeout)
+            .field("ping_connections_idle_for", &self.ping_connections_idle_for)
+            .field("migration_lock_timeout", &self.migration_lock_timeout)
             .finish()
     }
 }
 
 /// A duration as Postgres reads a setting: whole seconds as `90s`,
-/// otherwise milliseconds.
+/// otherwise milliseconds, a partial millisecond rounded up: Postgres reads
+/// `0` as "no timeout", so a non-zero duration must never come out as zero.
 pub(crate) fn postgres_duration(duration: Duration) -> String {
-    let millis = duration.as_millis();
+    let millis = duration.as_nanos().div_ceil(1_000_000);
     if millis.is_multiple_of(1000) {
         format!("{}s", millis / 1000)
     } else {
@@ -183,6 +197,16 @@ mod tests {
         );
         assert_eq!(postgres_duration(Duration::from_millis(1500)), "1500ms");
         assert_eq!(settings.migration_url(), "postgres://localhost/db");
+    }
+
+    #[test]
+    fn partial_milliseconds_round_up_instead_of_disabling_the_timeout() {
+        assert_eq!(postgres_duration(Duration::from_micros(1)), "1ms");
+        assert_eq!(postgres_duration(Duration::from_micros(500)), "1ms");
+        assert_eq!(postgres_duration(Duration::from_micros(1_001)), "2ms");
+        assert_eq!(postgres_duration(Duration::from_nanos(999_999_999)), "1s");
+        assert_eq!(postgres_duration(Duration::from_millis(2_000)), "2s");
+        assert_eq!(postgres_duration(Duration::ZERO), "0s");
     }
 
     #[test]

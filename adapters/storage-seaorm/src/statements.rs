@@ -20,7 +20,6 @@ use scheduler_domain::stored::{
 use crate::Backend;
 use crate::entity::{Column, Entity};
 
-/// `last_error` keeps at most this many characters.
 /// Rows per `INSERT` of an enqueue; all chunks run in one transaction.
 pub(crate) const ENQUEUE_CHUNK: usize = 500;
 

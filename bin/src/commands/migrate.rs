@@ -25,6 +25,9 @@ pub(super) async fn run(settings: &Settings) -> Result<ExitCode, CliError> {
             for index in &report.added_indexes {
                 println!("{target}: created index {index}");
             }
+            for index in &report.rebuilt_indexes {
+                println!("{target}: rebuilt invalid index {index}");
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

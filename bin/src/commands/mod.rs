@@ -85,15 +85,8 @@ async fn open_repository(
 ) -> Result<SeaOrmRepository, CliError> {
     let storage = settings.storage();
     if schema == Schema::Migrate || Backend::from_url(&storage.url)? == Backend::Sqlite {
-        let report = SeaOrmRepository::migrate(&storage).await?;
-        if !report.is_unchanged() {
-            tracing::info!(
-                created_table = report.created_table,
-                added_columns = ?report.added_columns,
-                added_indexes = ?report.added_indexes,
-                "schema brought up to date"
-            );
-        }
+        // The migration logs what it changed.
+        SeaOrmRepository::migrate(&storage).await?;
     }
     Ok(SeaOrmRepository::connect(&storage).await?)
 }
