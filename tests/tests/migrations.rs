@@ -528,6 +528,18 @@ async fn indexing_an_existing_postgres_table_does_not_block_its_writers() {
     .await
     .unwrap();
 
+    // A worker starting meanwhile leaves the build to the migration that
+    // runs it, instead of waiting for it or building the index again.
+    let meanwhile = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        SeaOrmRepository::migrate(&settings),
+    )
+    .await
+    .expect("a second migration waited for the first one's index build")
+    .unwrap();
+    assert!(meanwhile.is_unchanged(), "{meanwhile:?}");
+    assert!(!migration.is_finished());
+
     writer.commit().await.unwrap();
     let report = migration.await.unwrap().unwrap();
     assert_eq!(
@@ -536,4 +548,46 @@ async fn indexing_an_existing_postgres_table_does_not_block_its_writers() {
     );
     pool.close().await;
     database.drop().await;
+}
+
+#[tokio::test]
+async fn a_sqlite_table_without_ids_gets_them_for_old_and_new_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = sqlite_settings(&dir);
+    let pool = sqlx::SqlitePool::connect(&settings.url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE domains (domain TEXT NOT NULL, status TEXT DEFAULT 'pending'); \
+         INSERT INTO domains (domain) VALUES ('old-1.example'), ('old-2.example')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let report = SeaOrmRepository::migrate(&settings).await.unwrap();
+    assert!(report.added_columns.iter().any(|c| c == "id"), "{report:?}");
+    // Another system goes on inserting rows with nothing but `domain`.
+    sqlx::raw_sql("INSERT INTO domains (domain) VALUES ('new.example')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let ids: Vec<String> = sqlx::query("SELECT id FROM domains ORDER BY domain")
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("id"))
+        .collect();
+    assert_eq!(ids.len(), 3);
+    for id in &ids {
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    }
+    assert_ne!(ids[0], ids[1]);
+
+    let repository = SeaOrmRepository::connect(&settings).await.unwrap();
+    let claimed = repository
+        .claim(claim_request(&WorkerId::new("worker-a"), 5, at(0), at(10)))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    repository.close().await;
+    pool.close().await;
 }

@@ -30,8 +30,6 @@
 //! migration URL may still be a pooler, which keeps a connection for the
 //! length of an explicit transaction.
 
-use std::time::Duration;
-
 use scheduler_domain::RepositoryError;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 use sqlx::PgConnection;
@@ -39,8 +37,8 @@ use tracing::info;
 
 use crate::Backend;
 use crate::error::{from_db, from_sqlx};
-use crate::settings::postgres_duration;
-use crate::sql::Row;
+use crate::settings::{StorageSettings, postgres_duration};
+use crate::sql::{Row, session_settings};
 
 /// What a migration changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -270,6 +268,9 @@ struct Existing {
     columns: Vec<String>,
     valid_indexes: Vec<String>,
     invalid_indexes: Vec<String>,
+    /// Indexes another migration is building concurrently right now (they
+    /// look invalid until it is done).
+    building_indexes: Vec<String>,
     unique_domain: bool,
 }
 
@@ -320,6 +321,20 @@ fn plan(existing: &Existing, backend: Backend) -> Plan {
                 ),
             });
             plan.report.added_columns.push(column.name.to_owned());
+            if backend == Backend::Sqlite && column.name == "id" {
+                // SQLite cannot give an added column an expression default:
+                // existing rows get their ids now, rows inserted later by
+                // other systems from a trigger. A row without an id could
+                // not be claimed.
+                plan.in_transaction.extend([
+                    format!("UPDATE domains SET id = {SQLITE_UUID} WHERE id IS NULL"),
+                    format!(
+                        "CREATE TRIGGER IF NOT EXISTS domains_default_id AFTER INSERT ON domains \
+                         FOR EACH ROW WHEN NEW.id IS NULL BEGIN \
+                         UPDATE domains SET id = {SQLITE_UUID} WHERE rowid = NEW.rowid; END"
+                    ),
+                ]);
+            }
         }
         if !existing.unique_domain {
             indexes.insert(0, &DOMAIN_INDEX);
@@ -328,6 +343,16 @@ fn plan(existing: &Existing, backend: Backend) -> Plan {
     // A new table is empty: its indexes are built at once, in the same
     // transaction. SQLite has one writer anyway.
     let concurrently = backend == Backend::Postgres && !plan.report.created_table;
+    if !existing.building_indexes.is_empty() {
+        // Another migration is building indexes of this table: a build
+        // started here would only wait for it (index builds on one table
+        // take turns), holding this start-up back. It finishes the job.
+        info!(
+            building = ?existing.building_indexes,
+            "another migration is building indexes of domains; leaving them to it"
+        );
+        return plan;
+    }
     for index in indexes {
         if existing.has_invalid_index(index.name) {
             plan.concurrent
@@ -345,18 +370,17 @@ fn plan(existing: &Existing, backend: Backend) -> Plan {
     plan
 }
 
-/// Brings the `domains` table up to date on `db`. `lock_timeout` bounds
-/// each wait for a lock on Postgres (another migration, or a transaction
-/// using the table while a column is added).
+/// Brings the `domains` table up to date on `db`. On Postgres
+/// `settings.migration_lock_timeout` bounds each wait for a lock (another
+/// migration, or a transaction using the table while a column is added),
+/// and the transaction has the worker's other session settings too.
 pub(crate) async fn reconcile(
     db: &DatabaseConnection,
     backend: Backend,
-    lock_timeout: Duration,
+    settings: &StorageSettings,
 ) -> Result<MigrationReport, RepositoryError> {
     match backend {
-        Backend::Postgres => {
-            reconcile_postgres(db.get_postgres_connection_pool(), lock_timeout).await
-        }
+        Backend::Postgres => reconcile_postgres(db.get_postgres_connection_pool(), settings).await,
         Backend::Sqlite => reconcile_sqlite(db).await,
     }
 }
@@ -394,7 +418,10 @@ fn inspection(backend: Backend) -> [&'static str; 3] {
             "SELECT column_name::text AS name FROM information_schema.columns \
              WHERE table_schema = current_schema() AND table_name = 'domains'",
             "SELECT c.relname::text AS name, \
-             CASE WHEN i.indisvalid THEN 'valid' ELSE 'invalid' END AS state \
+             CASE WHEN i.indisvalid THEN 'valid' \
+             WHEN EXISTS (SELECT 1 FROM pg_stat_progress_create_index p \
+                          WHERE p.index_relid = i.indexrelid) THEN 'building' \
+             ELSE 'invalid' END AS state \
              FROM pg_index i \
              JOIN pg_class c ON c.oid = i.indexrelid \
              JOIN pg_class t ON t.oid = i.indrelid \
@@ -433,20 +460,22 @@ fn existing(
 ) -> Result<Existing, RepositoryError> {
     let mut valid_indexes = Vec::new();
     let mut invalid_indexes = Vec::new();
+    let mut building_indexes = Vec::new();
     for row in indexes {
         let (Some(name), state) = (row.text("name")?, row.text("state")?) else {
             continue;
         };
-        if state.as_deref() == Some("valid") {
-            valid_indexes.push(name);
-        } else {
-            invalid_indexes.push(name);
+        match state.as_deref() {
+            Some("valid") => valid_indexes.push(name),
+            Some("building") => building_indexes.push(name),
+            _ => invalid_indexes.push(name),
         }
     }
     Ok(Existing {
         columns: texts(columns, "name")?,
         valid_indexes,
         invalid_indexes,
+        building_indexes,
         unique_domain: !unique_domain.is_empty(),
     })
 }
@@ -506,16 +535,16 @@ async fn pg_execute(connection: &mut PgConnection, sql: String) -> Result<(), Re
 
 async fn reconcile_postgres(
     pool: &sqlx::PgPool,
-    lock_timeout: Duration,
+    settings: &StorageSettings,
 ) -> Result<MigrationReport, RepositoryError> {
     let mut connection = pool.acquire().await.map_err(|error| from_sqlx(&error))?;
-    let plan = match locked_changes(&mut connection, lock_timeout).await {
+    let plan = match locked_changes(&mut connection, settings).await {
         Ok(plan) => plan,
         Err(error) => {
             // Ends the failed transaction before the connection goes back;
             // if even that fails, the connection is closed with the pool.
             let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *connection).await;
-            return Err(lock_wait_explained(error, lock_timeout));
+            return Err(lock_wait_explained(error, settings));
         }
     };
     for statement in plan.concurrent {
@@ -531,13 +560,18 @@ async fn reconcile_postgres(
 /// migration lock.
 async fn locked_changes(
     connection: &mut PgConnection,
-    lock_timeout: Duration,
+    settings: &StorageSettings,
 ) -> Result<Plan, RepositoryError> {
+    let session = session_settings(
+        &postgres_duration(settings.statement_timeout),
+        &postgres_duration(settings.idle_in_transaction_timeout),
+    );
     pg_execute(
         connection,
         format!(
-            "BEGIN; SET LOCAL lock_timeout = '{}'; SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})",
-            postgres_duration(lock_timeout)
+            "BEGIN; {session}; SET LOCAL lock_timeout = '{}'; \
+             SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})",
+            postgres_duration(settings.migration_lock_timeout)
         ),
     )
     .await?;
@@ -556,12 +590,13 @@ async fn locked_changes(
 }
 
 /// A lock wait that timed out, said in words an operator can act on.
-fn lock_wait_explained(error: RepositoryError, lock_timeout: Duration) -> RepositoryError {
+fn lock_wait_explained(error: RepositoryError, settings: &StorageSettings) -> RepositoryError {
     match error {
         RepositoryError::Timeout(message) if message.contains("lock timeout") => {
             RepositoryError::Timeout(format!(
-                "gave up after {lock_timeout:?} waiting for a lock (another migration running, \
-                 or a long transaction using the domains table); nothing was changed: {message}"
+                "gave up after {:?} waiting for a lock (another migration running, \
+                 or a long transaction using the domains table); nothing was changed: {message}",
+                settings.migration_lock_timeout
             ))
         }
         other => other,

@@ -148,7 +148,7 @@ impl SeaOrmRepository {
     #[instrument(skip_all, err)]
     pub async fn migrate(settings: &StorageSettings) -> Result<MigrationReport, StorageError> {
         let (db, backend) = open(settings.migration_url(), settings, 1).await?;
-        let report = reconcile(&db, backend, settings.migration_lock_timeout)
+        let report = reconcile(&db, backend, settings)
             .await
             .map_err(StorageError::Migration);
         // The migration's outcome matters more than a failed goodbye.
