@@ -36,7 +36,7 @@ pub enum SettingsError {
         /// Its value.
         value: String,
         /// What is accepted.
-        expected: &'static str,
+        expected: String,
     },
     /// A key holds a value out of range or otherwise not accepted.
     #[error("configuration key {key} = {value} is invalid: expected {expected}")]
@@ -75,6 +75,7 @@ pub struct DatabaseSection {
     /// `DATABASE_URL`: `postgres://...` or `sqlite://...`.
     pub url: String,
     /// `transaction` | `session` | `none`: what sits in front of Postgres.
+    #[serde(deserialize_with = "pooler_keyword")]
     pub pooler: PoolerMode,
     /// A direct or session-mode URL for migrations.
     pub migration_url: Option<String>,
@@ -139,6 +140,7 @@ pub struct FetchSection {
 #[serde(deny_unknown_fields, default)]
 pub struct LogSection {
     /// `human` or `json`.
+    #[serde(deserialize_with = "log_format_keyword")]
     pub format: LogFormat,
     /// A tracing filter such as `info` or `info,scheduler_storage_seaorm=debug`
     /// (`RUST_LOG` wins when set).
@@ -267,7 +269,11 @@ const ENVIRONMENT: &[(&str, &str, ValueKind)] = &[
         ValueKind::WholeNumber,
     ),
     ("DIAGNOSTIC_DIR", "diagnostic_dir", ValueKind::Text),
-    ("DATABASE_POOLER", "database.pooler", ValueKind::Text),
+    (
+        "DATABASE_POOLER",
+        "database.pooler",
+        ValueKind::OneOf(&["transaction", "session", "none"]),
+    ),
     (
         "DATABASE_MIGRATION_URL",
         "database.migration_url",
@@ -279,14 +285,45 @@ const ENVIRONMENT: &[(&str, &str, ValueKind)] = &[
         ValueKind::WholeNumber,
     ),
     ("DOMAIN_SCHEDULER_WORKER_ID", "worker_id", ValueKind::Text),
-    ("DOMAIN_SCHEDULER_LOG_FORMAT", "log.format", ValueKind::Text),
+    (
+        "DOMAIN_SCHEDULER_LOG_FORMAT",
+        "log.format",
+        ValueKind::OneOf(&["human", "json"]),
+    ),
 ];
+
+/// `worker_id` is the first part of `locked_by`; the rest (`:random/N`)
+/// must fit in the domain's 100-character cap of a worker id.
+const WORKER_ID_MAX_CHARS: usize = 64;
 
 #[derive(Debug, Clone, Copy)]
 enum ValueKind {
     Text,
     WholeNumber,
     PositiveNumber,
+    /// One of these words, in any case.
+    OneOf(&'static [&'static str]),
+}
+
+/// Reads `database.pooler` through [`PoolerMode`]'s `FromStr`, whose error
+/// names the accepted words (serde's enum error through `config` does not).
+fn pooler_keyword<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<PoolerMode, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse().map_err(serde::de::Error::custom)
+}
+
+/// Reads `log.format`, naming the accepted words when it is neither.
+fn log_format_keyword<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<LogFormat, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    <LogFormat as clap::ValueEnum>::from_str(text.trim(), true).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "unknown log format {text:?} (expected human or json)"
+        ))
+    })
 }
 
 impl Settings {
@@ -319,13 +356,20 @@ impl Settings {
             let Some(value) = lookup(name).filter(|value| !value.trim().is_empty()) else {
                 continue;
             };
-            let invalid = |expected| SettingsError::Environment {
+            let invalid = |expected: &str| SettingsError::Environment {
                 name,
                 value: value.clone(),
-                expected,
+                expected: expected.to_owned(),
             };
             builder = match kind {
                 ValueKind::Text => builder.set_override(*key, value.trim()),
+                ValueKind::OneOf(words) => {
+                    let word = value.trim().to_ascii_lowercase();
+                    if !words.contains(&word.as_str()) {
+                        return Err(invalid(&format!("one of {}", words.join(", "))));
+                    }
+                    builder.set_override(*key, word)
+                }
                 ValueKind::WholeNumber => {
                     let number: u64 = value
                         .trim()
@@ -471,6 +515,18 @@ impl Settings {
                     expected: "a postgres://, postgresql:// or sqlite:// URL".into(),
                 });
             }
+        }
+        if let Some(id) = &self.worker_id
+            && id.chars().count() > WORKER_ID_MAX_CHARS
+        {
+            return Err(SettingsError::Value {
+                key: "worker_id",
+                value: format!("{id:?}"),
+                expected: format!(
+                    "at most {WORKER_ID_MAX_CHARS} characters (a random suffix and the batch \
+                     number are added to it in locked_by)"
+                ),
+            });
         }
         self.resolve_rules()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|error| {

@@ -303,3 +303,57 @@ async fn settings_that_could_buffer_too_much_at_once_are_refused() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("at most 4 GiB"), "{}", run.stderr);
 }
+
+#[tokio::test]
+async fn a_bad_keyword_names_the_key_and_the_accepted_words() {
+    let cli = Cli::new();
+    let config = cli.write("bad.toml", "[database]\npooler = \"transactions\"\n");
+    let run = cli
+        .run(&["--config", config.to_str().unwrap(), "status"])
+        .await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("database.pooler"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("expected transaction, session or none"),
+        "{}",
+        run.stderr
+    );
+
+    let run = Cli::new()
+        .env("DOMAIN_SCHEDULER_LOG_FORMAT", "yaml")
+        .run(&["status"])
+        .await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "environment variable DOMAIN_SCHEDULER_LOG_FORMAT=\"yaml\" is invalid: expected one of human, json"
+        ),
+        "{}",
+        run.stderr
+    );
+    // Case does not matter.
+    let run = Cli::new()
+        .env("DATABASE_POOLER", "Session")
+        .run(&["status"])
+        .await;
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+#[tokio::test]
+async fn a_worker_id_too_long_to_keep_its_suffixes_is_refused() {
+    let run = Cli::new()
+        .env("DOMAIN_SCHEDULER_WORKER_ID", &"w".repeat(65))
+        .run(&["status"])
+        .await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("configuration key worker_id = \"wwww"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("at most 64 characters"),
+        "{}",
+        run.stderr
+    );
+}

@@ -108,6 +108,9 @@ fn default_worker_id() -> WorkerId {
         .filter(|name| !name.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "worker".to_owned());
+    // Host names may be long; the pid, the random part and the batch
+    // number after it must survive `WorkerId`'s cap.
+    let host: String = host.chars().take(48).collect();
     WorkerId::new(format!("{host}:{}:{}", std::process::id(), random_suffix()))
 }
 
