@@ -276,7 +276,11 @@ where
             }
             Ok(WriteOutcome::LeaseLost) => self.lease_lost(&domain),
             Err(write_error) => {
-                error!(error = %write_error, "could not write the result of {name}: {write_error}");
+                error!(
+                    target: DIAGNOSTICS_TARGET,
+                    error = %write_error,
+                    "could not write the result of {name}: {write_error}"
+                );
                 // A database that is briefly gone or slow is no reason to give
                 // up on a site that answered: such failures retry like a
                 // transient fetch failure. Anything else is recorded as the
@@ -382,6 +386,7 @@ where
 
     fn lease_lost(&self, domain: &ClaimedDomain) -> DomainOutcome {
         warn!(
+            target: DIAGNOSTICS_TARGET,
             "lease on {} was lost before the write (it expired and the row was taken over); \
              nothing written",
             domain.raw_domain

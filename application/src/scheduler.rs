@@ -123,7 +123,10 @@ where
                     let summary = processor
                         .run_batch(shutdown)
                         .instrument(info_span!("batch", instance, batch = batches))
-                        .await?;
+                        .await
+                        .inspect_err(|claim_error| {
+                            error!(target: DIAGNOSTICS_TARGET, error = %claim_error, "{claim_error}");
+                        })?;
                     if summary.claimed == 0 {
                         break;
                     }
@@ -169,7 +172,11 @@ where
                 report.requeued + report.failed
             }
             Err(rescue_error) => {
-                error!(error = %rescue_error, "rescue sweep failed: {rescue_error}");
+                error!(
+                    target: DIAGNOSTICS_TARGET,
+                    error = %rescue_error,
+                    "rescue sweep failed: {rescue_error}"
+                );
                 0
             }
         }

@@ -37,9 +37,15 @@ pub fn init_telemetry(
     level: &str,
     diagnostic_dir: Option<&Path>,
 ) -> Result<(), DiagnosticDirError> {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    // `level` was validated with the settings; `RUST_LOG` was not.
+    let configured = || EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let (filter, rejected) = match std::env::var(EnvFilter::DEFAULT_ENV) {
+        Ok(value) if !value.trim().is_empty() => match EnvFilter::try_new(&value) {
+            Ok(filter) => (filter, None),
+            Err(error) => (configured(), Some((value, error))),
+        },
+        _ => (configured(), None),
+    };
     let stderr = match format {
         LogFormat::Human => tracing_subscriber::fmt::layer()
             .with_writer(io::stderr)
@@ -69,6 +75,9 @@ pub fn init_telemetry(
         .with(stderr)
         .with(diagnostics)
         .try_init();
+    if let Some((value, error)) = rejected {
+        tracing::warn!("ignoring RUST_LOG={value:?}, not a log filter ({error}); using {level:?}");
+    }
     Ok(())
 }
 

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use common::Cli;
 use scheduler_tests::https_fixture::{FixtureServer, Site, closed_address};
+use scheduler_tests::pgbouncer::PgBouncer;
 use scheduler_tests::postgres::TestDatabase;
 use sqlx::Row as _;
 
@@ -157,17 +158,22 @@ struct Scenario {
 /// path: exact resolve rules to the fixture's loopback address (and one to
 /// an address where nothing listens), the fixture's CA, no quick retries,
 /// one attempt so transient failures end in `error` within one run.
-async fn scenario(database_url: Option<&str>) -> Scenario {
+async fn scenario(database: Option<String>) -> Scenario {
     scenario_with(
-        database_url,
+        database,
         "max_attempts = 1\nconcurrency = 4\n",
         Site::status(204),
     )
     .await
 }
 
+/// The `[database]` section for Postgres at `url` with nothing between.
+fn direct_postgres(url: &str) -> String {
+    format!("[database]\nurl = {url:?}\npooler = \"none\"\n")
+}
+
 /// [`scenario`] with other `[scheduler]` lines, and `slow.test` playing `slow`.
-async fn scenario_with(database_url: Option<&str>, scheduler: &str, slow: Site) -> Scenario {
+async fn scenario_with(database: Option<String>, scheduler: &str, slow: Site) -> Scenario {
     let server = FixtureServer::builder()
         .site(
             "acme.test",
@@ -191,8 +197,9 @@ async fn scenario_with(database_url: Option<&str>, scheduler: &str, slow: Site) 
     let refused = closed_address().await.unwrap();
     let cli = Cli::new();
     let mut config = String::new();
-    if let Some(url) = database_url {
-        config.push_str(&format!("[database]\nurl = {url:?}\npooler = \"none\"\n\n"));
+    if let Some(section) = database {
+        config.push_str(&section);
+        config.push('\n');
     }
     config.push_str(&format!("[scheduler]\n{scheduler}\n"));
     config.push_str(&format!(
@@ -382,17 +389,44 @@ async fn worker_once_on_sqlite_completes_good_sites_and_explains_the_rest() {
     let rows = sqlite_rows(&cli.path("domain-scheduler.db")).await;
     check_rows(&rows);
     assert_eq!(server.request_count("gone.test"), 1, "a 404 is not retried");
-    let diagnostics = std::fs::read_dir(cli.path("diagnostics")).unwrap().count();
-    assert_eq!(diagnostics, 1, "one daily diagnostic file");
+    check_diagnostics(&cli);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn worker_once_on_postgres_completes_good_sites_and_explains_the_rest() {
-    let database = TestDatabase::create().await;
-    let Scenario { server, cli } = scenario(Some(database.url())).await;
+/// The daily file holds the batch summary and each failure.
+fn check_diagnostics(cli: &Cli) {
+    let files: Vec<_> = std::fs::read_dir(cli.path("diagnostics"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "one daily diagnostic file: {files:?}");
+    let name = files[0].file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(
+        name.starts_with("domain_scheduler_") && name.ends_with(".log") && name.len() == 29,
+        "{name}"
+    );
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(
+        text.contains("batch done: 7 claimed, 3 completed, 4 failed"),
+        "{text}"
+    );
+    for failure in [
+        "gone.test failed: HTTP 404",
+        "refused.test failed:",
+        "picture.test failed:",
+        "not a domain failed:",
+    ] {
+        assert!(text.contains(failure), "{failure}: {text}");
+    }
+}
+
+/// The whole scenario on the Postgres database at `direct_url`, the worker
+/// reaching it as `database` says: another system's raw insert, enqueue,
+/// one drain, then every row, the daily file and `status`.
+async fn postgres_scenario(direct_url: &str, database: String) {
+    let Scenario { server, cli } = scenario(Some(database)).await;
     let migrated = cli.run(&["migrate"]).await;
     assert_eq!(migrated.code, 0, "{migrated:?}");
-    let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
+    let pool = sqlx::PgPool::connect(direct_url).await.unwrap();
     sqlx::query("INSERT INTO domains (domain) VALUES ('not a domain')")
         .execute(&pool)
         .await
@@ -401,15 +435,38 @@ async fn worker_once_on_postgres_completes_good_sites_and_explains_the_rest() {
 
     enqueue_and_drain(&cli).await;
 
-    let rows = postgres_rows(database.url()).await;
-    check_rows(&rows);
+    check_rows(&postgres_rows(direct_url).await);
     assert_eq!(server.request_count("gone.test"), 1, "a 404 is not retried");
+    check_diagnostics(&cli);
     let status = cli.run(&["status", "--json"]).await;
+    assert_eq!(status.code, 0, "{status:?}");
     let report: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(
         (report["completed"].as_u64(), report["error"].as_u64()),
         (Some(3), Some(4))
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn worker_once_on_postgres_completes_good_sites_and_explains_the_rest() {
+    let database = TestDatabase::create().await;
+    postgres_scenario(database.url(), direct_postgres(database.url())).await;
+    database.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn worker_once_through_a_transaction_pooler_completes_good_sites_and_explains_the_rest() {
+    let database = TestDatabase::create().await;
+    let pooler = PgBouncer::start().await.unwrap();
+    // As in production behind Supavisor's port 6543: the worker's URL is
+    // the pooler's, migrations go over a direct one.
+    let section = format!(
+        "[database]\nurl = {:?}\npooler = \"transaction\"\nmigration_url = {:?}\n",
+        pooler.pooled_url(database.url()),
+        database.url()
+    );
+    postgres_scenario(database.url(), section).await;
+    drop(pooler);
     database.drop().await;
 }
 

@@ -158,11 +158,14 @@ pub(crate) struct Rules {
 
 /// The embedded rules, compiled on first use. A broken rule file is caught
 /// by the unit tests, so at run time it degrades to detecting nothing
-/// rather than taking the worker down.
+/// (said once, loudly) rather than taking the worker down.
 pub(crate) static RULES: LazyLock<Rules> = LazyLock::new(|| {
-    Rules::parse(RULES_SOURCE).unwrap_or_else(|_| Rules {
-        rules: Vec::new(),
-        matchers: Vec::new(),
+    Rules::parse(RULES_SOURCE).unwrap_or_else(|error| {
+        tracing::error!("technology rules do not compile, no technology will be detected: {error}");
+        Rules {
+            rules: Vec::new(),
+            matchers: Vec::new(),
+        }
     })
 });
 
