@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::path::PathBuf;
+
 use common::Cli;
 
 #[tokio::test]
@@ -356,4 +358,45 @@ async fn a_worker_id_too_long_to_keep_its_suffixes_is_refused() {
         "{}",
         run.stderr
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn extract_trusts_the_system_trust_store() {
+    use scheduler_tests::https_fixture::{FixtureServer, Site};
+
+    let server = FixtureServer::builder()
+        .site(
+            "corp.test",
+            Site::html("<html><head><title>Intranet</title></head></html>"),
+        )
+        .start()
+        .await
+        .unwrap();
+    let config = format!("[fetch.resolve]\n\"corp.test\" = \"{}\"\n", server.ip());
+    let extract_with_store = |store: PathBuf| {
+        let config = config.clone();
+        async move {
+            let cli = Cli::new().env("SSL_CERT_FILE", store.to_str().unwrap());
+            cli.write("domain-scheduler.toml", &config);
+            cli.run(&["extract", "corp.test"]).await
+        }
+    };
+    // The fixture's CA is unknown to the built-in roots and to an empty
+    // system store.
+    let stores = tempfile::tempdir().unwrap();
+    let empty_store = stores.path().join("empty.pem");
+    std::fs::write(&empty_store, "").unwrap();
+    let untrusted = extract_with_store(empty_store).await;
+    assert_eq!(untrusted.code, 1, "{untrusted:?}");
+    assert!(
+        untrusted.stderr.contains("certificate"),
+        "{}",
+        untrusted.stderr
+    );
+
+    // Installed in the system store (here: SSL_CERT_FILE), it is trusted.
+    let trusted = extract_with_store(server.ca_pem_path().to_owned()).await;
+    assert_eq!(trusted.code, 0, "{trusted:?}");
+    let json: serde_json::Value = serde_json::from_str(&trusted.stdout).unwrap();
+    assert_eq!(json["title"], "Intranet");
 }

@@ -20,7 +20,8 @@
 //! - `resolver`: the DNS resolver given to reqwest: rules, then the system
 //!   resolver, then the address filter.
 //! - [`address`]: [`is_public_address`], the filter's classifier.
-//! - `tls`: the rustls configuration (webpki roots plus extra PEM files).
+//! - `tls`: the rustls configuration (webpki roots, the system trust store,
+//!   extra PEM files).
 //! - `error`: [`HttpExtractorError`] (start-up) and the mapping of request
 //!   failures to [`ExtractionError`](scheduler_domain::ExtractionError).
 //! - `retry`: backoff with jitter and `Retry-After`.

@@ -1,5 +1,5 @@
-//! The rustls client configuration: the ring provider, the webpki roots
-//! and the operator's extra PEM roots.
+//! The rustls client configuration: the ring provider, the webpki roots,
+//! the system's trust store and the operator's extra PEM roots.
 //!
 //! The configuration is built here rather than by reqwest so that the one
 //! crypto provider of the process is ring (the database driver uses it too)
@@ -17,6 +17,7 @@ pub(crate) fn client_config(extra_roots: &[PathBuf]) -> Result<ClientConfig, Htt
     let mut roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    add_system_roots(&mut roots);
     for path in extra_roots {
         add_pem_roots(&mut roots, path)?;
     }
@@ -30,6 +31,18 @@ pub(crate) fn client_config(extra_roots: &[PathBuf]) -> Result<ClientConfig, Htt
     // server would never pick HTTP/2.
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// The system's trust store (`/etc/ssl/certs`, or `SSL_CERT_FILE` /
+/// `SSL_CERT_DIR`): where a company's own CA is usually installed. The
+/// webpki roots still stand when it is missing or unreadable.
+fn add_system_roots(roots: &mut RootCertStore) {
+    let found = rustls_native_certs::load_native_certs();
+    for error in &found.errors {
+        tracing::warn!("system trust store: {error}");
+    }
+    let (added, ignored) = roots.add_parsable_certificates(found.certs);
+    tracing::debug!(added, ignored, "roots from the system trust store");
 }
 
 fn add_pem_roots(roots: &mut RootCertStore, path: &Path) -> Result<(), HttpExtractorError> {

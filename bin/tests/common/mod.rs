@@ -35,6 +35,8 @@ const READ_VARIABLES: &[&str] = &[
     "DOMAIN_SCHEDULER_WORKER_ID",
     "DOMAIN_SCHEDULER_LOG_FORMAT",
     "RUST_LOG",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
 ];
 
 impl Cli {
