@@ -75,8 +75,8 @@ pub enum ExtractionError {
 
 impl ExtractionError {
     /// Whether a later attempt may succeed. 408, 425, 429 and 5xx answers,
-    /// time-outs and broken connections are transient; everything else is
-    /// permanent.
+    /// time-outs, broken connections and unclassified failures (`Other`)
+    /// are transient; everything else is permanent.
     pub fn kind(&self) -> FailureKind {
         match self {
             ExtractionError::Connection(_)

@@ -54,8 +54,10 @@ pub trait DomainRepository: Send + Sync {
     ///
     /// # Errors
     ///
-    /// Any [`RepositoryError`]; the caller then records the failure with
-    /// [`DomainRepository::fail`] in a separate transaction.
+    /// Any [`RepositoryError`]; the caller then records the failure in a
+    /// separate transaction: [`DomainRepository::retry_later`] when the
+    /// database was unavailable or timed out (attempts permitting), else
+    /// [`DomainRepository::fail`].
     fn complete(
         &self,
         id: DomainId,
