@@ -58,11 +58,14 @@ pub(super) async fn run(settings: &Settings, once: bool) -> Result<ExitCode, Cli
                 let totals = drained.totals;
                 #[allow(clippy::print_stdout)]
                 {
+                    let plural = |count: usize| if count == 1 { "" } else { "es" };
                     println!(
-                        "processed {} domains in {} batches: {} completed, {} failed, {} to retry \
+                        "processed {} domain{} in {} batch{}: {} completed, {} failed, {} to retry \
                          later, {} released, {} rescued",
                         totals.claimed,
+                        if totals.claimed == 1 { "" } else { "s" },
                         drained.batches,
+                        plural(drained.batches),
                         totals.completed,
                         totals.failed,
                         totals.retried,
