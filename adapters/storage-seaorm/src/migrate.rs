@@ -30,6 +30,8 @@
 //! migration URL may still be a pooler, which keeps a connection for the
 //! length of an explicit transaction.
 
+use std::collections::BTreeMap;
+
 use scheduler_domain::RepositoryError;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 use sqlx::PgConnection;
@@ -266,22 +268,19 @@ const MIGRATION_LOCK_KEY: i64 = 0x0064_6f6d_6169_6e73;
 /// What is there now.
 struct Existing {
     columns: Vec<String>,
-    valid_indexes: Vec<String>,
-    invalid_indexes: Vec<String>,
-    /// Indexes another migration is building concurrently right now (they
-    /// look invalid until it is done).
-    building_indexes: Vec<String>,
+    indexes: BTreeMap<String, IndexState>,
     unique_domain: bool,
 }
 
-impl Existing {
-    fn has_index(&self, name: &str) -> bool {
-        self.valid_indexes.iter().any(|index| index == name)
-    }
-
-    fn has_invalid_index(&self, name: &str) -> bool {
-        self.invalid_indexes.iter().any(|index| index == name)
-    }
+/// What an index of the table is good for right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IndexState {
+    Valid,
+    /// Left by a concurrent build that failed: present, never used.
+    Invalid,
+    /// Another migration is building it concurrently right now (it looks
+    /// invalid until that is done).
+    Building,
 }
 
 /// The changes a migration makes.
@@ -343,28 +342,38 @@ fn plan(existing: &Existing, backend: Backend) -> Plan {
     // A new table is empty: its indexes are built at once, in the same
     // transaction. SQLite has one writer anyway.
     let concurrently = backend == Backend::Postgres && !plan.report.created_table;
-    if !existing.building_indexes.is_empty() {
+    let building: Vec<&String> = existing
+        .indexes
+        .iter()
+        .filter(|(_, state)| **state == IndexState::Building)
+        .map(|(name, _)| name)
+        .collect();
+    if !building.is_empty() {
         // Another migration is building indexes of this table: a build
         // started here would only wait for it (index builds on one table
         // take turns), holding this start-up back. It finishes the job.
         info!(
-            building = ?existing.building_indexes,
+            ?building,
             "another migration is building indexes of domains; leaving them to it"
         );
         return plan;
     }
     for index in indexes {
-        if existing.has_invalid_index(index.name) {
-            plan.concurrent
-                .push(format!("REINDEX INDEX CONCURRENTLY {}", index.name));
-            plan.report.rebuilt_indexes.push(index.name.to_owned());
-        } else if !existing.has_index(index.name) {
-            if concurrently {
-                plan.concurrent.push(index.create(backend, true));
-            } else {
-                plan.in_transaction.push(index.create(backend, false));
+        match existing.indexes.get(index.name) {
+            Some(IndexState::Valid | IndexState::Building) => {}
+            Some(IndexState::Invalid) => {
+                plan.concurrent
+                    .push(format!("REINDEX INDEX CONCURRENTLY {}", index.name));
+                plan.report.rebuilt_indexes.push(index.name.to_owned());
             }
-            plan.report.added_indexes.push(index.name.to_owned());
+            None => {
+                if concurrently {
+                    plan.concurrent.push(index.create(backend, true));
+                } else {
+                    plan.in_transaction.push(index.create(backend, false));
+                }
+                plan.report.added_indexes.push(index.name.to_owned());
+            }
         }
     }
     plan
@@ -458,24 +467,21 @@ fn existing(
     indexes: &[Row],
     unique_domain: &[Row],
 ) -> Result<Existing, RepositoryError> {
-    let mut valid_indexes = Vec::new();
-    let mut invalid_indexes = Vec::new();
-    let mut building_indexes = Vec::new();
+    let mut states = BTreeMap::new();
     for row in indexes {
         let (Some(name), state) = (row.text("name")?, row.text("state")?) else {
             continue;
         };
-        match state.as_deref() {
-            Some("valid") => valid_indexes.push(name),
-            Some("building") => building_indexes.push(name),
-            _ => invalid_indexes.push(name),
-        }
+        let state = match state.as_deref() {
+            Some("valid") => IndexState::Valid,
+            Some("building") => IndexState::Building,
+            _ => IndexState::Invalid,
+        };
+        states.insert(name, state);
     }
     Ok(Existing {
         columns: texts(columns, "name")?,
-        valid_indexes,
-        invalid_indexes,
-        building_indexes,
+        indexes: states,
         unique_domain: !unique_domain.is_empty(),
     })
 }
