@@ -272,7 +272,7 @@ const ENVIRONMENT: &[(&str, &str, ValueKind)] = &[
     (
         "DATABASE_POOLER",
         "database.pooler",
-        ValueKind::OneOf(&["transaction", "session", "none"]),
+        ValueKind::OneOf(&PoolerMode::WORDS),
     ),
     (
         "DATABASE_MIGRATION_URL",
@@ -288,7 +288,7 @@ const ENVIRONMENT: &[(&str, &str, ValueKind)] = &[
     (
         "DOMAIN_SCHEDULER_LOG_FORMAT",
         "log.format",
-        ValueKind::OneOf(&["human", "json"]),
+        ValueKind::OneOf(LOG_FORMATS),
     ),
 ];
 
@@ -314,6 +314,9 @@ fn pooler_keyword<'de, D: serde::Deserializer<'de>>(
     text.parse().map_err(serde::de::Error::custom)
 }
 
+/// The words of [`LogFormat`].
+const LOG_FORMATS: &[&str] = &["human", "json"];
+
 /// Reads `log.format`, naming the accepted words when it is neither.
 fn log_format_keyword<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
@@ -321,7 +324,8 @@ fn log_format_keyword<'de, D: serde::Deserializer<'de>>(
     let text = String::deserialize(deserializer)?;
     <LogFormat as clap::ValueEnum>::from_str(text.trim(), true).map_err(|_| {
         serde::de::Error::custom(format!(
-            "unknown log format {text:?} (expected human or json)"
+            "unknown log format {text:?} (expected {})",
+            LOG_FORMATS.join(" or ")
         ))
     })
 }
@@ -676,5 +680,22 @@ fn in_range(key: &'static str, value: u64, min: u64, max: u64) -> Result<(), Set
             value: value.to_string(),
             expected: format!("a whole number from {min} to {max}"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_format_words_are_exactly_the_formats() {
+        let variants = <LogFormat as clap::ValueEnum>::value_variants();
+        assert_eq!(variants.len(), LOG_FORMATS.len());
+        for word in LOG_FORMATS {
+            assert!(
+                <LogFormat as clap::ValueEnum>::from_str(word, false).is_ok(),
+                "{word}"
+            );
+        }
     }
 }

@@ -26,6 +26,9 @@ pub enum PoolerMode {
 }
 
 impl PoolerMode {
+    /// Every word accepted in configuration.
+    pub const WORDS: [&'static str; 3] = ["transaction", "session", "none"];
+
     /// The word used in configuration.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -197,6 +200,13 @@ mod tests {
         );
         assert_eq!(postgres_duration(Duration::from_millis(1500)), "1500ms");
         assert_eq!(settings.migration_url(), "postgres://localhost/db");
+    }
+
+    #[test]
+    fn every_pooler_word_names_its_mode() {
+        for word in PoolerMode::WORDS {
+            assert_eq!(word.parse::<PoolerMode>().unwrap().as_str(), word);
+        }
     }
 
     #[test]
