@@ -58,14 +58,14 @@ pub(super) async fn run(settings: &Settings, once: bool) -> Result<ExitCode, Cli
                 let totals = drained.totals;
                 #[allow(clippy::print_stdout)]
                 {
-                    let plural = |count: usize| if count == 1 { "" } else { "es" };
+                    let counted = |count: usize, one: &str, many: &str| {
+                        format!("{count} {}", if count == 1 { one } else { many })
+                    };
                     println!(
-                        "processed {} domain{} in {} batch{}: {} completed, {} failed, {} to retry \
-                         later, {} released, {} rescued",
-                        totals.claimed,
-                        if totals.claimed == 1 { "" } else { "s" },
-                        drained.batches,
-                        plural(drained.batches),
+                        "processed {} in {}: {} completed, {} failed, {} to retry later, \
+                         {} released, {} rescued",
+                        counted(totals.claimed, "domain", "domains"),
+                        counted(drained.batches, "batch", "batches"),
                         totals.completed,
                         totals.failed,
                         totals.retried,
