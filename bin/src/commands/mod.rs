@@ -4,7 +4,7 @@ mod enqueue;
 mod extract;
 mod migrate;
 mod status;
-mod worker;
+pub mod worker;
 
 use std::process::ExitCode;
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use scheduler_application::{BatchProcessor, Scheduler, SystemClock};
-use scheduler_domain::WorkerId;
+use scheduler_domain::{MetadataExtractor, WorkerId};
 use scheduler_http_extractor::HttpExtractor;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -22,6 +22,26 @@ pub(super) async fn run(settings: &Settings, once: bool) -> Result<ExitCode, Cli
     // Bad fetch settings (an unreadable PEM file) stop start-up before the
     // database is touched.
     let extractor = Arc::new(HttpExtractor::new(settings.fetch()?)?);
+    serve(settings, extractor, once, shutdown).await
+}
+
+/// The worker behind `worker [--once]` with any extractor: opens (and
+/// migrates) the database, then drains it (`once`) or serves until
+/// `shutdown` is cancelled. The end-to-end benchmark runs it with a null
+/// extractor to measure the queue alone.
+///
+/// # Errors
+///
+/// [`CliError`] when the database cannot be opened or a drain fails.
+pub async fn serve<E>(
+    settings: &Settings,
+    extractor: Arc<E>,
+    once: bool,
+    shutdown: CancellationToken,
+) -> Result<ExitCode, CliError>
+where
+    E: MetadataExtractor + 'static,
+{
     let repository = Arc::new(open_repository(settings, Schema::Migrate).await?);
     // A configured id gets a random suffix too: two replicas given the same
     // id must still never pass each other's lease checks.
