@@ -34,8 +34,8 @@ pub use metadata::{
     MetadataDocument, SiteMetadata, SocialProfiles, TechStack, Technology, WordPressInfo,
 };
 pub use model::{
-    ClaimRequest, ClaimedDomain, DomainId, EnqueueReport, ErrorSample, RescueReport, StatusReport,
-    WorkerId, WriteOutcome,
+    ClaimRequest, ClaimedDomain, Completion, DomainId, EnqueueReport, ErrorSample, RescueReport,
+    StatusReport, WorkerId, WriteOutcome,
 };
 pub use name::{DomainName, DomainNameError};
 pub use ports::{DomainRepository, MetadataExtractor, RepositoryError, WorkSignal};
