@@ -11,6 +11,7 @@
 //! came back short means nothing more is due: the claimer waits for the
 //! signal (a `NOTIFY`, the next poll) or `interval`, whichever comes first.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -75,7 +76,7 @@ struct Pipeline {
     slots: Arc<Semaphore>,
     domains: TaskTracker,
     totals: Arc<Mutex<BatchSummary>>,
-    claims: Mutex<usize>,
+    claims: AtomicUsize,
     pace: Option<Pace>,
     shutdown: CancellationToken,
     grace_over: CancellationToken,
@@ -97,7 +98,7 @@ impl Pipeline {
         drop(self.writer);
         self.writers.close();
         self.writers.wait().await;
-        let claims = *self.claims.lock().unwrap_or_else(PoisonError::into_inner);
+        let claims = self.claims.load(Ordering::Relaxed);
         let totals = *self.totals.lock().unwrap_or_else(PoisonError::into_inner);
         (totals, claims)
     }
@@ -193,7 +194,7 @@ where
             slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
             domains: TaskTracker::new(),
             totals: Arc::new(Mutex::new(BatchSummary::default())),
-            claims: Mutex::new(0),
+            claims: AtomicUsize::new(0),
             pace: settings
                 .max_per_minute
                 .map(|per_minute| Pace::new(per_minute.get(), settings.batch_size.max(1))),
@@ -268,10 +269,7 @@ where
             };
             let got = rows.len();
             if got > 0 {
-                *pipeline
-                    .claims
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) += 1;
+                pipeline.claims.fetch_add(1, Ordering::Relaxed);
                 pipeline
                     .totals
                     .lock()

@@ -91,7 +91,7 @@ async fn open(
             options.map_sqlx_postgres_opts(|options| options.statement_cache_capacity(0));
             // A ping on every check-out is one more pooler round trip (and
             // server check-out) per operation. A connection in steady use
-            // is alive; one that sat idle (across a fetch, between ticks)
+            // is alive; one that sat idle (across a fetch, while the worker idles)
             // may have been closed by the pooler or a restart, and a write
             // failing on it would cost the domain a retry: ping only those.
             options.test_before_acquire_if_idle_for(settings.ping_connections_idle_for);
