@@ -18,6 +18,49 @@ const RULES_SOURCE: &str = include_str!("../rules/technologies.toml");
 const MAX_EVIDENCE: usize = 160;
 const MAX_VERSION: usize = 32;
 
+/// Every category a rule may name. `SiteMetadata::tech_stack()` groups them:
+/// some fill the old four lists, the others become keys of their own.
+pub(crate) const CATEGORIES: &[&str] = &[
+    "cms",
+    "ecommerce",
+    "ecommerce-app",
+    "payments",
+    "site-builder",
+    "static-site-generator",
+    "page-builder",
+    "plugin",
+    "framework",
+    "web-framework",
+    "javascript-library",
+    "css-framework",
+    "ui",
+    "analytics",
+    "ab-testing",
+    "tag-manager",
+    "advertising",
+    "marketing",
+    "crm",
+    "chat",
+    "forms",
+    "widget",
+    "consent",
+    "scheduling",
+    "reviews",
+    "search",
+    "captcha",
+    "accessibility",
+    "fonts",
+    "maps",
+    "video",
+    "translation",
+    "monitoring",
+    "security",
+    "cdn",
+    "hosting",
+    "web-server",
+    "language",
+];
+
 /// What a rule can match against; see the rule file's header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -34,6 +77,7 @@ pub(crate) enum SignalKind {
     Form,
     Header,
     Cookie,
+    Frame,
 }
 
 impl SignalKind {
@@ -53,6 +97,7 @@ impl SignalKind {
             SignalKind::Form => &[SignalKind::Form],
             SignalKind::Header => &[SignalKind::Header],
             SignalKind::Cookie => &[SignalKind::Cookie],
+            SignalKind::Frame => &[SignalKind::Frame],
         }
     }
 
@@ -70,6 +115,7 @@ impl SignalKind {
             SignalKind::Form => "form action",
             SignalKind::Header => "header",
             SignalKind::Cookie => "cookie",
+            SignalKind::Frame => "iframe",
         }
     }
 }
@@ -89,6 +135,11 @@ struct RuleSpec {
     #[serde(default)]
     implies: Vec<String>,
     signals: Vec<SignalSpec>,
+    /// Snippets the tests run the rule on; nothing at run time reads them.
+    #[serde(default, rename = "examples")]
+    _examples: serde::de::IgnoredAny,
+    #[serde(default, rename = "ignores")]
+    _ignores: serde::de::IgnoredAny,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,6 +166,17 @@ pub(crate) enum RuleError {
         pattern: String,
         /// Why it does not compile.
         source: regex::Error,
+    },
+    /// Two rules share a name.
+    #[error("technology rule {0} is written twice")]
+    DuplicateName(String),
+    /// A category outside [`CATEGORIES`].
+    #[error("technology rule {name}: unknown category {category}")]
+    UnknownCategory {
+        /// The technology.
+        name: String,
+        /// The category as written.
+        category: String,
     },
     /// `implies` names a technology that has no rule.
     #[error("technology rule {name} implies unknown technology {implied}")]
@@ -181,6 +243,15 @@ impl Rules {
         let mut by_kind: Vec<(SignalKind, Vec<CompiledSignal>)> = Vec::new();
         let mut order = 0;
         for (index, spec) in file.technology.into_iter().enumerate() {
+            if names[..index].contains(&spec.name) {
+                return Err(RuleError::DuplicateName(spec.name));
+            }
+            if !CATEGORIES.contains(&spec.category.as_str()) {
+                return Err(RuleError::UnknownCategory {
+                    name: spec.name,
+                    category: spec.category,
+                });
+            }
             let mut implies = Vec::new();
             for implied in &spec.implies {
                 let position = names
@@ -353,10 +424,11 @@ pub(crate) struct Signals<'a> {
     pub(crate) forms: Vec<&'a str>,
     pub(crate) headers: Vec<String>,
     pub(crate) cookies: Vec<&'a str>,
+    pub(crate) frames: Vec<&'a str>,
 }
 
 impl Signals<'_> {
-    fn by_kind(&self) -> [(SignalKind, Vec<&str>); 11] {
+    fn by_kind(&self) -> [(SignalKind, Vec<&str>); 12] {
         fn owned(list: &[String]) -> Vec<&str> {
             list.iter().map(String::as_str).collect()
         }
@@ -372,6 +444,7 @@ impl Signals<'_> {
             (SignalKind::Form, self.forms.clone()),
             (SignalKind::Header, owned(&self.headers)),
             (SignalKind::Cookie, self.cookies.clone()),
+            (SignalKind::Frame, self.frames.clone()),
         ]
     }
 }
@@ -445,3 +518,6 @@ fn directory_after<'a>(url: &'a str, marker: &str) -> Option<&'a str> {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     valid.then_some(name)
 }
+
+#[cfg(test)]
+mod tests;
