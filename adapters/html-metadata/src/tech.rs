@@ -223,8 +223,8 @@ struct CompiledSignal {
 #[derive(Debug)]
 struct KindMatcher {
     kind: SignalKind,
-    /// Needles of the signals, ASCII case-insensitive (a `(?i)` pattern's
-    /// needle is too; the pattern itself decides).
+    /// Needles of the signals, case-sensitive as the patterns are (a
+    /// case-insensitive pattern has no needle).
     needles: AhoCorasick,
     /// Needle id → index in `signals`.
     needle_signal: Vec<usize>,
@@ -393,7 +393,6 @@ impl KindMatcher {
         // A full DFA: the overlapping scan over long inline scripts is the
         // engine's hot loop, and a few megabytes per kind are affordable.
         let automaton = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
             .kind(Some(AhoCorasickKind::DFA))
             .build(&needles)
@@ -445,9 +444,12 @@ impl KindMatcher {
 /// through (`(?:cdn\.a\.com|js\.b\.com)`) when their shortest is longer.
 /// Classes and escapes such as `\d` end a run; a quantified character or
 /// group is not required. Wrong only towards `None`, which costs speed,
-/// not detections.
+/// not detections. A case-insensitive pattern has none: a needle matched
+/// without case would be found in every other script (`Cal(` in `local(`).
 fn needles_of(pattern: &str) -> Option<Vec<String>> {
-    let pattern = pattern.strip_prefix("(?i)").unwrap_or(pattern);
+    if pattern.contains("(?i") {
+        return None;
+    }
     let mut needles = Vec::new();
     for alternative in top_level_alternatives(pattern) {
         needles.extend(alternative_needles(alternative)?);
