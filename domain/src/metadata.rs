@@ -3,6 +3,8 @@
 //! The same value is written to the fixed columns of the `domains` table and,
 //! whole, to `meta_json`; the `extract` command prints it as JSON.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// Everything extracted from one home page. Absent values are `None` or
@@ -91,17 +93,23 @@ pub struct Technology {
     pub evidence: String,
 }
 
-/// The old service's `tech_stack` column: names grouped in four lists.
+/// The `tech_stack` column: the old service's four lists, which its readers
+/// still expect, and beside them one list per other category.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TechStack {
     /// Content management systems and site builders.
     pub cms: Vec<String>,
     /// Front-end frameworks and libraries.
     pub frameworks: Vec<String>,
-    /// Analytics and tracking.
+    /// Analytics and tracking (advertising pixels included, as before).
     pub analytics: Vec<String>,
     /// Chat, support, marketing and form widgets.
     pub widgets: Vec<String>,
+    /// Every category the four lists do not hold, under its own name
+    /// (`payments`, `advertising`, `consent`, `cdn`, ...); only the
+    /// categories detected on the page appear.
+    #[serde(flatten)]
+    pub by_category: BTreeMap<String, Vec<String>>,
 }
 
 /// The JSON document of a page's metadata, as the `extract` command prints
@@ -125,10 +133,16 @@ impl SiteMetadata {
         }
     }
 
-    /// The technologies in the old `{cms, frameworks, analytics, widgets}`
-    /// shape. Categories the old shape has no list for are left out of it
-    /// (they stay in `tech`).
+    /// The technologies grouped by category: the old
+    /// `{cms, frameworks, analytics, widgets}` lists, and a list of its own
+    /// for every other category. Advertising pixels were "analytics" in the
+    /// old shape, so they stay in that list as well as in `advertising`.
     pub fn tech_stack(&self) -> TechStack {
+        fn push(list: &mut Vec<String>, name: &str) {
+            if !list.iter().any(|seen| seen == name) {
+                list.push(name.to_owned());
+            }
+        }
         let mut stack = TechStack::default();
         for tech in &self.tech {
             let list = match tech.category.as_str() {
@@ -140,11 +154,14 @@ impl SiteMetadata {
                 "widget" | "chat" | "marketing" | "forms" | "page-builder" | "plugin" => {
                     &mut stack.widgets
                 }
-                _ => continue,
+                other => {
+                    if other == "advertising" {
+                        push(&mut stack.analytics, &tech.name);
+                    }
+                    stack.by_category.entry(other.to_owned()).or_default()
+                }
             };
-            if !list.contains(&tech.name) {
-                list.push(tech.name.clone());
-            }
+            push(list, &tech.name);
         }
         stack
     }
@@ -196,6 +213,43 @@ mod tests {
         assert_eq!(stack.frameworks, ["jQuery"]);
         assert_eq!(stack.analytics, ["Google Analytics"]);
         assert_eq!(stack.widgets, ["Intercom"]);
+    }
+
+    #[test]
+    fn tech_stack_gives_every_other_category_a_key_of_its_own() {
+        let metadata = SiteMetadata {
+            tech: vec![
+                tech("Stripe", "payments"),
+                tech("Cloudflare", "cdn"),
+                tech("Fastly", "cdn"),
+                tech("OneTrust", "consent"),
+            ],
+            ..SiteMetadata::default()
+        };
+        let json = serde_json::to_value(metadata.tech_stack()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "cms": [], "frameworks": [], "analytics": [], "widgets": [],
+                "payments": ["Stripe"],
+                "cdn": ["Cloudflare", "Fastly"],
+                "consent": ["OneTrust"],
+            })
+        );
+    }
+
+    #[test]
+    fn advertising_pixels_stay_in_the_old_analytics_list_too() {
+        let metadata = SiteMetadata {
+            tech: vec![
+                tech("Facebook Pixel", "advertising"),
+                tech("Google Analytics", "analytics"),
+            ],
+            ..SiteMetadata::default()
+        };
+        let stack = metadata.tech_stack();
+        assert_eq!(stack.analytics, ["Facebook Pixel", "Google Analytics"]);
+        assert_eq!(stack.by_category["advertising"], ["Facebook Pixel"]);
     }
 
     #[test]

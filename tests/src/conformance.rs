@@ -952,6 +952,7 @@ pub async fn complete_writes_every_field<T: ConformanceTarget>(target: &T) {
         "frameworks": ["jQuery"],
         "analytics": ["Google Tag Manager"],
         "widgets": ["Elementor"],
+        "cdn": ["Cloudflare"],
     }));
     expected.email_addresses = Some(metadata.emails[..5].to_vec());
     expected.phone_numbers = Some(metadata.phones[..3].to_vec());

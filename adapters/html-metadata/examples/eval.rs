@@ -6,9 +6,11 @@
 //! `expected.json`. For each labelled field the report gives how many pages
 //! match and lists the misses; pages marked `synthetic` are reported apart
 //! and kept out of the headline numbers. With `--check` the exit code is 1
-//! when a headline field is under 95%.
+//! when a headline field is under 95%. A last table counts the technologies
+//! detected on all pages, by category.
 #![allow(clippy::print_stdout)] // The report is this program's output.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -90,6 +92,7 @@ fn main() -> ExitCode {
     let mut real: Vec<Score> = Field::ALL.iter().map(|_| Score::default()).collect();
     let mut synthetic: Vec<Score> = Field::ALL.iter().map(|_| Score::default()).collect();
     let (mut real_pages, mut synthetic_pages) = (0, 0);
+    let mut detections = Detections::default();
     for (name, directory) in &pages {
         let expected: Value = match fs::read_to_string(directory.join("expected.json"))
             .map_err(|e| e.to_string())
@@ -128,6 +131,7 @@ fn main() -> ExitCode {
             body: &body,
             headers: &[],
         });
+        detections.add(&metadata.tech);
         for (field, score) in Field::ALL.iter().zip(scores.iter_mut()) {
             let got = match field {
                 Field::Title => metadata.title.clone(),
@@ -177,6 +181,7 @@ fn main() -> ExitCode {
     );
     print_misses("Misses on real pages", &real);
     print_misses("Misses on synthetic pages", &synthetic);
+    detections.print(real_pages + synthetic_pages);
     if check && below_target {
         println!("\nA headline field is under {TARGET_PERCENT}%.");
         return ExitCode::FAILURE;
@@ -222,6 +227,48 @@ fn print_misses(heading: &str, scores: &[Score]) {
         }
     }
     println!();
+}
+
+/// Technologies detected over the corpus: per category, how many
+/// detections and on how many pages each technology was seen.
+#[derive(Debug, Default)]
+struct Detections {
+    by_category: BTreeMap<String, BTreeMap<String, usize>>,
+}
+
+impl Detections {
+    fn add(&mut self, tech: &[scheduler_domain::Technology]) {
+        for technology in tech {
+            *self
+                .by_category
+                .entry(technology.category.clone())
+                .or_default()
+                .entry(technology.name.clone())
+                .or_default() += 1;
+        }
+    }
+
+    fn print(&self, pages: usize) {
+        let total: usize = self
+            .by_category
+            .values()
+            .flat_map(|names| names.values())
+            .sum();
+        println!("Technologies detected ({total} on {pages} pages, no response headers)");
+        println!("| category | detections | technologies (pages) |");
+        println!("|---|---:|---|");
+        for (category, names) in &self.by_category {
+            let count: usize = names.values().sum();
+            let mut ranked: Vec<(&String, &usize)> = names.iter().collect();
+            ranked.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            let listed: Vec<String> = ranked
+                .iter()
+                .map(|(name, seen)| format!("{name} ({seen})"))
+                .collect();
+            println!("| {category} | {count} | {} |", listed.join(", "));
+        }
+        println!();
+    }
 }
 
 fn shorten(text: &str) -> String {

@@ -448,6 +448,7 @@ fn technology_signals<'a>(page: &'a Page<'_>, collected: &'a Collected) -> tech:
         .map(String::as_str)
         .collect();
     signals.comments = collected.comments.iter().map(String::as_str).collect();
+    signals.frames = collected.frame_srcs.iter().map(|src| src.trim()).collect();
     signals.dom = collected.dom_markers.iter().map(String::as_str).collect();
     signals.forms = collected
         .form_actions

@@ -62,6 +62,8 @@ pub(crate) struct Collected {
     /// (`<article>`, `<main>`) rather than its header, navigation or footer.
     pub(crate) anchors: Vec<(String, bool)>,
     pub(crate) form_actions: Vec<String>,
+    /// `src` of `<iframe>`s: video, map and booking embeds.
+    pub(crate) frame_srcs: Vec<String>,
     pub(crate) images: Vec<ImageCandidate>,
     pub(crate) comments: Vec<String>,
     /// Markers from element attributes for the technology rules: each
@@ -311,7 +313,13 @@ fn enter_element(
                 }
             }
         }
-        "style" | "noscript" | "template" | "textarea" | "iframe" | "object" | "head" => {
+        "iframe" => {
+            scope.hides_text = true;
+            if let Some(src) = get("src") {
+                push_limited(&mut collected.frame_srcs, src.to_owned());
+            }
+        }
+        "style" | "noscript" | "template" | "textarea" | "object" | "head" => {
             scope.hides_text = true;
         }
         "a" => {
