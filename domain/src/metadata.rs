@@ -15,20 +15,33 @@ pub struct SiteMetadata {
     pub title: Option<String>,
     /// The page's `og:title`.
     pub og_title: Option<String>,
-    /// Meta description, else og:description, else twitter:description.
+    /// Meta description, og:description, twitter:description, JSON-LD
+    /// description (a template's boilerplate skipped), else the first
+    /// paragraph of the content.
     pub description: Option<String>,
     /// `<html lang>`, else `content-language` meta, else the response header.
     pub language: Option<String>,
     /// `<link rel=canonical>`.
     pub canonical_url: Option<String>,
-    /// og:site_name, else the name of a JSON-LD Organization or WebSite.
+    /// og:site_name, JSON-LD publisher, WebSite or Organization name,
+    /// application-name, apple-mobile-web-app-title, else the title's part
+    /// that names the host.
     pub site_name: Option<String>,
-    /// og:image, else twitter:image.
+    /// og:image, twitter:image, JSON-LD image, `image_src`, itemprop=image,
+    /// a video poster, else the first large content image.
     pub image_url: Option<String>,
     /// The best icon the page declares, else `/favicon.ico`.
     pub favicon_url: Option<String>,
     /// True when `favicon_url` is the `/favicon.ico` guess, not a declared icon.
     pub favicon_is_fallback: bool,
+    /// The site's best square icon for showing it in a list: the largest
+    /// declared `icon` or `apple-touch-icon` up to a sensible size (SVG
+    /// counts as scalable), else `favicon_url`.
+    #[serde(default)]
+    pub icon_url: Option<String>,
+    /// True when `icon_url` is the `/favicon.ico` guess, not a declared icon.
+    #[serde(default)]
+    pub icon_is_fallback: bool,
     /// JSON-LD Organization logo, og:logo, else a logo image in the header.
     pub logo_url: Option<String>,
     /// Contact e-mail addresses, the site's own domain first, in page order.

@@ -589,6 +589,8 @@ pub fn rich_metadata() -> SiteMetadata {
         image_url: Some("https://shop.example.com/og.png".into()),
         favicon_url: Some("https://shop.example.com/favicon-32.png".into()),
         favicon_is_fallback: false,
+        icon_url: Some("https://shop.example.com/apple-touch-icon.png".into()),
+        icon_is_fallback: false,
         logo_url: Some("https://shop.example.com/logo.svg".into()),
         emails: (1..=7)
             .map(|i| format!("contact{i}@shop.example.com"))

@@ -15,13 +15,17 @@
 //! - `walk`: the single tree walk; produces `Collected`.
 //! - `text`: cleaning of values (whitespace, entities, length caps) and
 //!   language tags.
-//! - `jsonld`: WebSite/Organization names, logo and `sameAs` from JSON-LD.
+//! - `jsonld`: WebSite/Organization/publisher names, logo, `sameAs`, the
+//!   page's description and image from JSON-LD.
+//! - `chains`: the fallback chains of description, image, site name and
+//!   the site's icon.
 //! - `contacts`: e-mail addresses and phone numbers.
 //! - `social`: profile links per network.
 //! - `tech`: the rule engine over `rules/technologies.toml`, and WordPress
 //!   theme/plugins.
 //! - this file: the public API and the field-by-field fallbacks.
 
+mod chains;
 mod charset;
 mod contacts;
 mod jsonld;
@@ -39,7 +43,7 @@ use kuchikiki::traits::TendrilSink;
 use scheduler_domain::SiteMetadata;
 use url::Url;
 
-use crate::text::{MAX_DESCRIPTION, MAX_NAME, MAX_TITLE, MAX_URL, clean, language_tag};
+use crate::text::{MAX_NAME, MAX_TITLE, MAX_URL, clean, language_tag};
 use crate::walk::Collected;
 
 /// One fetched page, as the HTTP adapter received it.
@@ -166,7 +170,6 @@ fn build(page: &Page<'_>, collected: &Collected) -> SiteMetadata {
                 .as_deref()
                 .and_then(|h1| clean(h1, MAX_TITLE))
         });
-    let description = description(collected);
     let meta_language = |key: &str| meta(key, MAX_NAME).as_deref().and_then(language_tag);
     let language = collected
         .html_lang
@@ -183,33 +186,20 @@ fn build(page: &Page<'_>, collected: &Collected) -> SiteMetadata {
         .iter()
         .filter(|link| link.rel.iter().any(|rel| rel == "canonical"))
         .find_map(|link| resolver.resolve(&link.href));
-    let site_name = meta("og:site_name", MAX_NAME)
-        .or_else(|| {
-            linked
-                .website_name
-                .as_deref()
-                .and_then(|name| clean(name, MAX_NAME))
-        })
-        .or_else(|| {
-            linked
-                .organization_name
-                .as_deref()
-                .and_then(|name| clean(name, MAX_NAME))
-        });
-    let image_url = [
-        "og:image",
-        "og:image:url",
-        "og:image:secure_url",
-        "twitter:image",
-        "twitter:image:src",
-    ]
-    .iter()
-    .find_map(|key| meta_url(collected, key, &resolver));
-    let (favicon_url, favicon_is_fallback) = match best_icon(collected, &resolver) {
+    let host = page.url.host_str();
+    let site_name = chains::site_name(collected, &linked, title.as_deref(), host);
+    let description = chains::description(
+        collected,
+        &linked,
+        &[site_name.as_deref(), title.as_deref()],
+    );
+    let image_url = chains::image(collected, &linked, &resolver);
+    let declared_favicon = best_icon(collected, &resolver);
+    let (icon_url, icon_is_fallback) = match chains::site_icon(collected, &resolver) {
         Some(icon) => (Some(icon), false),
-        // At the page's own origin, whatever `<base href>` says.
-        None => (page.url.join("/favicon.ico").ok().map(String::from), true),
+        None => root_favicon_unless(page.url, declared_favicon.clone()),
     };
+    let (favicon_url, favicon_is_fallback) = root_favicon_unless(page.url, declared_favicon);
     let logo_url = linked
         .organization_logo
         .as_deref()
@@ -217,7 +207,6 @@ fn build(page: &Page<'_>, collected: &Collected) -> SiteMetadata {
         .or_else(|| meta_url(collected, "og:logo", &resolver))
         .or_else(|| header_logo(collected, &resolver));
 
-    let host = page.url.host_str();
     let emails = contacts::emails(&collected.contact_links, &collected.visible_text, host);
     let region = contacts::region_of(host, language.as_deref());
     let phones = contacts::phones(&collected.contact_links, &collected.visible_text, region);
@@ -246,6 +235,8 @@ fn build(page: &Page<'_>, collected: &Collected) -> SiteMetadata {
         image_url,
         favicon_url,
         favicon_is_fallback,
+        icon_url,
+        icon_is_fallback,
         logo_url,
         emails,
         phones,
@@ -255,27 +246,14 @@ fn build(page: &Page<'_>, collected: &Collected) -> SiteMetadata {
     }
 }
 
-/// Meta description, else og:description, else twitter:description; but a
-/// description cut short (by the site's template, `...`, or by a broken
-/// attribute) whose complete text is a later source's is taken complete.
-fn description(collected: &Collected) -> Option<String> {
-    let sources: Vec<String> = ["description", "og:description", "twitter:description"]
-        .iter()
-        .filter_map(|key| meta_value(collected, key, MAX_DESCRIPTION))
-        .collect();
-    let first = sources.first()?;
-    let stem = first.trim_end_matches(['.', '…', ' ']);
-    let completed = sources[1..].iter().find(|later| {
-        stem.chars().count() >= MIN_COMPLETED_STEM
-            && later.len() > stem.len()
-            && later.starts_with(stem)
-            && *later != first
-    });
-    Some(completed.unwrap_or(first).clone())
+/// The declared icon, else `/favicon.ico` at the page's own origin
+/// (whatever `<base href>` says), marked as the guess it is.
+fn root_favicon_unless(page_url: &Url, declared: Option<String>) -> (Option<String>, bool) {
+    match declared {
+        Some(icon) => (Some(icon), false),
+        None => (page_url.join("/favicon.ico").ok().map(String::from), true),
+    }
 }
-
-/// A shorter prefix says too little to call two descriptions the same text.
-const MIN_COMPLETED_STEM: usize = 16;
 
 /// The first non-empty `<meta>` value for `key`, cleaned.
 fn meta_value(collected: &Collected, key: &str, max_chars: usize) -> Option<String> {
@@ -328,6 +306,9 @@ fn best_icon(collected: &Collected, resolver: &Resolver) -> Option<String> {
     best.map(|(_, url)| url)
 }
 
+/// What `sizes="any"` (a scalable icon) counts as.
+const SCALABLE_ICON_EDGE: u32 = 4096;
+
 /// The largest edge in a `sizes` attribute (`16x16 32x32`, `any` counts as
 /// very large: a scalable icon).
 fn largest_size(sizes: Option<&str>) -> u32 {
@@ -336,7 +317,7 @@ fn largest_size(sizes: Option<&str>) -> u32 {
         .split_ascii_whitespace()
         .filter_map(|size| {
             if size.eq_ignore_ascii_case("any") {
-                return Some(4096);
+                return Some(SCALABLE_ICON_EDGE);
             }
             let (width, height) = size
                 .to_ascii_lowercase()
@@ -386,8 +367,8 @@ fn social_candidates(
         collected
             .anchors
             .iter()
-            .filter(move |(href, content)| *content == in_content && mentions_network(href))
-            .map(|(href, _)| href.as_str())
+            .filter(move |anchor| anchor.in_content == in_content && mentions_network(&anchor.href))
+            .map(|anchor| anchor.href.as_str())
     };
     linked
         .same_as

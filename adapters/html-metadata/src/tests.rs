@@ -1031,3 +1031,328 @@ fn missing_content_type_is_html_when_the_body_starts_like_html() {
     assert!(!is_html(None, b"{\"html\": true}"));
     assert!(!is_html(None, b"<?xml version=\"1.0\"?><rss>"));
 }
+
+// --- fallback chains: description -------------------------------------------
+
+#[test]
+fn description_skips_a_template_meta_that_repeats_the_site_name_for_og_description() {
+    let metadata = head(
+        r#"<title>Acme Widgets</title>
+        <meta name="description" content="Acme Widgets">
+        <meta property="og:site_name" content="Acme Widgets">
+        <meta property="og:description" content="Hand-made brass widgets, shipped from Leeds since 1987.">"#,
+    );
+    assert_eq!(
+        metadata.description.as_deref(),
+        Some("Hand-made brass widgets, shipped from Leeds since 1987.")
+    );
+}
+
+#[test]
+fn description_skips_cookie_notices_and_cms_placeholders() {
+    let cookie = head(
+        r#"<meta name="description" content="We use cookies to give you the best experience on our website.">
+        <meta name="twitter:description" content="Plumbing and heating repairs across Bristol, 24 hours a day.">"#,
+    );
+    assert_eq!(
+        cookie.description.as_deref(),
+        Some("Plumbing and heating repairs across Bristol, 24 hours a day.")
+    );
+    let placeholder = head(
+        r#"<meta name="description" content="Just another WordPress site">
+        <meta itemprop="description" content="Just another WordPress site">"#,
+    );
+    assert_eq!(placeholder.description, None);
+}
+
+#[test]
+fn a_real_meta_description_still_wins_over_og_description() {
+    let metadata = head(
+        r#"<meta name="description" content="Acme Widgets makes brass widgets for clocks and instruments.">
+        <meta property="og:description" content="Our widgets, your clocks.">"#,
+    );
+    assert_eq!(
+        metadata.description.as_deref(),
+        Some("Acme Widgets makes brass widgets for clocks and instruments.")
+    );
+}
+
+#[test]
+fn description_from_json_ld_when_no_meta_has_one() {
+    let metadata = head(
+        r#"<script type="application/ld+json">{"@context":"https://schema.org","@type":"WebPage","description":"Family bakery in Lyon: bread, viennoiseries and cakes to order.","author":{"@type":"Person","name":"Jeanne","description":"Baker and author"}}</script>"#,
+    );
+    assert_eq!(
+        metadata.description.as_deref(),
+        Some("Family bakery in Lyon: bread, viennoiseries and cakes to order.")
+    );
+}
+
+#[test]
+fn description_from_json_ld_is_not_an_authors_or_publishers() {
+    let metadata = head(
+        r#"<script type="application/ld+json">{"@type":"Article","author":{"@type":"Person","name":"Ann","description":"Ann writes about gardens and has done so for twenty years."},"publisher":{"@type":"Organization","name":"Acme","description":"Acme is a publisher of many magazines and books."}}</script>"#,
+    );
+    assert_eq!(metadata.description, None);
+}
+
+#[test]
+fn description_falls_back_to_the_first_real_paragraph_of_the_content() {
+    let metadata = TestPage::new(
+        r#"<html><head><title>Hartley & Sons</title></head><body>
+        <header><p>Free delivery on orders over £50 — shop now and save on every single order you place today</p></header>
+        <div class="cookie-banner"><p>This website uses cookies to improve your experience. By continuing you accept our policy.</p></div>
+        <main><p>Welcome!</p>
+        <p>Hartley &amp; Sons have repaired watches and clocks in Harrogate since 1952. We service mechanical and quartz movements of every make, and restore antique clocks in our own workshop.</p></main>
+        <footer><p>© 2024 Hartley &amp; Sons Ltd. Registered in England and Wales, company number 01234567.</p></footer>
+        </body></html>"#,
+    )
+    .extract();
+    assert_eq!(
+        metadata.description.as_deref(),
+        Some(
+            "Hartley & Sons have repaired watches and clocks in Harrogate since 1952. We service mechanical and quartz movements of every make, and restore antique clocks in our own workshop."
+        )
+    );
+}
+
+#[test]
+fn a_long_paragraph_is_cut_at_a_word_for_the_description() {
+    let sentence =
+        "Our cooperative farms two hundred hectares of organic vegetables in the Loire valley. ";
+    let metadata = body(&format!("<article><p>{}</p></article>", sentence.repeat(8)));
+    let description = metadata.description.unwrap();
+    assert!(description.chars().count() <= 301, "{description}");
+    assert!(description.ends_with('…'), "{description}");
+    assert!(description.starts_with("Our cooperative farms"));
+}
+
+#[test]
+fn short_paragraphs_and_chrome_give_no_description() {
+    let metadata = body(
+        r#"<nav><p>Home · Shop · About us · Contact us · Delivery information · Returns and refunds</p></nav>
+        <p>Opening soon.</p>"#,
+    );
+    assert_eq!(metadata.description, None);
+}
+
+// --- fallback chains: image -------------------------------------------------
+
+#[test]
+fn image_prefers_og_image_secure_url() {
+    let metadata = head(
+        r#"<meta property="og:image" content="http://www.acme-widgets.com/share.jpg">
+        <meta property="og:image:secure_url" content="https://www.acme-widgets.com/share.jpg">"#,
+    );
+    assert_eq!(
+        metadata.image_url.as_deref(),
+        Some("https://www.acme-widgets.com/share.jpg")
+    );
+}
+
+#[test]
+fn image_from_json_ld_image_as_string_object_or_list() {
+    for image in [
+        r#""/hero.jpg""#,
+        r#"{"@type":"ImageObject","url":"/hero.jpg","width":1200}"#,
+        r#"["/hero.jpg","/hero-4x3.jpg"]"#,
+    ] {
+        let metadata = head(&format!(
+            r#"<script type="application/ld+json">{{"@type":"Article","headline":"Spring","image":{image},"publisher":{{"@type":"Organization","name":"Acme","logo":{{"@type":"ImageObject","url":"/logo.png"}}}}}}</script>"#
+        ));
+        assert_eq!(
+            metadata.image_url.as_deref(),
+            Some("https://www.acme-widgets.com/hero.jpg"),
+            "{image}"
+        );
+    }
+}
+
+#[test]
+fn image_from_json_ld_thumbnail_url() {
+    let metadata = head(
+        r#"<script type="application/ld+json">{"@type":"VideoObject","name":"Tour","thumbnailUrl":"https://cdn.acme-widgets.com/tour.jpg"}</script>"#,
+    );
+    assert_eq!(
+        metadata.image_url.as_deref(),
+        Some("https://cdn.acme-widgets.com/tour.jpg")
+    );
+}
+
+#[test]
+fn a_publishers_logo_is_not_the_page_image() {
+    let metadata = head(
+        r#"<script type="application/ld+json">{"@type":"Article","publisher":{"@type":"Organization","name":"Acme","image":"/logo.png","logo":"/logo.png"}}</script>"#,
+    );
+    assert_eq!(metadata.image_url, None);
+}
+
+#[test]
+fn image_from_link_image_src_then_itemprop_then_video_poster() {
+    let image_src = head(r#"<link rel="image_src" href="/thumb.jpg">"#);
+    assert_eq!(
+        image_src.image_url.as_deref(),
+        Some("https://www.acme-widgets.com/thumb.jpg")
+    );
+    let itemprop = body(
+        r#"<div itemscope><img itemprop="image" src="/product.jpg" width="80" height="80"></div>"#,
+    );
+    assert_eq!(
+        itemprop.image_url.as_deref(),
+        Some("https://www.acme-widgets.com/product.jpg")
+    );
+    let poster = body(r#"<video poster="/intro-poster.jpg" src="/intro.mp4"></video>"#);
+    assert_eq!(
+        poster.image_url.as_deref(),
+        Some("https://www.acme-widgets.com/intro-poster.jpg")
+    );
+}
+
+#[test]
+fn image_falls_back_to_the_first_large_content_image() {
+    let metadata = TestPage::new(
+        r#"<html><head><title>Acme</title></head><body>
+        <header><a href="/"><img src="/img/acme.png" width="300" height="200"></a></header>
+        <img src="https://www.facebook.com/tr?id=1&ev=PageView" width="1" height="1">
+        <img src="/spacer.gif">
+        <img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" width="600" height="400">
+        <img class="emoji" src="https://s.w.org/images/core/emoji/14.0.0/72x72/1f600.png">
+        <img src="/icons/cart.svg" width="24" height="24">
+        <img src="/banner-strip.jpg" width="1200" height="90">
+        <img src="/thumb.jpg" width="120" height="90">
+        <main><img src="/photos/workshop.jpg" width="800" height="533" alt="Our workshop"></main>
+        </body></html>"#,
+    )
+    .extract();
+    assert_eq!(
+        metadata.image_url.as_deref(),
+        Some("https://www.acme-widgets.com/photos/workshop.jpg")
+    );
+}
+
+#[test]
+fn a_lazy_image_gives_its_real_source() {
+    let metadata = body(
+        r#"<main><img src="data:image/svg+xml,%3Csvg%3E" data-src="/photos/shop-front.jpg" width="640" height="480"></main>"#,
+    );
+    assert_eq!(
+        metadata.image_url.as_deref(),
+        Some("https://www.acme-widgets.com/photos/shop-front.jpg")
+    );
+}
+
+#[test]
+fn a_page_of_icons_and_pixels_has_no_image() {
+    let metadata = body(
+        r#"<img src="/pixel.png?u=1" width="1" height="1"><img class="avatar" src="/u/42.jpg"><img src="/social/twitter.png"><header><img src="/brand.png"></header>"#,
+    );
+    assert_eq!(metadata.image_url, None);
+}
+
+// --- fallback chains: site name ---------------------------------------------
+
+#[test]
+fn site_name_from_json_ld_publisher_before_website() {
+    let metadata = head(
+        r#"<script type="application/ld+json">{"@graph":[{"@type":"WebSite","name":"acme-times.com"},{"@type":"NewsArticle","publisher":{"@type":"NewsMediaOrganization","name":"The Acme Times"}}]}</script>"#,
+    );
+    assert_eq!(metadata.site_name.as_deref(), Some("The Acme Times"));
+}
+
+#[test]
+fn site_name_from_application_name_then_apple_title() {
+    let application = head(
+        r#"<meta name="application-name" content="Acme Widgets"><meta name="apple-mobile-web-app-title" content="Acme">"#,
+    );
+    assert_eq!(application.site_name.as_deref(), Some("Acme Widgets"));
+    let apple = head(r#"<meta name="apple-mobile-web-app-title" content="Acme">"#);
+    assert_eq!(apple.site_name.as_deref(), Some("Acme"));
+}
+
+#[test]
+fn site_name_from_the_title_part_that_names_the_host() {
+    let metadata = TestPage::new(
+        "<html><head><title>Brass gear sets for clock makers | Acme Widgets</title></head></html>",
+    )
+    .extract();
+    assert_eq!(metadata.site_name.as_deref(), Some("Acme Widgets"));
+    let first_part = TestPage::new(
+        "<html><head><title>Hartley &amp; Sons – Watch repairs in Harrogate</title></head></html>",
+    )
+    .at("https://hartleyandsons.co.uk/")
+    .extract();
+    assert_eq!(
+        first_part.site_name, None,
+        "Hartley & Sons is not hartleyandsons"
+    );
+    let named = TestPage::new("<html><head><title>Hartley – Watch repairs</title></head></html>")
+        .at("https://www.hartley.co.uk/")
+        .extract();
+    assert_eq!(named.site_name.as_deref(), Some("Hartley"));
+}
+
+#[test]
+fn a_title_part_that_does_not_name_the_host_is_not_the_site_name() {
+    let metadata =
+        TestPage::new("<html><head><title>Home | Welcome to our shop</title></head></html>")
+            .extract();
+    assert_eq!(metadata.site_name, None);
+}
+
+// --- icon -------------------------------------------------------------------
+
+#[test]
+fn icon_takes_the_largest_declared_icon_up_to_a_sensible_size() {
+    let metadata = head(
+        r#"<link rel="icon" type="image/png" sizes="32x32" href="/favicon-32x32.png">
+        <link rel="icon" type="image/png" sizes="16x16" href="/favicon-16x16.png">
+        <link rel="apple-touch-icon" href="/apple-touch-icon.png">
+        <link rel="icon" sizes="192x192" href="/android-chrome-192x192.png">
+        <link rel="icon" sizes="1024x1024" href="/huge.png">
+        <link rel="mask-icon" href="/safari-pinned-tab.svg" color="black">"#,
+    );
+    assert_eq!(
+        metadata.icon_url.as_deref(),
+        Some("https://www.acme-widgets.com/android-chrome-192x192.png")
+    );
+    assert!(!metadata.icon_is_fallback);
+    // The favicon keeps its own rule: a browser icon first.
+    assert_eq!(
+        metadata.favicon_url.as_deref(),
+        Some("https://www.acme-widgets.com/huge.png")
+    );
+}
+
+#[test]
+fn icon_counts_an_unsized_apple_touch_icon_as_180_and_an_svg_as_scalable() {
+    let touch = head(
+        r#"<link rel="shortcut icon" href="/favicon.ico"><link rel="apple-touch-icon" href="/touch.png">"#,
+    );
+    assert_eq!(
+        touch.icon_url.as_deref(),
+        Some("https://www.acme-widgets.com/touch.png")
+    );
+    let svg = head(
+        r#"<link rel="apple-touch-icon" href="/touch.png"><link rel="icon" type="image/svg+xml" href="/icon?v=2">"#,
+    );
+    assert_eq!(
+        svg.icon_url.as_deref(),
+        Some("https://www.acme-widgets.com/icon?v=2")
+    );
+}
+
+#[test]
+fn a_mask_icon_is_no_site_icon_but_the_favicon_fallback_is() {
+    let mask = head(r##"<link rel="mask-icon" href="/pinned.svg" color="#000">"##);
+    assert_eq!(
+        mask.icon_url.as_deref(),
+        Some("https://www.acme-widgets.com/pinned.svg")
+    );
+    assert!(!mask.icon_is_fallback);
+    let nothing = head("<title>Acme</title>");
+    assert_eq!(
+        nothing.icon_url.as_deref(),
+        Some("https://www.acme-widgets.com/favicon.ico")
+    );
+    assert!(nothing.icon_is_fallback);
+}
