@@ -244,6 +244,7 @@ impl RecordedRequest {
 #[derive(Debug, Default)]
 pub struct FixtureBuilder {
     sites: Vec<(String, Site)>,
+    pages: Vec<((String, String), Site)>,
 }
 
 impl FixtureBuilder {
@@ -253,6 +254,17 @@ impl FixtureBuilder {
         let host = host.to_ascii_lowercase();
         self.sites.retain(|(known, _)| *known != host);
         self.sites.push((host, site));
+        self
+    }
+
+    /// Serves `site` for requests to `path` (exactly, query included) of
+    /// `host`, ahead of the host's [`FixtureBuilder::site`] answer, which
+    /// every other path of the host still gets (a 404 without one). Its
+    /// answers are played in order of the requests to the host as a whole.
+    pub fn page(mut self, host: &str, path: &str, site: Site) -> FixtureBuilder {
+        let key = (host.to_ascii_lowercase(), path.to_owned());
+        self.pages.retain(|(known, _)| *known != key);
+        self.pages.push((key, site));
         self
     }
 
@@ -266,7 +278,12 @@ impl FixtureBuilder {
     pub async fn start(self) -> io::Result<FixtureServer> {
         let listener = bind_random_loopback().await?;
         let ip = listener.local_addr()?.ip();
-        let hosts: Vec<String> = self.sites.iter().map(|(host, _)| host.clone()).collect();
+        let mut hosts: Vec<String> = self.sites.iter().map(|(host, _)| host.clone()).collect();
+        for ((host, _), _) in &self.pages {
+            if !hosts.contains(host) {
+                hosts.push(host.clone());
+            }
+        }
         let certificates = Certificates::generate(&hosts, ip)?;
         let ca_pem = tempfile::Builder::new()
             .prefix("fixture-ca-")
@@ -287,6 +304,8 @@ impl FixtureBuilder {
         let acceptor = TlsAcceptor::from(Arc::new(config));
 
         let state = Arc::new(State {
+            hosts,
+            pages: self.pages.into_iter().collect(),
             sites: self.sites.into_iter().collect(),
             requests: Mutex::new(HashMap::new()),
         });
@@ -312,6 +331,9 @@ pub struct FixtureServer {
 
 #[derive(Debug)]
 struct State {
+    /// Every host served, by a site or a page.
+    hosts: Vec<String>,
+    pages: HashMap<(String, String), Site>,
     sites: HashMap<String, Site>,
     requests: Mutex<HashMap<String, Vec<RecordedRequest>>>,
 }
@@ -341,8 +363,8 @@ impl FixtureServer {
     /// One exact rule per site, each host to this server's address.
     pub fn resolve_rules(&self) -> Vec<ResolveRule> {
         self.state
-            .sites
-            .keys()
+            .hosts
+            .iter()
             .filter_map(|host| ResolveRule::new(host, self.ip).ok())
             .collect()
     }
@@ -520,6 +542,7 @@ async fn handle(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
         .header("host")
         .map(|host| host_without_port(host).to_ascii_lowercase())
         .unwrap_or_default();
+    let path = request.path.clone();
     let index = match state.requests.lock() {
         Ok(mut requests) => {
             let seen = requests.entry(host.clone()).or_default();
@@ -528,7 +551,11 @@ async fn handle(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
         }
         Err(_) => return,
     };
-    let answer = match state.sites.get(&host) {
+    let site = state
+        .pages
+        .get(&(host.clone(), path))
+        .or_else(|| state.sites.get(&host));
+    let answer = match site {
         Some(site) => site
             .answers
             .get(index)

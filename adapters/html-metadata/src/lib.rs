@@ -27,6 +27,7 @@
 
 mod chains;
 mod charset;
+mod contact_pages;
 mod contacts;
 mod jsonld;
 mod social;
@@ -40,7 +41,7 @@ use std::time::{Duration, Instant};
 use aho_corasick::AhoCorasick;
 
 use kuchikiki::traits::TendrilSink;
-use scheduler_domain::SiteMetadata;
+use scheduler_domain::{PageContacts, SiteKind, SiteMetadata};
 use url::Url;
 
 use crate::text::{MAX_NAME, MAX_TITLE, MAX_URL, clean, language_tag};
@@ -120,14 +121,72 @@ fn looks_like_html(body: &[u8]) -> bool {
     })
 }
 
+pub use contact_pages::same_site;
+
 /// Everything the page says about the site. Never fails: a page with
 /// nothing usable gives empty fields.
 pub fn extract(page: &Page<'_>) -> SiteMetadata {
+    extract_home_page(page).metadata
+}
+
+/// A home page's metadata and the pages it links to that likely hold the
+/// contacts it lacks.
+#[derive(Debug, Clone)]
+pub struct HomePage {
+    /// As [`extract`] gives it; every contact attributed to the page.
+    pub metadata: SiteMetadata,
+    /// Same-site links whose path or text says contact, about, legal or
+    /// team (in the languages of the larger markets), strongest first.
+    pub contact_pages: Vec<Url>,
+}
+
+/// [`extract`], and the contact page candidates, from one parse and walk.
+pub fn extract_home_page(page: &Page<'_>) -> HomePage {
+    let collected = collect(page);
+    let resolver = Resolver::new(page.url, collected.base_href.as_deref());
+    let mut metadata = build(page, &collected, &resolver);
+    metadata.attribute_contacts_to(page.url.as_str());
+    let contact_pages = contact_pages::candidates(&collected.anchors, &resolver, page.url);
+    HomePage {
+        metadata,
+        contact_pages,
+    }
+}
+
+/// Only the e-mails, phones and profiles of a page (a contact or legal
+/// page read for them): no other field, no technology rules.
+pub fn extract_contacts(page: &Page<'_>) -> PageContacts {
+    let collected = collect(page);
+    let resolver = Resolver::new(page.url, collected.base_href.as_deref());
+    let linked = jsonld::read(&collected.json_ld);
+    let language = collected.html_lang.as_deref().and_then(language_tag);
+    contacts_of(page, &collected, &linked, &resolver, language.as_deref())
+}
+
+fn collect(page: &Page<'_>) -> Collected {
     let text = charset::decode(page.body, page.header("content-type"));
     let document = parse(&text);
-    let collected = walk::collect(&document);
-    drop(document);
-    build(page, &collected)
+    walk::collect(&document)
+}
+
+fn contacts_of(
+    page: &Page<'_>,
+    collected: &Collected,
+    linked: &jsonld::LinkedData,
+    resolver: &Resolver,
+    language: Option<&str>,
+) -> PageContacts {
+    let host = page.url.host_str();
+    let emails = contacts::emails(&collected.contact_links, &collected.visible_text, host);
+    let region = contacts::region_of(host, language);
+    let phones = contacts::phones(&collected.contact_links, &collected.visible_text, region);
+    let social_candidates = social_candidates(collected, linked, resolver);
+    let social = social::profiles(&social_candidates);
+    PageContacts {
+        emails,
+        phones,
+        social,
+    }
 }
 
 /// Parsing stops after this long and keeps what it has: html5ever's tree
@@ -153,8 +212,7 @@ fn parse(text: &str) -> kuchikiki::NodeRef {
     parser.finish().document_node
 }
 
-fn build(page: &Page<'_>, collected: &Collected) -> SiteMetadata {
-    let resolver = Resolver::new(page.url, collected.base_href.as_deref());
+fn build(page: &Page<'_>, collected: &Collected, resolver: &Resolver) -> SiteMetadata {
     let linked = jsonld::read(&collected.json_ld);
     let meta = |key: &str, max: usize| meta_value(collected, key, max);
 
@@ -193,9 +251,9 @@ fn build(page: &Page<'_>, collected: &Collected) -> SiteMetadata {
         &linked,
         &[site_name.as_deref(), title.as_deref()],
     );
-    let image_url = chains::image(collected, &linked, &resolver);
-    let declared_favicon = best_icon(collected, &resolver);
-    let (icon_url, icon_is_fallback) = match chains::site_icon(collected, &resolver) {
+    let image_url = chains::image(collected, &linked, resolver);
+    let declared_favicon = best_icon(collected, resolver);
+    let (icon_url, icon_is_fallback) = match chains::site_icon(collected, resolver) {
         Some(icon) => (Some(icon), false),
         None => root_favicon_unless(page.url, declared_favicon.clone()),
     };
@@ -204,15 +262,14 @@ fn build(page: &Page<'_>, collected: &Collected) -> SiteMetadata {
         .organization_logo
         .as_deref()
         .and_then(|logo| resolver.resolve(logo))
-        .or_else(|| meta_url(collected, "og:logo", &resolver))
-        .or_else(|| header_logo(collected, &resolver));
+        .or_else(|| meta_url(collected, "og:logo", resolver))
+        .or_else(|| header_logo(collected, resolver));
 
-    let emails = contacts::emails(&collected.contact_links, &collected.visible_text, host);
-    let region = contacts::region_of(host, language.as_deref());
-    let phones = contacts::phones(&collected.contact_links, &collected.visible_text, region);
-
-    let social_candidates = social_candidates(collected, &linked, &resolver);
-    let social = social::profiles(&social_candidates);
+    let PageContacts {
+        emails,
+        phones,
+        social,
+    } = contacts_of(page, collected, &linked, resolver, language.as_deref());
 
     let signals = technology_signals(page, collected);
     let tech = tech::RULES.detect(&signals);
@@ -241,6 +298,10 @@ fn build(page: &Page<'_>, collected: &Collected) -> SiteMetadata {
         emails,
         phones,
         social,
+        contact_sources: Vec::new(),
+        contact_pages: Vec::new(),
+        site_kind: SiteKind::Site,
+        site_kind_detail: None,
         wordpress,
         tech,
     }

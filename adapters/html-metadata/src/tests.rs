@@ -1356,3 +1356,110 @@ fn a_mask_icon_is_no_site_icon_but_the_favicon_fallback_is() {
     );
     assert!(nothing.icon_is_fallback);
 }
+
+// --- contact pages ------------------------------------------------------------
+
+fn contact_pages(url: &str, html: &str) -> Vec<String> {
+    let page_url = Url::parse(url).unwrap();
+    super::extract_home_page(&Page {
+        url: &page_url,
+        body: html.as_bytes(),
+        headers: &[],
+    })
+    .contact_pages
+    .into_iter()
+    .map(String::from)
+    .collect()
+}
+
+#[test]
+fn contact_pages_rank_contact_before_legal_before_about_and_team() {
+    let pages = contact_pages(
+        "https://www.acme-widgets.com/",
+        r#"<html><body><nav>
+        <a href="/team/">Our people</a>
+        <a href="/about-us/">About</a>
+        <a href="/impressum.html">Impressum</a>
+        <a href="/contact/">Contact</a>
+        <a href="/products/">Products</a>
+        <a href="/contact/#form">Write to us</a>
+        </nav></body></html>"#,
+    );
+    assert_eq!(
+        pages,
+        [
+            "https://www.acme-widgets.com/contact/",
+            "https://www.acme-widgets.com/impressum.html",
+            "https://www.acme-widgets.com/about-us/",
+            "https://www.acme-widgets.com/team/",
+        ]
+    );
+}
+
+#[test]
+fn contact_pages_are_found_by_their_text_in_other_languages() {
+    let pages = contact_pages(
+        "https://shop.example.jp/",
+        r#"<html><body><footer>
+        <a href="/company/info">会社概要</a>
+        <a href="/form/1">お問い合わせ</a>
+        <a href="/fr/nous-contacter">Écrivez-nous</a>
+        </footer></body></html>"#,
+    );
+    assert_eq!(
+        pages,
+        [
+            "https://shop.example.jp/form/1",
+            "https://shop.example.jp/fr/nous-contacter",
+            "https://shop.example.jp/company/info",
+        ]
+    );
+}
+
+#[test]
+fn contact_pages_stay_on_the_site() {
+    let pages = contact_pages(
+        "https://acme-widgets.com/",
+        r#"<html><body>
+        <a href="https://www.acme-widgets.com/kontakt">Kontakt</a>
+        <a href="https://partner-agency.com/contact">Contact our agency</a>
+        <a href="https://shop.acme-widgets.com/contact">Shop contact</a>
+        <a href="/">Home</a>
+        <a href="/downloads/contact.pdf">Contact sheet</a>
+        <a href="mailto:info@acme-widgets.com">Contact</a>
+        </body></html>"#,
+    );
+    assert_eq!(pages, ["https://www.acme-widgets.com/kontakt"]);
+}
+
+#[test]
+fn a_sentence_that_mentions_contact_is_no_contact_link() {
+    let pages = contact_pages(
+        "https://acme-widgets.com/",
+        r#"<html><body><main>
+        <a href="/blog/how-we-follow-up">Read how we contact customers after every purchase</a>
+        <a href="/blog/contact-lens-guide">A guide</a>
+        </main></body></html>"#,
+    );
+    assert!(pages.is_empty(), "{pages:?}");
+}
+
+#[test]
+fn extract_contacts_reads_only_the_contacts_of_a_page() {
+    let page_url = Url::parse("https://www.acme-widgets.de/impressum").unwrap();
+    let contacts = super::extract_contacts(&Page {
+        url: &page_url,
+        body: r#"<html lang="de"><head><meta name="generator" content="WordPress 6.4"></head><body>
+        <h1>Impressum</h1><p>Acme Widgets GmbH, Hauptstraße 1, 10115 Berlin</p>
+        <p>Telefon: 030 1234567<br>E-Mail: info@acme-widgets.de</p>
+        <a href="https://www.linkedin.com/company/acme-widgets">LinkedIn</a></body></html>"#
+            .as_bytes(),
+        headers: &[],
+    });
+    assert_eq!(contacts.emails, ["info@acme-widgets.de"]);
+    assert_eq!(contacts.phones, ["+49301234567"]);
+    assert_eq!(
+        contacts.social.linkedin.as_deref(),
+        Some("https://www.linkedin.com/company/acme-widgets")
+    );
+}

@@ -46,6 +46,33 @@ pub enum HttpExtractorError {
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+    /// A setting is out of its range.
+    #[error("invalid fetch.{key}: {reason}")]
+    InvalidSetting {
+        /// The setting's config key.
+        key: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `proxy` is not a usable proxy URL.
+    #[error("invalid fetch.proxy {proxy}: {reason}")]
+    InvalidProxy {
+        /// The URL, its password replaced by `***`.
+        proxy: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A proxy is set but neither `proxy_trusted` nor
+    /// `allow_private_networks` is.
+    #[error(
+        "refusing fetch.proxy {proxy}: through a proxy the worker cannot see the address a \
+         name resolves to, so it cannot keep fetches off private networks; set \
+         fetch.proxy_trusted = true if the proxy itself refuses them (or allow_private_networks)"
+    )]
+    UntrustedProxy {
+        /// The URL, its password replaced by `***`.
+        proxy: String,
+    },
 }
 
 /// What one request attempt needs to turn a reqwest error into a clear,
