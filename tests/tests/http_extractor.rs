@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use scheduler_domain::{DomainName, ExtractionError, FailureKind, MetadataExtractor, SiteMetadata};
+use scheduler_domain::{
+    DomainName, ExtractionError, FailureKind, MetadataExtractor, SiteKind, SiteMetadata,
+};
 use scheduler_http_extractor::{
     DEFAULT_USER_AGENT, FetchSettings, HttpExtractor, HttpExtractorError, ResolveRule, Url,
 };
@@ -922,4 +924,75 @@ async fn a_failing_contact_page_never_fails_the_domain() {
     assert!(error.contains("HTTP 500"), "{error}");
     // One attempt: a contact page is not worth the retries.
     assert_eq!(server.request_count("acme-widgets.com"), 2);
+}
+
+// --- pages that are not the business ----------------------------------------------
+
+const CLOUDFLARE_CHALLENGE: &str = "<!DOCTYPE html><html lang=\"en-US\"><head><title>Just a moment...</title></head>\
+    <body><script>(function(){window._cf_chl_opt={cvId: '3',cType: 'managed'};var a = document.createElement('script');\
+    a.src = '/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1?ray=8a';document.head.appendChild(a);}());</script></body></html>";
+
+#[tokio::test]
+async fn a_cloudflare_challenge_fails_transiently_without_an_immediate_retry() {
+    let challenge = Site::bytes("text/html; charset=UTF-8", CLOUDFLARE_CHALLENGE)
+        .with_header("Server", "cloudflare")
+        .with_header("cf-mitigated", "challenge");
+    let challenged_403 = Site::status(403)
+        .with_header("Server", "cloudflare")
+        .with_header("cf-mitigated", "challenge");
+    let server = FixtureServer::builder()
+        .site("acme.test", challenge)
+        .site("blocked.test", challenged_403)
+        .start()
+        .await
+        .unwrap();
+    let http = extractor(server.fetch_settings());
+
+    for host in ["acme.test", "blocked.test"] {
+        let error = http
+            .extract_url(&url(&format!("https://{host}/")))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error,
+            ExtractionError::BotChallenge {
+                provider: "Cloudflare".into()
+            },
+            "{host}"
+        );
+        assert_eq!(error.kind(), FailureKind::Transient);
+        assert!(error.to_string().starts_with("bot challenge by Cloudflare"));
+        assert_eq!(server.request_count(host), 1, "{host}: retried in place");
+    }
+}
+
+#[tokio::test]
+async fn a_parked_domain_is_completed_with_its_kind_and_no_contacts() {
+    let server = FixtureServer::builder()
+        .site(
+            "acme-widgets.com",
+            Site::html(
+                "<html><head><title>acme-widgets.com is for sale</title></head><body>\
+                 <a href=\"https://sedo.com/search/details/?domain=acme-widgets.com\">Buy this domain</a>\
+                 <a href=\"/contact\">Contact</a><p>domains@sedo.com</p>\
+                 <script src=\"https://img.sedoparking.com/js/main.js\"></script></body></html>",
+            ),
+        )
+        .start()
+        .await
+        .unwrap();
+    let metadata = extract_site(&server, "https://acme-widgets.com/").await;
+    assert_eq!(metadata.site_kind, SiteKind::Parked);
+    assert_eq!(
+        metadata.site_kind_detail.as_deref(),
+        Some("for sale at Sedo")
+    );
+    assert!(metadata.emails.is_empty());
+    assert_eq!(
+        paths(&server, "acme-widgets.com"),
+        ["/"],
+        "no contact page of a parked domain"
+    );
+    let json = serde_json::to_value(metadata.document()).unwrap();
+    assert_eq!(json["site_kind"], "parked");
 }

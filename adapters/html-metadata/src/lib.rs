@@ -30,6 +30,7 @@ mod charset;
 mod contact_pages;
 mod contacts;
 mod jsonld;
+mod site_kind;
 mod social;
 mod tech;
 mod text;
@@ -145,8 +146,27 @@ pub fn extract_home_page(page: &Page<'_>) -> HomePage {
     let collected = collect(page);
     let resolver = Resolver::new(page.url, collected.base_href.as_deref());
     let mut metadata = build(page, &collected, &resolver);
+    let (site_kind, detail) = site_kind::detect(page, &collected, metadata.title.as_deref());
+    let contact_pages = if site_kind == SiteKind::Site {
+        contact_pages::candidates(&collected.anchors, &resolver, page.url)
+    } else {
+        // The page is not the business: what it names (the parking
+        // company's contacts, a host's logo) must not be taken for the
+        // site's, and its links lead nowhere of the site's.
+        metadata = SiteMetadata {
+            url: metadata.url,
+            title: metadata.title,
+            og_title: metadata.og_title,
+            language: metadata.language,
+            canonical_url: metadata.canonical_url,
+            tech: metadata.tech,
+            ..SiteMetadata::default()
+        };
+        Vec::new()
+    };
+    metadata.site_kind = site_kind;
+    metadata.site_kind_detail = detail;
     metadata.attribute_contacts_to(page.url.as_str());
-    let contact_pages = contact_pages::candidates(&collected.anchors, &resolver, page.url);
     HomePage {
         metadata,
         contact_pages,

@@ -1463,3 +1463,140 @@ fn extract_contacts_reads_only_the_contacts_of_a_page() {
         Some("https://www.linkedin.com/company/acme-widgets")
     );
 }
+
+// --- pages that are not the business ----------------------------------------------
+
+use scheduler_domain::SiteKind;
+
+fn kind_of(page: TestPage) -> (SiteKind, Option<String>) {
+    let metadata = page.extract();
+    (metadata.site_kind, metadata.site_kind_detail)
+}
+
+#[test]
+fn a_cloudflare_challenge_is_a_challenge_by_its_header_or_its_script() {
+    let page = r#"<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title></head><body><div class="main-wrapper" role="main"><noscript>Enable JavaScript and cookies to continue</noscript></div><script>(function(){window._cf_chl_opt={cvId: '3',cZone: "acme-widgets.com",cType: 'managed'};var a = document.createElement('script');a.src = '/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1?ray=8a';document.getElementsByTagName('head')[0].appendChild(a);}());</script></body></html>"#;
+    assert_eq!(
+        kind_of(TestPage::new(page)),
+        (SiteKind::Challenge, Some("Cloudflare".to_owned()))
+    );
+    assert_eq!(
+        kind_of(
+            TestPage::new("<html><title>Hmm</title></html>").header("cf-mitigated", "challenge")
+        )
+        .0,
+        SiteKind::Challenge
+    );
+}
+
+#[test]
+fn datadome_and_perimeterx_challenges_are_named() {
+    let datadome = TestPage::new(
+        r#"<html><head><title>acme-widgets.com</title></head><body><script>var dd={'rt':'c','cid':'AHrlqAAAAAMA','hsh':'2211F522B61E269B869FA6EAFFB5E1','t':'fe','host':'geo.captcha-delivery.com'}</script><script src="https://ct.captcha-delivery.com/c.js"></script></body></html>"#,
+    );
+    assert_eq!(kind_of(datadome).1.as_deref(), Some("DataDome"));
+    let perimeterx = TestPage::new(
+        r#"<html><head><title>Access to this page has been denied</title></head><body><div id="px-captcha"></div><script>window._pxAppId = 'PXu6b0qd2S';</script></body></html>"#,
+    );
+    assert_eq!(kind_of(perimeterx).1.as_deref(), Some("PerimeterX"));
+}
+
+#[test]
+fn a_site_behind_cloudflare_is_not_a_challenge() {
+    let metadata = TestPage::new(
+        r#"<html><head><title>Acme Widgets</title><script src="/cdn-cgi/scripts/5c5dd728/cloudflare-static/email-decode.min.js"></script></head><body><p>Brass widgets.</p></body></html>"#,
+    )
+    .header("server", "cloudflare")
+    .header("cf-ray", "8a1b2c3d4e5f-LHR")
+    .extract();
+    assert_eq!(metadata.site_kind, SiteKind::Site);
+}
+
+#[test]
+fn a_sedo_parking_page_is_parked_for_sale_and_loses_the_parkers_contacts() {
+    let metadata = TestPage::new(
+        r#"<html><head><title>acme-widgets.com - This website is for sale! - acme widgets Resources and Information.</title>
+        <meta name="description" content="This website is for sale! acme-widgets.com is your first and best source for information about acme widgets."></head>
+        <body><div id="container"><a href="https://sedo.com/search/details/?partnerid=324561&domain=acme-widgets.com">Buy this domain</a></div>
+        <p>Contact: domains@sedo.com</p>
+        <script src="https://img.sedoparking.com/js/jquery.min.js"></script></body></html>"#,
+    )
+    .extract();
+    assert_eq!(metadata.site_kind, SiteKind::Parked);
+    assert_eq!(
+        metadata.site_kind_detail.as_deref(),
+        Some("for sale at Sedo")
+    );
+    assert!(metadata.emails.is_empty());
+    assert_eq!(metadata.description, None);
+    assert!(
+        metadata.title.is_some(),
+        "the title stays: it says what the page is"
+    );
+}
+
+#[test]
+fn a_godaddy_parked_page_is_parked() {
+    let metadata = TestPage::new(
+        r#"<html><head><title>acme-widgets.com</title></head><body><div id="root"></div><script>window.LANDER_SYSTEM="PW";</script><script src="https://img1.wsimg.com/parking-lander/static/js/main.2de80224.js"></script></body></html>"#,
+    )
+    .extract();
+    assert_eq!(metadata.site_kind, SiteKind::Parked);
+    assert_eq!(
+        metadata.site_kind_detail.as_deref(),
+        Some("parked at GoDaddy")
+    );
+}
+
+#[test]
+fn an_article_about_domain_sales_is_not_parked() {
+    let paragraph = "<p>When a business closes, its domain often ends on a marketplace. We looked at how buyers value names, what brokers charge and why some owners refuse every offer for years.</p>";
+    let metadata = TestPage::new(format!(
+        r#"<html><head><title>Why this domain is for sale: the aftermarket explained</title></head><body><article><h1>Why this domain is for sale</h1>{}<p>Buy this domain? Read on.</p></article></body></html>"#,
+        paragraph.repeat(20)
+    ))
+    .extract();
+    assert_eq!(metadata.site_kind, SiteKind::Site);
+}
+
+#[test]
+fn web_server_default_pages_are_recognised() {
+    let nginx = TestPage::new(
+        "<!DOCTYPE html><html><head><title>Welcome to nginx!</title></head><body><h1>Welcome to nginx!</h1><p>If you see this page, the nginx web server is successfully installed and working. Further configuration is required.</p></body></html>",
+    );
+    assert_eq!(
+        kind_of(nginx),
+        (
+            SiteKind::ServerDefault,
+            Some("nginx default page".to_owned())
+        )
+    );
+    let apache = TestPage::new("<html><body><h1>It works!</h1></body></html>");
+    assert_eq!(kind_of(apache).0, SiteKind::ServerDefault);
+    let iis = TestPage::new(
+        r#"<!DOCTYPE html><html><head><title>IIS Windows Server</title></head><body><div id="container"><a href="http://go.microsoft.com/fwlink/?linkid=66138&amp;clcid=0x409"><img src="iisstart.png" alt="IIS" width="960" height="600" /></a></div></body></html>"#,
+    );
+    assert_eq!(kind_of(iis).0, SiteKind::ServerDefault);
+}
+
+#[test]
+fn suspended_and_coming_soon_placeholders_are_recognised() {
+    let suspended = TestPage::new(
+        r#"<html><head><title>Account Suspended</title></head><body><div><h1>Account Suspended</h1><p>This Account has been suspended.</p><p>Contact your hosting provider for more information.</p></div></body></html>"#,
+    );
+    assert_eq!(kind_of(suspended).0, SiteKind::Suspended);
+    let coming_soon = TestPage::new(
+        r#"<html><head><title>Acme Widgets – Coming Soon</title></head><body><h1>We are launching soon</h1><p>Leave your e-mail to hear first.</p></body></html>"#,
+    );
+    assert_eq!(kind_of(coming_soon).0, SiteKind::ComingSoon);
+}
+
+#[test]
+fn a_shop_with_a_coming_soon_section_is_a_site() {
+    let products = "<li><h3>Brass gear, 42 teeth</h3><p>For clocks of the 19th century and later, made to order in our workshop.</p></li>".repeat(40);
+    let metadata = TestPage::new(format!(
+        "<html><head><title>Acme Widgets</title></head><body><h1>Acme Widgets</h1><section><h2>Coming soon</h2><p>Steel gears.</p></section><ul>{products}</ul></body></html>"
+    ))
+    .extract();
+    assert_eq!(metadata.site_kind, SiteKind::Site);
+}

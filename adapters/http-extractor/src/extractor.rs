@@ -8,7 +8,8 @@ use std::time::Duration;
 use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION};
 use reqwest::{Client, StatusCode, redirect};
 use scheduler_domain::{
-    ContactPage, DomainName, ExtractionError, FailureKind, MetadataExtractor, SiteMetadata,
+    ContactPage, DomainName, ExtractionError, FailureKind, MetadataExtractor, SiteKind,
+    SiteMetadata,
 };
 use scheduler_html_metadata as html;
 use tracing::{debug, error, instrument};
@@ -25,6 +26,10 @@ const ACCEPT_LANGUAGE_VALUE: &str = "en;q=0.9,*;q=0.5";
 /// How much of the body is read before deciding whether it is HTML when
 /// the `Content-Type` leaves the question open.
 const SNIFF_BYTES: usize = 1024;
+
+/// How much of an error answer's page is read to tell a bot challenge
+/// (challenge pages are small; their scripts come first).
+const CHALLENGE_PAGE_BYTES: usize = 64 * 1024;
 
 /// Fetches home pages over HTTPS and extracts their metadata. Cheap to
 /// share: one connection pool and one TLS configuration for all fetches.
@@ -134,6 +139,9 @@ impl HttpExtractor {
         let home_url = page.final_url.clone();
         let home = on_blocking_pool(page, html::extract_home_page).await?;
         let mut metadata = home.metadata;
+        if metadata.site_kind == SiteKind::Challenge {
+            return Err(challenge_error(&metadata));
+        }
         if self.settings.contact_pages > 0
             && metadata.emails.len() < self.settings.contact_pages_when_fewer_than
         {
@@ -207,7 +215,12 @@ impl HttpExtractor {
                 Ok(page) => return Ok(page),
                 Err(failure) => failure,
             };
-            if failure.error.kind() == FailureKind::Permanent || retry >= self.settings.retries {
+            // A challenge answers the same way a second later.
+            let challenged = matches!(failure.error, ExtractionError::BotChallenge { .. });
+            if failure.error.kind() == FailureKind::Permanent
+                || challenged
+                || retry >= self.settings.retries
+            {
                 return Err(failure.error);
             }
             let wait = match failure.retry_after {
@@ -286,16 +299,55 @@ impl HttpExtractor {
                 continue;
             }
             if !status.is_success() {
+                let retry_after = retry_after(status, response.headers());
+                let status = status.as_u16();
+                // Bot challenges come as 403, 429 or 503 with a page that
+                // says whose they are.
+                if matches!(status, 403 | 429 | 503)
+                    && let Some(challenge) = self.challenge_page(url.clone(), response).await
+                {
+                    return Err(challenge.into());
+                }
                 return Err(AttemptError {
-                    retry_after: retry_after(status, response.headers()),
+                    retry_after,
                     error: ExtractionError::HttpStatus {
-                        status: status.as_u16(),
+                        status,
                         url: url.to_string(),
                     },
                 });
             }
             return self.read_page(url, redirects, response).await;
         }
+    }
+
+    /// The challenge an error answer's page is, if any: its first
+    /// [`CHALLENGE_PAGE_BYTES`] are read and looked at like a page.
+    async fn challenge_page(
+        &self,
+        url: Url,
+        mut response: reqwest::Response,
+    ) -> Option<ExtractionError> {
+        let headers = header_pairs(response.headers());
+        let mut body = Vec::new();
+        while body.len() < CHALLENGE_PAGE_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                // What arrived is enough to look at; a broken error body
+                // changes nothing about the status.
+                Ok(None) | Err(_) => break,
+            }
+        }
+        body.truncate(CHALLENGE_PAGE_BYTES);
+        let page = FetchedPage {
+            final_url: url,
+            status: response.status().as_u16(),
+            headers,
+            body,
+            truncated: false,
+            redirects: 0,
+        };
+        let home = on_blocking_pool(page, html::extract_home_page).await.ok()?;
+        (home.metadata.site_kind == SiteKind::Challenge).then(|| challenge_error(&home.metadata))
     }
 
     async fn read_page(
@@ -305,16 +357,7 @@ impl HttpExtractor {
         mut response: reqwest::Response,
     ) -> Result<FetchedPage, AttemptError> {
         let status = response.status().as_u16();
-        let headers: Vec<(String, String)> = response
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = header_pairs(response.headers());
         let content_type = response
             .headers()
             .get(CONTENT_TYPE)
@@ -386,6 +429,29 @@ impl HttpExtractor {
             total_timeout: self.settings.total_timeout,
             resolver: &self.resolver,
         }
+    }
+}
+
+/// Response headers as the HTML extractor takes them: lower-case names
+/// (as `http` keeps them), values read lossily.
+fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn challenge_error(metadata: &SiteMetadata) -> ExtractionError {
+    ExtractionError::BotChallenge {
+        provider: metadata
+            .site_kind_detail
+            .clone()
+            .unwrap_or_else(|| "an unknown service".to_owned()),
     }
 }
 
