@@ -420,6 +420,129 @@ impl Drop for FixtureServer {
     }
 }
 
+/// A minimal HTTP proxy for HTTPS: it answers `CONNECT host:port` by
+/// opening a tunnel to the same port of `upstream` (a fixture server's
+/// address), whatever the host, so the client never resolves the name
+/// itself. With credentials set, a `CONNECT` without the matching
+/// `Proxy-Authorization: Basic ...` gets a 407. It stops when dropped.
+#[derive(Debug)]
+pub struct ConnectProxy {
+    address: SocketAddr,
+    requests: Arc<Mutex<Vec<RecordedRequest>>>,
+    task: JoinHandle<()>,
+}
+
+impl ConnectProxy {
+    /// Listens on a free port of 127.0.0.1 and tunnels to `upstream`;
+    /// `basic_auth` is the expected base64 of `user:password`, if any.
+    ///
+    /// # Errors
+    ///
+    /// When the listening socket cannot be bound.
+    pub async fn start(upstream: IpAddr, basic_auth: Option<&str>) -> io::Result<ConnectProxy> {
+        let listener = TcpListener::bind(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0)).await?;
+        let address = listener.local_addr()?;
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let expected = basic_auth.map(|token| format!("Basic {token}"));
+        let task = tokio::spawn(proxy_loop(
+            listener,
+            upstream,
+            expected,
+            Arc::clone(&requests),
+        ));
+        Ok(ConnectProxy {
+            address,
+            requests,
+            task,
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`, with `user:password@` when given.
+    pub fn url(&self, credentials: Option<&str>) -> String {
+        match credentials {
+            Some(credentials) => format!("http://{credentials}@{}", self.address),
+            None => format!("http://{}", self.address),
+        }
+    }
+
+    /// The `CONNECT` requests received (`path` is the `host:port` target).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.requests
+            .lock()
+            .map(|requests| requests.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for ConnectProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn proxy_loop(
+    listener: TcpListener,
+    upstream: IpAddr,
+    expected_auth: Option<String>,
+    requests: Arc<Mutex<Vec<RecordedRequest>>>,
+) {
+    let mut tunnels = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    tunnels.spawn(tunnel(stream, upstream, expected_auth.clone(), Arc::clone(&requests)));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+            Some(_) = tunnels.join_next(), if !tunnels.is_empty() => {}
+        }
+    }
+}
+
+async fn tunnel(
+    mut client: TcpStream,
+    upstream: IpAddr,
+    expected_auth: Option<String>,
+    requests: Arc<Mutex<Vec<RecordedRequest>>>,
+) -> io::Result<()> {
+    let Ok(Ok(Some(request))) =
+        tokio::time::timeout(REQUEST_TIMEOUT, read_request(&mut client)).await
+    else {
+        return Ok(());
+    };
+    let authorized = expected_auth
+        .as_deref()
+        .is_none_or(|expected| request.header("proxy-authorization") == Some(expected));
+    let target_port = request
+        .path
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse::<u16>().ok());
+    let is_connect = request.method.eq_ignore_ascii_case("CONNECT");
+    if let Ok(mut seen) = requests.lock() {
+        seen.push(request);
+    }
+    let Some(port) = target_port.filter(|_| is_connect) else {
+        return client
+            .write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            .await;
+    };
+    if !authorized {
+        return client
+            .write_all(
+                b"HTTP/1.1 407 Proxy Authentication Required\r\n\
+                  Proxy-Authenticate: Basic realm=\"fixture\"\r\nContent-Length: 0\r\n\r\n",
+            )
+            .await;
+    }
+    let mut server = TcpStream::connect(SocketAddr::new(upstream, port)).await?;
+    client
+        .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        .await?;
+    tokio::io::copy_bidirectional(&mut client, &mut server).await?;
+    Ok(())
+}
+
 /// A loopback address where nothing listens on port 443: a connection to
 /// it is refused.
 ///
