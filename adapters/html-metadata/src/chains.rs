@@ -267,6 +267,8 @@ fn names_host(part: &str, label: &str) -> bool {
 const ICON_TARGET_EDGE: u32 = 256;
 /// The size Apple's guidelines give a touch icon that does not say.
 const TOUCH_ICON_DEFAULT_EDGE: u32 = 180;
+/// The first iPhone's touch icon size.
+const LEGACY_TOUCH_ICON_EDGE: u32 = 57;
 /// A browser icon that does not say is usually the 16 or 32 px one.
 const UNSIZED_ICON_EDGE: u32 = 32;
 
@@ -274,9 +276,20 @@ const UNSIZED_ICON_EDGE: u32 = 32;
 /// `apple-touch-icon` links, the largest up to [`ICON_TARGET_EDGE`] (an SVG
 /// counts as that size), then the smallest above it.
 pub(crate) fn site_icon(collected: &Collected, resolver: &Resolver) -> Option<String> {
+    // Where touch icons come in declared sizes, the one without is the
+    // legacy 57 px fallback of the old iOS convention.
+    let unsized_touch_edge = if collected
+        .links
+        .iter()
+        .any(|link| is_touch_icon(link) && crate::largest_size(link.sizes.as_deref()) > 0)
+    {
+        LEGACY_TOUCH_ICON_EDGE
+    } else {
+        TOUCH_ICON_DEFAULT_EDGE
+    };
     let mut best: Option<(u32, String)> = None;
     for link in &collected.links {
-        let Some(edge) = icon_edge(link) else {
+        let Some(edge) = icon_edge(link, unsized_touch_edge) else {
             continue;
         };
         let Some(url) = resolver.resolve(&link.href) else {
@@ -295,11 +308,8 @@ pub(crate) fn site_icon(collected: &Collected, resolver: &Resolver) -> Option<St
 
 /// The edge an icon link offers, or `None` when it is no full-colour icon
 /// (a `mask-icon` is a monochrome silhouette).
-fn icon_edge(link: &Link) -> Option<u32> {
-    let touch = link
-        .rel
-        .iter()
-        .any(|rel| rel == "apple-touch-icon" || rel == "apple-touch-icon-precomposed");
+fn icon_edge(link: &Link, unsized_touch_edge: u32) -> Option<u32> {
+    let touch = is_touch_icon(link);
     if !touch && !link.rel.iter().any(|rel| rel == "icon") {
         return None;
     }
@@ -314,25 +324,49 @@ fn icon_edge(link: &Link) -> Option<u32> {
         ICON_TARGET_EDGE
     } else if declared > 0 {
         declared
+    } else if let Some(named) = size_in_file_name(&link.href) {
+        named
     } else if touch {
-        TOUCH_ICON_DEFAULT_EDGE
+        unsized_touch_edge
     } else {
         UNSIZED_ICON_EDGE
     })
 }
 
+fn is_touch_icon(link: &Link) -> bool {
+    link.rel
+        .iter()
+        .any(|rel| rel == "apple-touch-icon" || rel == "apple-touch-icon-precomposed")
+}
+
 /// Higher is better: up to the target, bigger is better. A larger icon
 /// ranks just above an unsized touch icon (it scales down well but costs
-/// bytes), a very large one just below that.
+/// bytes); a very large one (an app-store artwork) only above the small
+/// browser icons.
 fn icon_score(edge: u32) -> u32 {
-    const VERY_LARGE_EDGE: u32 = 1024;
+    const LARGE_EDGE: u32 = 512;
+    const SMALL_EDGE: u32 = 64;
     if edge <= ICON_TARGET_EDGE {
         edge * 4
-    } else if edge <= VERY_LARGE_EDGE {
+    } else if edge <= LARGE_EDGE {
         TOUCH_ICON_DEFAULT_EDGE * 4 + 2
     } else {
-        TOUCH_ICON_DEFAULT_EDGE * 4 + 1
+        SMALL_EDGE * 4 + 1
     }
+}
+
+/// The size a file name states (`apple-touch-icon-57x57.png`), for links
+/// that leave out `sizes`: an old 57 px touch icon is no 180 px one.
+fn size_in_file_name(href: &str) -> Option<u32> {
+    let path = href.split(['?', '#']).next().unwrap_or_default();
+    let name = path.rsplit('/').next().unwrap_or_default();
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter_map(|part| {
+            let (width, height) = part.split_once(['x', 'X'])?;
+            let (width, height) = (width.parse::<u32>().ok()?, height.parse::<u32>().ok()?);
+            (width == height && width > 0).then_some(width)
+        })
+        .next()
 }
 
 #[cfg(test)]
@@ -347,6 +381,18 @@ mod tests {
         assert!(icon_score(512) > icon_score(4096));
         assert!(icon_score(512) > icon_score(180));
         assert!(icon_score(4096) > icon_score(32));
+        assert!(icon_score(180) > icon_score(1024));
+    }
+
+    #[test]
+    fn file_names_tell_the_size_of_unsized_icons() {
+        assert_eq!(
+            size_in_file_name("/icons/apple-touch-icon-57x57-precomposed.png?v=2"),
+            Some(57)
+        );
+        assert_eq!(size_in_file_name("/favicons/152x152.png"), Some(152));
+        assert_eq!(size_in_file_name("/img/banner-728x90.png"), None);
+        assert_eq!(size_in_file_name("/apple-touch-icon.png"), None);
     }
 
     #[test]

@@ -402,7 +402,7 @@ fn largest_size(sizes: Option<&str>) -> u32 {
             }
             let (width, height) = size
                 .to_ascii_lowercase()
-                .split_once('x')
+                .split_once(['x', '×'])
                 .map(|(w, h)| (w.to_owned(), h.to_owned()))?;
             Some(width.parse::<u32>().ok()?.max(height.parse::<u32>().ok()?))
         })

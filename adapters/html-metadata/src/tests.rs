@@ -1220,6 +1220,7 @@ fn image_falls_back_to_the_first_large_content_image() {
         <img src="/icons/cart.svg" width="24" height="24">
         <img src="/banner-strip.jpg" width="1200" height="90">
         <img src="/thumb.jpg" width="120" height="90">
+        <img src="https://i.creativecommons.org/l/by-sa/3.0/88x31.png">
         <main><img src="/photos/workshop.jpg" width="800" height="533" alt="Our workshop"></main>
         </body></html>"#,
     )
@@ -1321,6 +1322,37 @@ fn icon_takes_the_largest_declared_icon_up_to_a_sensible_size() {
         metadata.favicon_url.as_deref(),
         Some("https://www.acme-widgets.com/huge.png")
     );
+}
+
+/// The icon the head's `links` give, as a path on the test site.
+fn icon_path(links: &str) -> Option<String> {
+    head(links).icon_url.map(|url| {
+        url.trim_start_matches("https://www.acme-widgets.com")
+            .to_owned()
+    })
+}
+
+#[test]
+fn unsized_icons_read_their_size_from_the_file_name_or_the_legacy_convention() {
+    let cases = [
+        // A size in the file name; app-store artwork is no list icon.
+        (
+            r#"<link rel="apple-touch-icon-precomposed" href="/icons/57x57.png">
+            <link rel="apple-touch-icon" sizes="152x152" href="/icons/152x152.png">
+            <link rel="apple-touch-icon" sizes="1024x1024" href="/icons/store-1024.png">"#,
+            "/icons/152x152.png",
+        ),
+        // An unsized touch icon among sized ones is the legacy 57 px one.
+        (
+            r#"<link rel="apple-touch-icon-precomposed" href="/icons/apple-touch-icon-precomposed.png">
+            <link rel="apple-touch-icon-precomposed" sizes="72x72" href="/icons/72.png">
+            <link rel="apple-touch-icon-precomposed" sizes="144×144" href="/icons/144.png">"#,
+            "/icons/144.png",
+        ),
+    ];
+    for (links, expected) in cases {
+        assert_eq!(icon_path(links).as_deref(), Some(expected), "{links}");
+    }
 }
 
 #[test]

@@ -650,6 +650,10 @@ static DECORATIVE: LazyLock<AhoCorasick> = LazyLock::new(|| {
         "pinterest",
         "payment",
         "data:",
+        "creativecommons",
+        "88x31",
+        "math-fallback",
+        "/header/",
     ])
 });
 
