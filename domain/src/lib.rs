@@ -31,7 +31,8 @@ pub mod stored;
 
 pub use failure::{ExtractionError, FailureKind};
 pub use metadata::{
-    MetadataDocument, SiteMetadata, SocialProfiles, TechStack, Technology, WordPressInfo,
+    ContactKind, ContactPage, ContactSource, MetadataDocument, PageContacts, SiteKind,
+    SiteMetadata, SocialProfiles, TechStack, Technology, WordPressInfo,
 };
 pub use model::{
     ClaimRequest, ClaimedDomain, Completion, DomainId, EnqueueReport, ErrorSample, RescueReport,

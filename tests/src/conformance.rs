@@ -21,8 +21,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use scheduler_domain::{
-    ClaimRequest, ClaimedDomain, Completion, DomainId, DomainName, DomainRepository, RescueReport,
-    SiteMetadata, SocialProfiles, Technology, WordPressInfo, WorkerId, WriteOutcome,
+    ClaimRequest, ClaimedDomain, Completion, ContactKind, ContactPage, ContactSource, DomainId,
+    DomainName, DomainRepository, RescueReport, SiteKind, SiteMetadata, SocialProfiles, Technology,
+    WordPressInfo, WorkerId, WriteOutcome,
 };
 use scheduler_storage_memory::MemoryRepository;
 use scheduler_storage_seaorm::{Backend, PoolerMode, SeaOrmRepository, StorageSettings};
@@ -589,6 +590,19 @@ pub fn rich_metadata() -> SiteMetadata {
         image_url: Some("https://shop.example.com/og.png".into()),
         favicon_url: Some("https://shop.example.com/favicon-32.png".into()),
         favicon_is_fallback: false,
+        icon_url: Some("https://shop.example.com/apple-touch-icon.png".into()),
+        icon_is_fallback: false,
+        site_kind: SiteKind::Site,
+        site_kind_detail: None,
+        contact_sources: vec![ContactSource {
+            kind: ContactKind::Email,
+            value: "contact7@shop.example.com".into(),
+            page: "https://shop.example.com/kontakt/".into(),
+        }],
+        contact_pages: vec![ContactPage {
+            url: "https://shop.example.com/kontakt/".into(),
+            error: None,
+        }],
         logo_url: Some("https://shop.example.com/logo.svg".into()),
         emails: (1..=7)
             .map(|i| format!("contact{i}@shop.example.com"))

@@ -244,6 +244,7 @@ impl RecordedRequest {
 #[derive(Debug, Default)]
 pub struct FixtureBuilder {
     sites: Vec<(String, Site)>,
+    pages: Vec<((String, String), Site)>,
 }
 
 impl FixtureBuilder {
@@ -253,6 +254,17 @@ impl FixtureBuilder {
         let host = host.to_ascii_lowercase();
         self.sites.retain(|(known, _)| *known != host);
         self.sites.push((host, site));
+        self
+    }
+
+    /// Serves `site` for requests to `path` (exactly, query included) of
+    /// `host`, ahead of the host's [`FixtureBuilder::site`] answer, which
+    /// every other path of the host still gets (a 404 without one). Its
+    /// answers are played in order of the requests to the host as a whole.
+    pub fn page(mut self, host: &str, path: &str, site: Site) -> FixtureBuilder {
+        let key = (host.to_ascii_lowercase(), path.to_owned());
+        self.pages.retain(|(known, _)| *known != key);
+        self.pages.push((key, site));
         self
     }
 
@@ -266,7 +278,12 @@ impl FixtureBuilder {
     pub async fn start(self) -> io::Result<FixtureServer> {
         let listener = bind_random_loopback().await?;
         let ip = listener.local_addr()?.ip();
-        let hosts: Vec<String> = self.sites.iter().map(|(host, _)| host.clone()).collect();
+        let mut hosts: Vec<String> = self.sites.iter().map(|(host, _)| host.clone()).collect();
+        for ((host, _), _) in &self.pages {
+            if !hosts.contains(host) {
+                hosts.push(host.clone());
+            }
+        }
         let certificates = Certificates::generate(&hosts, ip)?;
         let ca_pem = tempfile::Builder::new()
             .prefix("fixture-ca-")
@@ -287,6 +304,8 @@ impl FixtureBuilder {
         let acceptor = TlsAcceptor::from(Arc::new(config));
 
         let state = Arc::new(State {
+            hosts,
+            pages: self.pages.into_iter().collect(),
             sites: self.sites.into_iter().collect(),
             requests: Mutex::new(HashMap::new()),
         });
@@ -312,6 +331,9 @@ pub struct FixtureServer {
 
 #[derive(Debug)]
 struct State {
+    /// Every host served, by a site or a page.
+    hosts: Vec<String>,
+    pages: HashMap<(String, String), Site>,
     sites: HashMap<String, Site>,
     requests: Mutex<HashMap<String, Vec<RecordedRequest>>>,
 }
@@ -341,8 +363,8 @@ impl FixtureServer {
     /// One exact rule per site, each host to this server's address.
     pub fn resolve_rules(&self) -> Vec<ResolveRule> {
         self.state
-            .sites
-            .keys()
+            .hosts
+            .iter()
             .filter_map(|host| ResolveRule::new(host, self.ip).ok())
             .collect()
     }
@@ -396,6 +418,129 @@ impl Drop for FixtureServer {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// A minimal HTTP proxy for HTTPS: it answers `CONNECT host:port` by
+/// opening a tunnel to the same port of `upstream` (a fixture server's
+/// address), whatever the host, so the client never resolves the name
+/// itself. With credentials set, a `CONNECT` without the matching
+/// `Proxy-Authorization: Basic ...` gets a 407. It stops when dropped.
+#[derive(Debug)]
+pub struct ConnectProxy {
+    address: SocketAddr,
+    requests: Arc<Mutex<Vec<RecordedRequest>>>,
+    task: JoinHandle<()>,
+}
+
+impl ConnectProxy {
+    /// Listens on a free port of 127.0.0.1 and tunnels to `upstream`;
+    /// `basic_auth` is the expected base64 of `user:password`, if any.
+    ///
+    /// # Errors
+    ///
+    /// When the listening socket cannot be bound.
+    pub async fn start(upstream: IpAddr, basic_auth: Option<&str>) -> io::Result<ConnectProxy> {
+        let listener = TcpListener::bind(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0)).await?;
+        let address = listener.local_addr()?;
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let expected = basic_auth.map(|token| format!("Basic {token}"));
+        let task = tokio::spawn(proxy_loop(
+            listener,
+            upstream,
+            expected,
+            Arc::clone(&requests),
+        ));
+        Ok(ConnectProxy {
+            address,
+            requests,
+            task,
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`, with `user:password@` when given.
+    pub fn url(&self, credentials: Option<&str>) -> String {
+        match credentials {
+            Some(credentials) => format!("http://{credentials}@{}", self.address),
+            None => format!("http://{}", self.address),
+        }
+    }
+
+    /// The `CONNECT` requests received (`path` is the `host:port` target).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.requests
+            .lock()
+            .map(|requests| requests.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for ConnectProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn proxy_loop(
+    listener: TcpListener,
+    upstream: IpAddr,
+    expected_auth: Option<String>,
+    requests: Arc<Mutex<Vec<RecordedRequest>>>,
+) {
+    let mut tunnels = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    tunnels.spawn(tunnel(stream, upstream, expected_auth.clone(), Arc::clone(&requests)));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+            Some(_) = tunnels.join_next(), if !tunnels.is_empty() => {}
+        }
+    }
+}
+
+async fn tunnel(
+    mut client: TcpStream,
+    upstream: IpAddr,
+    expected_auth: Option<String>,
+    requests: Arc<Mutex<Vec<RecordedRequest>>>,
+) -> io::Result<()> {
+    let Ok(Ok(Some(request))) =
+        tokio::time::timeout(REQUEST_TIMEOUT, read_request(&mut client)).await
+    else {
+        return Ok(());
+    };
+    let authorized = expected_auth
+        .as_deref()
+        .is_none_or(|expected| request.header("proxy-authorization") == Some(expected));
+    let target_port = request
+        .path
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse::<u16>().ok());
+    let is_connect = request.method.eq_ignore_ascii_case("CONNECT");
+    if let Ok(mut seen) = requests.lock() {
+        seen.push(request);
+    }
+    let Some(port) = target_port.filter(|_| is_connect) else {
+        return client
+            .write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            .await;
+    };
+    if !authorized {
+        return client
+            .write_all(
+                b"HTTP/1.1 407 Proxy Authentication Required\r\n\
+                  Proxy-Authenticate: Basic realm=\"fixture\"\r\nContent-Length: 0\r\n\r\n",
+            )
+            .await;
+    }
+    let mut server = TcpStream::connect(SocketAddr::new(upstream, port)).await?;
+    client
+        .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        .await?;
+    tokio::io::copy_bidirectional(&mut client, &mut server).await?;
+    Ok(())
 }
 
 /// A loopback address where nothing listens on port 443: a connection to
@@ -520,6 +665,7 @@ async fn handle(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
         .header("host")
         .map(|host| host_without_port(host).to_ascii_lowercase())
         .unwrap_or_default();
+    let path = request.path.clone();
     let index = match state.requests.lock() {
         Ok(mut requests) => {
             let seen = requests.entry(host.clone()).or_default();
@@ -528,7 +674,11 @@ async fn handle(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
         }
         Err(_) => return,
     };
-    let answer = match state.sites.get(&host) {
+    let site = state
+        .pages
+        .get(&(host.clone(), path))
+        .or_else(|| state.sites.get(&host));
+    let answer = match site {
         Some(site) => site
             .answers
             .get(index)
