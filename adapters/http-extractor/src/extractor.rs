@@ -12,6 +12,7 @@ use scheduler_domain::{
     SiteMetadata,
 };
 use scheduler_html_metadata as html;
+use tokio::sync::Semaphore;
 use tracing::{debug, error, instrument};
 use url::Url;
 
@@ -38,6 +39,8 @@ pub struct HttpExtractor {
     client: Client,
     resolver: Arc<GuardedResolver>,
     settings: Arc<FetchSettings>,
+    /// One permit per core: pages parsed at once.
+    parses: Arc<Semaphore>,
 }
 
 /// A fetched page, before extraction.
@@ -119,6 +122,9 @@ impl HttpExtractor {
             client,
             resolver,
             settings: Arc::new(settings),
+            parses: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            )),
         })
     }
 
@@ -137,7 +143,7 @@ impl HttpExtractor {
     pub async fn extract_url(&self, url: &Url) -> Result<SiteMetadata, ExtractionError> {
         let page = self.fetch(url).await?;
         let home_url = page.final_url.clone();
-        let home = on_blocking_pool(page, html::extract_home_page).await?;
+        let home = self.on_blocking_pool(page, html::extract_home_page).await?;
         let mut metadata = home.metadata;
         if metadata.site_kind == SiteKind::Challenge {
             return Err(challenge_error(&metadata));
@@ -171,7 +177,7 @@ impl HttpExtractor {
             let outcome = match read {
                 Ok(page) => {
                     let url = page.final_url.to_string();
-                    on_blocking_pool(page, html::extract_contacts)
+                    self.on_blocking_pool(page, html::extract_contacts)
                         .await
                         .map(|contacts| (url, contacts))
                 }
@@ -346,7 +352,10 @@ impl HttpExtractor {
             truncated: false,
             redirects: 0,
         };
-        let home = on_blocking_pool(page, html::extract_home_page).await.ok()?;
+        let home = self
+            .on_blocking_pool(page, html::extract_home_page)
+            .await
+            .ok()?;
         (home.metadata.site_kind == SiteKind::Challenge).then(|| challenge_error(&home.metadata))
     }
 
@@ -369,7 +378,13 @@ impl HttpExtractor {
         };
         let cap = self.settings.max_body_bytes;
         let context = self.error_context(&url);
-        let mut body = Vec::new();
+        // Sized from the announced length (never past the cap): a doubling
+        // buffer would hold up to twice the page while it is read.
+        let announced = response
+            .content_length()
+            .and_then(|length| usize::try_from(length).ok())
+            .unwrap_or(0);
+        let mut body = Vec::with_capacity(announced.min(cap));
         let mut sniffed = false;
         while body.len() < cap {
             let chunk = response
@@ -455,28 +470,6 @@ fn challenge_error(metadata: &SiteMetadata) -> ExtractionError {
     }
 }
 
-/// Runs an extraction over a fetched page on tokio's blocking pool: parsing
-/// is CPU work that must not hold a runtime thread.
-async fn on_blocking_pool<T: Send + 'static>(
-    page: FetchedPage,
-    extract: fn(&html::Page<'_>) -> T,
-) -> Result<T, ExtractionError> {
-    tokio::task::spawn_blocking(move || {
-        extract(&html::Page {
-            url: &page.final_url,
-            body: &page.body,
-            headers: &page.headers,
-        })
-    })
-    .await
-    .map_err(|error| {
-        // Only a panic in the parser gets here: hostile bytes that will
-        // fail again, so not worth a retry.
-        error!(%error, "metadata extraction failed");
-        ExtractionError::Unprocessable(error.to_string())
-    })
-}
-
 /// Every fetch through `proxy` when one is set; else none at all, not even
 /// one from the environment, which would resolve names past the address
 /// filter without the operator having said so.
@@ -495,6 +488,37 @@ fn with_proxy(
         }
     })?;
     Ok(builder.proxy(configured))
+}
+
+impl HttpExtractor {
+    /// Runs an extraction over a fetched page on tokio's blocking pool:
+    /// parsing is CPU work that must not hold a runtime thread. At most one
+    /// page per core is parsed at once: more buys no speed, and each parse
+    /// thread would grow an allocator arena and regex caches of its own, so
+    /// memory would grow with `concurrency` instead of with the cores.
+    async fn on_blocking_pool<T: Send + 'static>(
+        &self,
+        page: FetchedPage,
+        extract: fn(&html::Page<'_>) -> T,
+    ) -> Result<T, ExtractionError> {
+        // The semaphore is never closed; without a permit the parse still
+        // runs, unbounded as before.
+        let _permit = self.parses.acquire().await.ok();
+        tokio::task::spawn_blocking(move || {
+            extract(&html::Page {
+                url: &page.final_url,
+                body: &page.body,
+                headers: &page.headers,
+            })
+        })
+        .await
+        .map_err(|error| {
+            // Only a panic in the parser gets here: hostile bytes that will
+            // fail again, so not worth a retry.
+            error!(%error, "metadata extraction failed");
+            ExtractionError::Unprocessable(error.to_string())
+        })
+    }
 }
 
 impl MetadataExtractor for HttpExtractor {
