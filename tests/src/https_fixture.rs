@@ -30,7 +30,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use scheduler_http_extractor::{FetchSettings, ResolveRule};
@@ -73,6 +73,8 @@ enum Answer {
 #[derive(Debug, Clone)]
 enum Body {
     Full(Vec<u8>),
+    /// A page served by many sites: one copy in memory for all of them.
+    Shared(Arc<[u8]>),
     /// Announces a long body, sends `prefix`, then one byte per `interval`.
     Trickle {
         prefix: Vec<u8>,
@@ -107,6 +109,17 @@ impl Site {
             200,
             vec![("Content-Type".to_owned(), content_type.to_owned())],
             Body::Full(body.into()),
+        )
+    }
+
+    /// 200 with `page` as `text/html` with no charset (the page's own
+    /// `<meta charset>` or a sniff decides), the bytes shared with every
+    /// other site serving the same page: thousands of sites cost one copy.
+    pub fn shared_html(page: Arc<[u8]>) -> Site {
+        Site::respond(
+            200,
+            vec![("Content-Type".to_owned(), "text/html".to_owned())],
+            Body::Shared(page),
         )
     }
 
@@ -240,10 +253,29 @@ impl RecordedRequest {
     }
 }
 
+/// Families of sites (see [`FixtureBuilder::sites_under`]): each suffix
+/// with what answers its hosts (`None` for a host that is not one of the
+/// family's sites).
+#[derive(Clone, Default)]
+struct SiteFamilies(Vec<(String, SiteFor)>);
+
+/// What answers the hosts of one family.
+type SiteFor = Arc<dyn Fn(&str) -> Option<Site> + Send + Sync>;
+
+impl std::fmt::Debug for SiteFamilies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(suffix, _)| suffix))
+            .finish()
+    }
+}
+
 /// Sites to serve, before the server starts.
 #[derive(Debug, Default)]
 pub struct FixtureBuilder {
     sites: Vec<(String, Site)>,
+    families: SiteFamilies,
+    response_delay: Duration,
 }
 
 impl FixtureBuilder {
@@ -253,6 +285,29 @@ impl FixtureBuilder {
         let host = host.to_ascii_lowercase();
         self.sites.retain(|(known, _)| *known != host);
         self.sites.push((host, site));
+        self
+    }
+
+    /// Serves every host `<name>.<suffix>` with `site_for(host)` (the host
+    /// in lower case; `None` answers 404), without listing the hosts: a
+    /// benchmark's twenty thousand sites cost one certificate name
+    /// (`*.suffix`) and one resolve rule ([`FixtureServer::resolve_rules`]
+    /// includes it). A listed [`FixtureBuilder::site`] wins over a family.
+    pub fn sites_under(
+        mut self,
+        suffix: &str,
+        site_for: impl Fn(&str) -> Option<Site> + Send + Sync + 'static,
+    ) -> FixtureBuilder {
+        self.families
+            .0
+            .push((suffix.to_ascii_lowercase(), Arc::new(site_for)));
+        self
+    }
+
+    /// Waits `delay` after reading each request before answering: a
+    /// stand-in for the round trips of the internet.
+    pub fn response_delay(mut self, delay: Duration) -> FixtureBuilder {
+        self.response_delay = delay;
         self
     }
 
@@ -266,7 +321,13 @@ impl FixtureBuilder {
     pub async fn start(self) -> io::Result<FixtureServer> {
         let listener = bind_random_loopback().await?;
         let ip = listener.local_addr()?.ip();
-        let hosts: Vec<String> = self.sites.iter().map(|(host, _)| host.clone()).collect();
+        // A family's suffix as a name covers `*.suffix` in the certificate.
+        let hosts: Vec<String> = self
+            .sites
+            .iter()
+            .map(|(host, _)| host.clone())
+            .chain(self.families.0.iter().map(|(suffix, _)| suffix.clone()))
+            .collect();
         let certificates = Certificates::generate(&hosts, ip)?;
         let ca_pem = tempfile::Builder::new()
             .prefix("fixture-ca-")
@@ -288,7 +349,10 @@ impl FixtureBuilder {
 
         let state = Arc::new(State {
             sites: self.sites.into_iter().collect(),
+            families: self.families,
+            response_delay: self.response_delay,
             requests: Mutex::new(HashMap::new()),
+            first_connections: Mutex::new(HashMap::new()),
         });
         let task = tokio::spawn(serve(listener, acceptor, Arc::clone(&state)));
         Ok(FixtureServer {
@@ -313,7 +377,25 @@ pub struct FixtureServer {
 #[derive(Debug)]
 struct State {
     sites: HashMap<String, Site>,
+    families: SiteFamilies,
+    response_delay: Duration,
     requests: Mutex<HashMap<String, Vec<RecordedRequest>>>,
+    /// When the first connection that asked for each host was accepted.
+    first_connections: Mutex<HashMap<String, SystemTime>>,
+}
+
+impl State {
+    /// The site that answers `host`: a listed one, else its family's.
+    fn site(&self, host: &str) -> Option<Site> {
+        if let Some(site) = self.sites.get(host) {
+            return Some(site.clone());
+        }
+        self.families.0.iter().find_map(|(suffix, site_for)| {
+            host.strip_suffix(suffix.as_str())
+                .filter(|name| name.len() > 1 && name.ends_with('.'))
+                .and_then(|_| site_for(host))
+        })
+    }
 }
 
 impl FixtureServer {
@@ -338,12 +420,21 @@ impl FixtureServer {
         format!("https://{host}/")
     }
 
-    /// One exact rule per site, each host to this server's address.
+    /// One exact rule per site, each host to this server's address, and one
+    /// wildcard rule per family of [`FixtureBuilder::sites_under`].
     pub fn resolve_rules(&self) -> Vec<ResolveRule> {
+        let families = self
+            .state
+            .families
+            .0
+            .iter()
+            .map(|(suffix, _)| format!("*.{suffix}"));
         self.state
             .sites
             .keys()
-            .filter_map(|host| ResolveRule::new(host, self.ip).ok())
+            .cloned()
+            .chain(families)
+            .filter_map(|host| ResolveRule::new(&host, self.ip).ok())
             .collect()
     }
 
@@ -375,6 +466,16 @@ impl FixtureServer {
     /// answers included; refused TLS handshakes are not requests).
     pub fn request_count(&self, host: &str) -> usize {
         self.requests(host).len()
+    }
+
+    /// For each host that was asked for, when the server accepted the first
+    /// connection that asked for it (before its TLS handshake).
+    pub fn first_connection_times(&self) -> HashMap<String, SystemTime> {
+        self.state
+            .first_connections
+            .lock()
+            .map(|times| times.clone())
+            .unwrap_or_default()
     }
 
     /// The requests that reached the site `host`, in order.
@@ -506,6 +607,7 @@ async fn serve(listener: TcpListener, acceptor: TlsAcceptor, state: Arc<State>) 
 }
 
 async fn handle(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
+    let accepted_at = SystemTime::now();
     // Errors end the connection: the client under test sees a broken
     // connection, which is what it would see from a real server.
     let Ok(Ok(mut tls)) = tokio::time::timeout(REQUEST_TIMEOUT, acceptor.accept(stream)).await
@@ -520,6 +622,9 @@ async fn handle(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
         .header("host")
         .map(|host| host_without_port(host).to_ascii_lowercase())
         .unwrap_or_default();
+    if let Ok(mut times) = state.first_connections.lock() {
+        times.entry(host.clone()).or_insert(accepted_at);
+    }
     let index = match state.requests.lock() {
         Ok(mut requests) => {
             let seen = requests.entry(host.clone()).or_default();
@@ -528,7 +633,7 @@ async fn handle(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
         }
         Err(_) => return,
     };
-    let answer = match state.sites.get(&host) {
+    let answer = match state.site(&host) {
         Some(site) => site
             .answers
             .get(index)
@@ -541,6 +646,9 @@ async fn handle(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
             body: Body::Full(format!("no site {host:?} here").into_bytes()),
         },
     };
+    if !state.response_delay.is_zero() {
+        tokio::time::sleep(state.response_delay).await;
+    }
     let _ = write_answer(&mut tls, answer).await;
     let _ = tls.shutdown().await;
 }
@@ -603,10 +711,15 @@ async fn write_answer<S: AsyncWriteExt + Unpin>(stream: &mut S, answer: Answer) 
             .iter()
             .any(|(key, _)| key.eq_ignore_ascii_case(name))
     };
-    if let Body::Full(bytes) = &body
+    let length = match &body {
+        Body::Full(bytes) => Some(bytes.len()),
+        Body::Shared(bytes) => Some(bytes.len()),
+        Body::Trickle { .. } | Body::Endless { .. } => None,
+    };
+    if let Some(length) = length
         && !has("content-length")
     {
-        head.push_str(&format!("Content-Length: {}\r\n", bytes.len()));
+        head.push_str(&format!("Content-Length: {length}\r\n"));
     }
     head.push_str("Connection: close\r\n");
     for (name, value) in &headers {
@@ -616,6 +729,7 @@ async fn write_answer<S: AsyncWriteExt + Unpin>(stream: &mut S, answer: Answer) 
     stream.write_all(head.as_bytes()).await?;
     match body {
         Body::Full(bytes) => stream.write_all(&bytes).await?,
+        Body::Shared(bytes) => stream.write_all(&bytes).await?,
         Body::Trickle { prefix, interval } => {
             stream.write_all(&prefix).await?;
             stream.flush().await?;
@@ -698,6 +812,26 @@ mod tests {
     #[test]
     fn crc32_matches_the_standard_check_value() {
         assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
+    }
+
+    #[test]
+    fn a_family_answers_only_names_under_its_suffix() {
+        let builder = FixtureBuilder::default()
+            .site("bench.test", Site::status(410))
+            .sites_under("Bench.Test", |host| Some(Site::html(host.to_owned())));
+        let state = State {
+            sites: builder.sites.into_iter().collect(),
+            families: builder.families,
+            response_delay: Duration::ZERO,
+            requests: Mutex::new(HashMap::new()),
+            first_connections: Mutex::new(HashMap::new()),
+        };
+        assert!(state.site("d1.bench.test").is_some());
+        assert!(state.site("a.b.bench.test").is_some());
+        assert!(state.site("xbench.test").is_none());
+        assert!(state.site(".bench.test").is_none());
+        let listed = state.site("bench.test").map(|site| site.answers.len());
+        assert_eq!(listed, Some(1));
     }
 
     #[test]
