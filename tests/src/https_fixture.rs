@@ -6,8 +6,9 @@
 //! at random (tests run in parallel processes; a taken address is retried),
 //! with a CA and a leaf certificate made at start-up. Sites are chosen by
 //! the `Host` header. The responder is a minimal HTTP/1.1 one written here,
-//! one request per connection, so hostile answers (a body that never ends
-//! or trickles, garbage, a hang-up) are easy to play.
+//! one request per connection unless asked to keep connections alive, so
+//! hostile answers (a body that never ends or trickles, garbage, a hang-up)
+//! are easy to play.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -276,6 +277,7 @@ pub struct FixtureBuilder {
     sites: Vec<(String, Site)>,
     families: SiteFamilies,
     response_delay: Duration,
+    keep_alive: Option<Duration>,
 }
 
 impl FixtureBuilder {
@@ -301,6 +303,15 @@ impl FixtureBuilder {
         self.families
             .0
             .push((suffix.to_ascii_lowercase(), Arc::new(site_for)));
+        self
+    }
+
+    /// Keeps connections open after an answer of known length, for further
+    /// requests, until the client closes or `idle` passes without one: as
+    /// real servers do (nginx waits 75 s), where the default of one request
+    /// per connection would hide what a client keeps open between fetches.
+    pub fn keep_alive(mut self, idle: Duration) -> FixtureBuilder {
+        self.keep_alive = Some(idle);
         self
     }
 
@@ -351,6 +362,7 @@ impl FixtureBuilder {
             sites: self.sites.into_iter().collect(),
             families: self.families,
             response_delay: self.response_delay,
+            keep_alive: self.keep_alive,
             requests: Mutex::new(HashMap::new()),
             first_connections: Mutex::new(HashMap::new()),
         });
@@ -379,6 +391,7 @@ struct State {
     sites: HashMap<String, Site>,
     families: SiteFamilies,
     response_delay: Duration,
+    keep_alive: Option<Duration>,
     requests: Mutex<HashMap<String, Vec<RecordedRequest>>>,
     /// When the first connection that asked for each host was accepted.
     first_connections: Mutex<HashMap<String, SystemTime>>,
@@ -614,10 +627,40 @@ async fn handle(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
     else {
         return;
     };
-    let Ok(Ok(Some(request))) = tokio::time::timeout(REQUEST_TIMEOUT, read_request(&mut tls)).await
-    else {
-        return;
-    };
+    let mut wait = REQUEST_TIMEOUT;
+    while let Ok(Ok(Some(request))) = tokio::time::timeout(wait, read_request(&mut tls)).await {
+        let Some(answer) = answer(&state, request, accepted_at) else {
+            return;
+        };
+        if !state.response_delay.is_zero() {
+            tokio::time::sleep(state.response_delay).await;
+        }
+        // Only a body of known length leaves the connection usable.
+        let reusable = matches!(
+            &answer,
+            Answer::Respond {
+                body: Body::Full(_) | Body::Shared(_),
+                ..
+            }
+        );
+        let keep_alive = state.keep_alive.filter(|_| reusable);
+        if write_answer(&mut tls, answer, keep_alive.is_some())
+            .await
+            .is_err()
+        {
+            return;
+        }
+        match keep_alive {
+            Some(idle) => wait = idle,
+            None => break,
+        }
+    }
+    let _ = tls.shutdown().await;
+}
+
+/// Records `request` and picks its answer; `None` when the state is
+/// poisoned.
+fn answer(state: &State, request: RecordedRequest, accepted_at: SystemTime) -> Option<Answer> {
     let host = request
         .header("host")
         .map(|host| host_without_port(host).to_ascii_lowercase())
@@ -631,9 +674,9 @@ async fn handle(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
             seen.push(request);
             seen.len() - 1
         }
-        Err(_) => return,
+        Err(_) => return None,
     };
-    let answer = match state.site(&host) {
+    Some(match state.site(&host) {
         Some(site) => site
             .answers
             .get(index)
@@ -645,12 +688,7 @@ async fn handle(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
             headers: vec![("Content-Type".to_owned(), "text/plain".to_owned())],
             body: Body::Full(format!("no site {host:?} here").into_bytes()),
         },
-    };
-    if !state.response_delay.is_zero() {
-        tokio::time::sleep(state.response_delay).await;
-    }
-    let _ = write_answer(&mut tls, answer).await;
-    let _ = tls.shutdown().await;
+    })
 }
 
 fn host_without_port(host: &str) -> &str {
@@ -692,7 +730,11 @@ async fn read_request<S: AsyncReadExt + Unpin>(
     }))
 }
 
-async fn write_answer<S: AsyncWriteExt + Unpin>(stream: &mut S, answer: Answer) -> io::Result<()> {
+async fn write_answer<S: AsyncWriteExt + Unpin>(
+    stream: &mut S,
+    answer: Answer,
+    keep_alive: bool,
+) -> io::Result<()> {
     let (status, headers, body) = match answer {
         Answer::HangUp => return Ok(()),
         Answer::Garbage(noise) => {
@@ -721,7 +763,9 @@ async fn write_answer<S: AsyncWriteExt + Unpin>(stream: &mut S, answer: Answer) 
     {
         head.push_str(&format!("Content-Length: {length}\r\n"));
     }
-    head.push_str("Connection: close\r\n");
+    if !keep_alive {
+        head.push_str("Connection: close\r\n");
+    }
     for (name, value) in &headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -823,6 +867,7 @@ mod tests {
             sites: builder.sites.into_iter().collect(),
             families: builder.families,
             response_delay: Duration::ZERO,
+            keep_alive: None,
             requests: Mutex::new(HashMap::new()),
             first_connections: Mutex::new(HashMap::new()),
         };

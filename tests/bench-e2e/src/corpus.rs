@@ -28,8 +28,12 @@ pub(crate) struct BareParse {
     pub(crate) mb_per_second: f64,
     /// Pages parsed per second by all threads together.
     pub(crate) pages_per_second: f64,
-    /// Thread time per page, in ms: the CPU a bare parse costs.
+    /// CPU time per page, in ms: what a bare parse costs, whatever else
+    /// runs on the machine.
     pub(crate) ms_per_page: f64,
+    /// Bytes parsed per CPU second, in MB, times the threads: what the
+    /// threads would parse on cores of their own.
+    pub(crate) mb_per_second_unshared: f64,
 }
 
 impl Corpus {
@@ -94,7 +98,7 @@ impl Corpus {
     /// `period`, each thread starting at a different page.
     pub(crate) fn bare_parse(&self, threads: usize, period: Duration) -> BareParse {
         let started = Instant::now();
-        let counts: Vec<(usize, usize)> = std::thread::scope(|scope| {
+        let counts: Vec<(usize, usize, Duration)> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
                 .map(|thread| {
                     scope.spawn(move || {
@@ -107,23 +111,38 @@ impl Corpus {
                             pages += 1;
                             bytes += page.len();
                         }
-                        (pages, bytes)
+                        (pages, bytes, thread_cpu_time())
                     })
                 })
                 .collect();
             workers
                 .into_iter()
-                .map(|worker| worker.join().unwrap_or((0, 0)))
+                .map(|worker| worker.join().unwrap_or((0, 0, Duration::ZERO)))
                 .collect()
         });
         let seconds = started.elapsed().as_secs_f64();
-        let pages: usize = counts.iter().map(|(pages, _)| pages).sum();
-        let bytes: usize = counts.iter().map(|(_, bytes)| bytes).sum();
+        let pages: usize = counts.iter().map(|(pages, _, _)| pages).sum();
+        let bytes: usize = counts.iter().map(|(_, bytes, _)| bytes).sum();
+        let cpu: f64 = counts
+            .iter()
+            .map(|(_, _, cpu)| cpu.as_secs_f64())
+            .sum::<f64>()
+            .max(f64::EPSILON);
         BareParse {
             threads,
             mb_per_second: bytes as f64 / 1e6 / seconds,
             pages_per_second: pages as f64 / seconds,
-            ms_per_page: seconds * threads as f64 * 1e3 / pages.max(1) as f64,
+            ms_per_page: cpu * 1e3 / pages.max(1) as f64,
+            mb_per_second_unshared: bytes as f64 / 1e6 / cpu * threads as f64,
         }
     }
+}
+
+/// The CPU time the calling thread has used.
+fn thread_cpu_time() -> Duration {
+    let time = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(time.tv_sec).unwrap_or(0),
+        u32::try_from(time.tv_nsec).unwrap_or(0),
+    )
 }

@@ -66,6 +66,11 @@ struct Options {
     /// Delay the server adds before every response, in ms.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// How long the server keeps an idle connection open for another
+    /// request, in seconds (nginx's default is 75); 0 closes each one after
+    /// its answer.
+    #[arg(long, default_value_t = 75)]
+    keep_alive_seconds: u64,
     /// An extractor that answers at once with fixed metadata: the queue alone.
     #[arg(long)]
     null_extractor: bool,
@@ -189,11 +194,15 @@ async fn bench(options: &Options) -> Result<Figures, BenchError> {
 
     let server = {
         let corpus = Arc::clone(&corpus);
-        FixtureServer::builder()
+        let mut builder = FixtureServer::builder()
             .sites_under(SITE_SUFFIX, move |host| {
                 site_index(host).map(|index| Site::shared_html(Arc::clone(corpus.page(index))))
             })
-            .response_delay(Duration::from_millis(options.latency_ms))
+            .response_delay(Duration::from_millis(options.latency_ms));
+        if options.keep_alive_seconds > 0 {
+            builder = builder.keep_alive(Duration::from_secs(options.keep_alive_seconds));
+        }
+        builder
             .start()
             .await
             .map_err(io_error("starting the HTTPS server"))?
@@ -438,6 +447,7 @@ fn figures(
         database: options.db,
         null_extractor: options.null_extractor,
         latency_ms: options.latency_ms,
+        keep_alive_seconds: options.keep_alive_seconds,
         concurrency: run.concurrency,
         database_pool: run.pool,
         corpus_pages: corpus.len(),
@@ -450,6 +460,8 @@ fn figures(
         domains_per_second: finished.len() as f64 / wall_seconds,
         html_mb_per_second: (!options.null_extractor)
             .then(|| html_bytes as f64 / 1e6 / wall_seconds),
+        html_mb_per_cpu_second: (!options.null_extractor)
+            .then(|| html_bytes as f64 / 1e6 / run.probe.cpu_seconds().max(f64::EPSILON)),
         per_domain_ms: Percentiles::of(per_domain),
         cpu_ms_per_domain: run.probe.cpu_seconds() * 1e3 / done,
         peak_rss_mb: run.probe.peak_rss_kib as f64 * 1024.0 / 1e6,

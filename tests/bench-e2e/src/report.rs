@@ -15,6 +15,7 @@ pub(crate) struct Figures {
     pub(crate) database: DatabaseKind,
     pub(crate) null_extractor: bool,
     pub(crate) latency_ms: u64,
+    pub(crate) keep_alive_seconds: u64,
     pub(crate) concurrency: usize,
     pub(crate) database_pool: u32,
     pub(crate) corpus_pages: usize,
@@ -26,6 +27,7 @@ pub(crate) struct Figures {
     pub(crate) wall_seconds: f64,
     pub(crate) domains_per_second: f64,
     pub(crate) html_mb_per_second: Option<f64>,
+    pub(crate) html_mb_per_cpu_second: Option<f64>,
     pub(crate) per_domain_ms: Option<Percentiles>,
     pub(crate) cpu_ms_per_domain: f64,
     pub(crate) peak_rss_mb: f64,
@@ -108,6 +110,17 @@ impl Figures {
                 "null extractor: no page fetched".into(),
             ),
         });
+        if let Some(rate) = self.html_mb_per_cpu_second {
+            let bare_rate = bare.mb_per_second_unshared / bare.threads as f64;
+            rows.push((
+                "HTML MB per CPU second".into(),
+                format!("{rate:.2}"),
+                format!(
+                    "{:.0}% of the bare parse's ({bare_rate:.1}): independent of other load",
+                    100.0 * rate / bare_rate
+                ),
+            ));
+        }
         rows.push(match self.per_domain_ms {
             Some(time) => (
                 "p50/p95/p99 per domain".into(),
@@ -173,7 +186,8 @@ impl Figures {
         };
         let (first, second) = (width(|row| &row.0), width(|row| &row.1));
         let mut table = format!(
-            "{} domains on {:?}{}, concurrency {}, pool {}, latency {} ms, {} corpus pages ({:.1} MB), {}\n",
+            "{} domains on {:?}{}, concurrency {}, pool {}, latency {} ms, keep-alive {} s, \
+             {} corpus pages ({:.1} MB), {}\n",
             self.domains,
             self.database,
             if self.null_extractor {
@@ -184,6 +198,7 @@ impl Figures {
             self.concurrency,
             self.database_pool,
             self.latency_ms,
+            self.keep_alive_seconds,
             self.corpus_pages,
             self.corpus_mb,
             self.date,
