@@ -84,6 +84,10 @@ struct Options {
     /// `--set scheduler.batch_size=100`. Repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     settings: Vec<String>,
+    /// An environment variable for the worker alone, `NAME=VALUE`, e.g.
+    /// `MALLOC_ARENA_MAX=2` or a profiler's `LD_PRELOAD`. Repeatable.
+    #[arg(long = "worker-env", value_name = "NAME=VALUE")]
+    worker_env: Vec<String>,
     /// Server connections of the PgBouncer pool (`--db pgbouncer`).
     #[arg(long, default_value_t = 10)]
     pgbouncer_pool: u32,
@@ -239,10 +243,10 @@ async fn drain(
 
     let log_path = dir.path().join("worker.log");
     let started = SystemTime::now();
-    let mut child = spawn_worker(&config, options.null_extractor, &log_path)?;
+    let mut child = spawn_worker(options, &config, &log_path)?;
     let mut probe = Probe::new(child.id());
     let deadline = Instant::now() + Duration::from_secs(options.timeout_seconds);
-    let watched = watch(&mut child, &mut probe, &mut observer, deadline).await;
+    let watched = watch(&mut child, &mut probe, &mut observer, names.len(), deadline).await;
     stop(&mut child);
     if let Err(error) = watched {
         let log = std::fs::read_to_string(&log_path).unwrap_or_default();
@@ -272,11 +276,13 @@ async fn drain(
 }
 
 /// Samples the worker until the queue is empty (or the deadline passes);
-/// the last sample is taken while it still runs.
+/// the last sample is taken while it still runs. Its resident memory is
+/// noted when half of the `domains` are done, to tell growth from a peak.
 async fn watch(
     child: &mut Child,
     probe: &mut Probe,
     observer: &mut database::Observer,
+    domains: usize,
     deadline: Instant,
 ) -> Result<(), BenchError> {
     loop {
@@ -288,16 +294,21 @@ async fn watch(
                 log: String::new(),
             });
         }
-        if probe.samples.is_multiple_of(SAMPLES_PER_QUEUE_CHECK)
-            && (observer.unfinished().await? == 0 || Instant::now() > deadline)
-        {
+        if !probe.samples.is_multiple_of(SAMPLES_PER_QUEUE_CHECK) {
+            continue;
+        }
+        let unfinished = observer.unfinished().await?;
+        if probe.rss_kib_half_done.is_none() && unfinished as usize * 2 <= domains {
+            probe.rss_kib_half_done = Some(probe.rss_kib);
+        }
+        if unfinished == 0 || Instant::now() > deadline {
             probe.sample();
             return Ok(());
         }
     }
 }
 
-fn spawn_worker(config: &Path, null_extractor: bool, log: &Path) -> Result<Child, BenchError> {
+fn spawn_worker(options: &Options, config: &Path, log: &Path) -> Result<Child, BenchError> {
     let program = std::env::current_exe().map_err(io_error("finding this program"))?;
     let log_file = std::fs::File::create(log).map_err(io_error("creating the worker's log"))?;
     let log_copy = log_file
@@ -310,8 +321,14 @@ fn spawn_worker(config: &Path, null_extractor: bool, log: &Path) -> Result<Child
         .stdin(Stdio::null())
         .stdout(log_copy)
         .stderr(log_file);
-    if null_extractor {
+    if options.null_extractor {
         command.arg("--null-extractor");
+    }
+    for variable in &options.worker_env {
+        let (name, value) = variable.split_once('=').ok_or_else(|| {
+            BenchError::Usage(format!("--worker-env {variable:?}: expected NAME=VALUE"))
+        })?;
+        command.env(name, value);
     }
     command.spawn().map_err(io_error("starting the worker"))
 }
@@ -464,11 +481,17 @@ fn figures(
             .then(|| html_bytes as f64 / 1e6 / run.probe.cpu_seconds().max(f64::EPSILON)),
         per_domain_ms: Percentiles::of(per_domain),
         cpu_ms_per_domain: run.probe.cpu_seconds() * 1e3 / done,
-        peak_rss_mb: run.probe.peak_rss_kib as f64 * 1024.0 / 1e6,
+        peak_rss_mb: megabytes(run.probe.peak_rss_kib),
+        rss_mb_half_done: run.probe.rss_kib_half_done.map(megabytes),
+        rss_mb_at_end: megabytes(run.probe.rss_kib),
         max_open_sockets: run.probe.max_sockets,
         round_trips_per_domain: run.round_trips.map(|trips| trips as f64 / done),
         bare_parse,
     }
+}
+
+fn megabytes(kib: u64) -> f64 {
+    kib as f64 * 1024.0 / 1e6
 }
 
 #[cfg(test)]

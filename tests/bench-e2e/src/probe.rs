@@ -12,6 +12,10 @@ pub(crate) struct Probe {
     ticks_per_second: u64,
     /// `VmHWM`, in KiB: the process's peak resident set so far.
     pub(crate) peak_rss_kib: u64,
+    /// `VmRSS`, in KiB, at the last sample.
+    pub(crate) rss_kib: u64,
+    /// `VmRSS` when half the domains were done (set by the caller).
+    pub(crate) rss_kib_half_done: Option<u64>,
     /// The most sockets other than Unix-domain ones seen at once.
     pub(crate) max_sockets: usize,
     /// utime + stime of the whole process (its threads, dead ones too).
@@ -26,6 +30,8 @@ impl Probe {
             pid,
             ticks_per_second: rustix::param::clock_ticks_per_second().max(1),
             peak_rss_kib: 0,
+            rss_kib: 0,
+            rss_kib_half_done: None,
             max_sockets: 0,
             cpu_ticks: 0,
             samples: 0,
@@ -36,12 +42,13 @@ impl Probe {
     /// last ones standing.
     pub(crate) fn sample(&mut self) {
         let proc_dir = format!("/proc/{}", self.pid);
-        if let Some(peak) = fs::read_to_string(format!("{proc_dir}/status"))
-            .ok()
-            .as_deref()
-            .and_then(peak_rss_kib)
-        {
-            self.peak_rss_kib = self.peak_rss_kib.max(peak);
+        if let Ok(status) = fs::read_to_string(format!("{proc_dir}/status")) {
+            if let Some(peak) = status_kib(&status, "VmHWM:") {
+                self.peak_rss_kib = self.peak_rss_kib.max(peak);
+            }
+            if let Some(now) = status_kib(&status, "VmRSS:") {
+                self.rss_kib = now;
+            }
         }
         if let Some(ticks) = fs::read_to_string(format!("{proc_dir}/stat"))
             .ok()
@@ -60,11 +67,11 @@ impl Probe {
     }
 }
 
-/// `VmHWM` of a `/proc/<pid>/status`, in KiB.
-fn peak_rss_kib(status: &str) -> Option<u64> {
+/// A field such as `VmHWM:` of a `/proc/<pid>/status`, in KiB.
+fn status_kib(status: &str, field: &str) -> Option<u64> {
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
@@ -127,7 +134,8 @@ mod tests {
     #[test]
     fn status_and_stat_fields_are_read() {
         let status = "Name:\tbench\nVmPeak:\t  900 kB\nVmHWM:\t  12345 kB\nVmRSS:\t 100 kB\n";
-        assert_eq!(peak_rss_kib(status), Some(12_345));
+        assert_eq!(status_kib(status, "VmHWM:"), Some(12_345));
+        assert_eq!(status_kib(status, "VmRSS:"), Some(100));
         let stat = "42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 250 31 0 0 20 0 5 0";
         assert_eq!(cpu_ticks(stat), Some(281));
         assert_eq!(socket_inode("socket:[998]"), Some(998));

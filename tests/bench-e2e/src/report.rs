@@ -31,6 +31,8 @@ pub(crate) struct Figures {
     pub(crate) per_domain_ms: Option<Percentiles>,
     pub(crate) cpu_ms_per_domain: f64,
     pub(crate) peak_rss_mb: f64,
+    pub(crate) rss_mb_half_done: Option<f64>,
+    pub(crate) rss_mb_at_end: f64,
     pub(crate) max_open_sockets: usize,
     pub(crate) round_trips_per_domain: Option<f64>,
     pub(crate) bare_parse: BareParse,
@@ -154,6 +156,16 @@ impl Figures {
                     "{:.0}% of the {PEAK_RSS_TARGET_MB:.0} MB target",
                     100.0 * self.peak_rss_mb / PEAK_RSS_TARGET_MB
                 ),
+            ),
+            (
+                "RSS half done / at the end".into(),
+                format!(
+                    "{} / {:.1} MB",
+                    self.rss_mb_half_done
+                        .map_or_else(|| "n/a".to_owned(), |rss| format!("{rss:.1}")),
+                    self.rss_mb_at_end
+                ),
+                "VmRSS: equal figures mean no growth with domains processed".into(),
             ),
             (
                 "open sockets (max)".into(),
