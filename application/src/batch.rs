@@ -13,7 +13,7 @@ use scheduler_domain::{
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
-use crate::{BatchSettings, Clock, DIAGNOSTICS_TARGET};
+use crate::{Clock, DIAGNOSTICS_TARGET, SchedulerSettings};
 
 /// A batch that could not start: the claim itself failed. Failures of single
 /// domains are not errors of the batch; they are counted in its summary.
@@ -65,7 +65,7 @@ pub struct BatchSummary {
 }
 
 impl BatchSummary {
-    fn count(&mut self, outcome: DomainOutcome) {
+    pub(crate) fn count(&mut self, outcome: DomainOutcome) {
         let counter = match outcome {
             DomainOutcome::Completed => &mut self.completed,
             DomainOutcome::Retried => &mut self.retried,
@@ -75,6 +75,28 @@ impl BatchSummary {
             DomainOutcome::Unrecorded => &mut self.unrecorded,
         };
         *counter += 1;
+    }
+
+    /// Writes the counts to the diagnostic file: `"{what} done: 7 claimed,
+    /// 3 completed, ..."`.
+    pub fn log_done(&self, what: &str) {
+        info!(
+            target: DIAGNOSTICS_TARGET,
+            claimed = self.claimed,
+            completed = self.completed,
+            retried = self.retried,
+            failed = self.failed,
+            released = self.released,
+            lease_lost = self.lease_lost,
+            unrecorded = self.unrecorded,
+            duration_ms = self.duration.as_millis() as u64,
+            "{what} done: {} claimed, {} completed, {} failed, {} retried in {:.1}s",
+            self.claimed,
+            self.completed,
+            self.failed,
+            self.retried,
+            self.duration.as_secs_f64(),
+        );
     }
 
     /// Adds another batch's counts to these (durations add up too).
@@ -97,9 +119,9 @@ pub struct BatchProcessor<R, E> {
     extractor: Arc<E>,
     clock: Arc<dyn Clock>,
     worker: WorkerId,
-    settings: BatchSettings,
-    /// Batches run so far: numbers each batch's claimant id.
-    batches: AtomicU64,
+    settings: SchedulerSettings,
+    /// Claims made so far: numbers each claim's claimant id.
+    claims: AtomicU64,
 }
 
 impl<R, E> BatchProcessor<R, E>
@@ -113,7 +135,7 @@ where
         extractor: Arc<E>,
         clock: Arc<dyn Clock>,
         worker: WorkerId,
-        settings: BatchSettings,
+        settings: SchedulerSettings,
     ) -> Self {
         BatchProcessor {
             repository,
@@ -121,7 +143,7 @@ where
             clock,
             worker,
             settings,
-            batches: AtomicU64::new(0),
+            claims: AtomicU64::new(0),
         }
     }
 
@@ -131,7 +153,7 @@ where
     }
 
     /// The settings this processor runs with.
-    pub fn settings(&self) -> &BatchSettings {
+    pub fn settings(&self) -> &SchedulerSettings {
         &self.settings
     }
 
@@ -140,11 +162,47 @@ where
         self.clock.now()
     }
 
-    /// Claims one batch and processes it to the end. Once `shutdown` is
-    /// cancelled, domains not yet started are released, and those in flight
-    /// get `shutdown_grace` to finish before they are released too. A domain
-    /// whose fetch could outlast the lease (`fetch_budget`) is released
-    /// unstarted, so no other worker can take it over while it is fetched.
+    /// Claims up to `limit` due rows under a claimant id of their own.
+    ///
+    /// # Errors
+    ///
+    /// [`BatchError::Claim`] when the claim fails; nothing was taken then.
+    pub async fn claim(&self, limit: u32) -> Result<(Arc<Claim>, Vec<ClaimedDomain>), BatchError> {
+        let now = self.clock.now();
+        let claim = Arc::new(Claim {
+            // Each claim has an id of its own, so the guarded writes of a
+            // claim whose lease ran out cannot touch a row that a later claim
+            // of the same process has taken again.
+            claimant: WorkerId::new(format!(
+                "{}/{}",
+                self.worker,
+                self.claims.fetch_add(1, Ordering::Relaxed) + 1
+            )),
+            lease_until: add_saturating(now, self.settings.lease),
+        });
+        let request = ClaimRequest {
+            worker: claim.claimant.clone(),
+            limit,
+            now,
+            lease_until: claim.lease_until,
+        };
+        let claimed = self
+            .repository
+            .claim(request)
+            .await
+            .map_err(BatchError::Claim)?;
+        if claimed.is_empty() {
+            debug!("nothing to claim");
+        } else {
+            debug!(claimed = claimed.len(), claimant = %claim.claimant, "claimed {} domains", claimed.len());
+        }
+        Ok((claim, claimed))
+    }
+
+    /// Claims one batch of `batch_size` rows and processes it to the end,
+    /// `concurrency` domains at once. Once `shutdown` is cancelled, domains
+    /// not yet started are released, and those in flight get
+    /// `shutdown_grace` to finish before they are released too.
     ///
     /// # Errors
     ///
@@ -154,49 +212,19 @@ where
         shutdown: &CancellationToken,
     ) -> Result<BatchSummary, BatchError> {
         let started = Instant::now();
-        let now = self.clock.now();
-        let claim = Claim {
-            // Each batch claims under an id of its own, so the guarded writes
-            // of a batch whose lease ran out cannot touch a row that a later
-            // batch of the same process has claimed again.
-            claimant: WorkerId::new(format!(
-                "{}/{}",
-                self.worker,
-                self.batches.fetch_add(1, Ordering::Relaxed) + 1
-            )),
-            lease_until: add_saturating(now, self.settings.lease),
-        };
-        let request = ClaimRequest {
-            worker: claim.claimant.clone(),
-            limit: self.settings.batch_size,
-            now,
-            lease_until: claim.lease_until,
-        };
-        let claimed = self
-            .repository
-            .claim(request)
-            .await
-            .map_err(BatchError::Claim)?;
+        let (claim, claimed) = self.claim(self.settings.batch_size).await?;
         let mut summary = BatchSummary {
             claimed: claimed.len(),
             ..BatchSummary::default()
         };
         if claimed.is_empty() {
-            debug!("nothing to claim");
             return Ok(summary);
         }
-        debug!(claimed = claimed.len(), claimant = %claim.claimant, "claimed {} domains", claimed.len());
-
         let grace_over = grace_deadline(shutdown.clone(), self.settings.shutdown_grace);
         // Ends the grace timer task when the batch is over, however it ends.
         let _grace_timer = grace_over.clone().drop_guard();
         let outcomes: Vec<DomainOutcome> = futures::stream::iter(claimed)
-            .map(|domain| {
-                let span =
-                    info_span!("domain", domain_id = %domain.id, domain = %domain.raw_domain);
-                self.process_one(&claim, domain, shutdown, &grace_over)
-                    .instrument(span)
-            })
+            .map(|domain| self.process(&claim, domain, shutdown, &grace_over))
             .buffer_unordered(self.settings.concurrency.max(1))
             .collect()
             .await;
@@ -204,24 +232,26 @@ where
             summary.count(outcome);
         }
         summary.duration = started.elapsed();
-        info!(
-            target: DIAGNOSTICS_TARGET,
-            claimed = summary.claimed,
-            completed = summary.completed,
-            retried = summary.retried,
-            failed = summary.failed,
-            released = summary.released,
-            lease_lost = summary.lease_lost,
-            unrecorded = summary.unrecorded,
-            duration_ms = summary.duration.as_millis() as u64,
-            "batch done: {} claimed, {} completed, {} failed, {} retried in {:.1}s",
-            summary.claimed,
-            summary.completed,
-            summary.failed,
-            summary.retried,
-            summary.duration.as_secs_f64(),
-        );
+        summary.log_done("batch");
         Ok(summary)
+    }
+
+    /// Processes one claimed row to its outcome: standardize, extract, write.
+    /// A domain whose fetch could outlast the lease (`fetch_budget`) is
+    /// released unstarted, so no other worker can take it over while it is
+    /// fetched; after `shutdown`, unstarted domains are released, and
+    /// `grace_over` abandons (and releases) one in flight.
+    pub async fn process(
+        &self,
+        claim: &Claim,
+        domain: ClaimedDomain,
+        shutdown: &CancellationToken,
+        grace_over: &CancellationToken,
+    ) -> DomainOutcome {
+        let span = info_span!("domain", domain_id = %domain.id, domain = %domain.raw_domain);
+        self.process_one(claim, domain, shutdown, grace_over)
+            .instrument(span)
+            .await
     }
 
     async fn process_one(
@@ -308,7 +338,7 @@ where
         kind: FailureKind,
         message: String,
     ) -> DomainOutcome {
-        let retry = &self.settings.retry;
+        let retry = self.settings.retry();
         if kind == FailureKind::Transient && retry.allows_another(domain.attempts) {
             let now = self.clock.now();
             let next_attempt_at = now
@@ -408,9 +438,9 @@ where
     }
 }
 
-/// What one batch holds: the id it claimed under and until when.
+/// What one claim holds: the id it claimed under and until when.
 #[derive(Debug)]
-struct Claim {
+pub struct Claim {
     claimant: WorkerId,
     lease_until: DateTime<Utc>,
 }
@@ -425,7 +455,7 @@ fn add_saturating(at: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
 }
 
 /// A token cancelled `grace` after `shutdown` is.
-fn grace_deadline(shutdown: CancellationToken, grace: Duration) -> CancellationToken {
+pub(crate) fn grace_deadline(shutdown: CancellationToken, grace: Duration) -> CancellationToken {
     let grace_over = CancellationToken::new();
     let guard = grace_over.clone();
     tokio::spawn(async move {

@@ -7,13 +7,15 @@
 //!
 //! # Layout
 //!
-//! - [`settings`]: the knobs of a batch and of the loop, with their defaults.
+//! - [`settings`]: [`SchedulerSettings`], the `[scheduler]` section with its
+//!   defaults and checks.
 //! - [`clock`]: where "now" comes from (a fixed clock in tests).
-//! - [`batch`]: [`BatchProcessor`], one batch: claim, extract up to
-//!   `concurrency` at once, write each result, release what shutdown left.
-//! - [`scheduler`]: [`Scheduler`], the interval loop with at most
-//!   `max_instances` batches at once, the rescue sweep, and the `--once`
-//!   drain.
+//! - [`batch`]: [`BatchProcessor`]: a claim, and one domain from claimed
+//!   row to written outcome (extract, write, release what shutdown left).
+//! - [`scheduler`]: [`Scheduler`], the pipeline that keeps `concurrency`
+//!   domains in flight while rows are due and waits for a
+//!   [`WorkSignal`](scheduler_domain::WorkSignal) when none are, the rescue
+//!   sweep, and the `--once` drain.
 //!
 //! Batch summaries and failures are also logged under the
 //! [`DIAGNOSTICS_TARGET`] tracing target, which the binary routes to the
@@ -25,10 +27,10 @@ pub mod clock;
 pub mod scheduler;
 pub mod settings;
 
-pub use batch::{BatchError, BatchProcessor, BatchSummary, DomainOutcome};
+pub use batch::{BatchError, BatchProcessor, BatchSummary, Claim, DomainOutcome};
 pub use clock::{Clock, SystemClock};
-pub use scheduler::{DrainSummary, Scheduler};
-pub use settings::{BatchSettings, RetryPolicy, SchedulerSettings};
+pub use scheduler::{DrainSummary, Polling, Scheduler};
+pub use settings::{LEASE_HEADROOM, RetryPolicy, SchedulerSettings};
 
 /// The tracing target of the events that belong in the diagnostic file.
 pub const DIAGNOSTICS_TARGET: &str = "diagnostics";

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use mockall::Sequence;
-use scheduler_application::{BatchProcessor, BatchSettings, BatchSummary, Clock, RetryPolicy};
+use scheduler_application::{BatchProcessor, BatchSummary, Clock, SchedulerSettings};
 use scheduler_domain::{
     ClaimedDomain, DomainId, ExtractionError, MockDomainRepository, MockMetadataExtractor,
     RepositoryError, SiteMetadata, WorkerId, WriteOutcome,
@@ -42,18 +42,17 @@ fn metadata_for(domain: &str) -> SiteMetadata {
     }
 }
 
-fn settings() -> BatchSettings {
-    BatchSettings {
+fn settings() -> SchedulerSettings {
+    SchedulerSettings {
         batch_size: 10,
         concurrency: 4,
         lease: Duration::from_secs(600),
         fetch_budget: Duration::from_secs(120),
         shutdown_grace: Duration::from_secs(5),
-        retry: RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_secs(60),
-            max_delay: Duration::from_secs(3600),
-        },
+        max_attempts: 3,
+        retry_delay: Duration::from_secs(60),
+        max_retry_delay: Duration::from_secs(3600),
+        ..SchedulerSettings::default()
     }
 }
 
@@ -583,7 +582,7 @@ async fn a_domain_is_not_started_when_its_fetch_could_outlast_the_lease() {
         Arc::new(extractor),
         Arc::new(FixedClock(noon())),
         WorkerId::new("worker-a"),
-        BatchSettings {
+        SchedulerSettings {
             lease: Duration::from_secs(60),
             fetch_budget: Duration::from_secs(120),
             ..settings()

@@ -1,52 +1,58 @@
-//! The scheduler loop and the drain, against mockall mocks of both ports.
+//! The service pipeline and the drain, against mockall mocks of the ports.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use scheduler_application::{
-    BatchProcessor, BatchSettings, RetryPolicy, Scheduler, SchedulerSettings, SystemClock,
-};
+use scheduler_application::{BatchProcessor, Polling, Scheduler, SchedulerSettings, SystemClock};
 use scheduler_domain::{
-    ClaimedDomain, DomainId, MockDomainRepository, MockMetadataExtractor, RepositoryError,
-    RescueReport, SiteMetadata, WorkerId, WriteOutcome,
+    ClaimRequest, ClaimedDomain, DomainId, MockDomainRepository, MockMetadataExtractor,
+    RepositoryError, RescueReport, SiteMetadata, WorkSignal, WorkerId, WriteOutcome,
 };
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-fn one_row() -> Vec<ClaimedDomain> {
-    vec![ClaimedDomain {
-        id: DomainId::random(),
-        raw_domain: "alpha.test".into(),
-        attempts: 1,
-    }]
+/// A queue of `rows` due rows that claims hand out, `limit` at a time.
+#[derive(Clone)]
+struct Queue {
+    left: Arc<AtomicUsize>,
+    claims: Arc<AtomicUsize>,
 }
 
-fn scheduler(
-    repository: MockDomainRepository,
-    extractor: MockMetadataExtractor,
-    max_instances: usize,
-) -> Scheduler<MockDomainRepository, MockMetadataExtractor> {
-    let processor = BatchProcessor::new(
-        Arc::new(repository),
-        Arc::new(extractor),
-        Arc::new(SystemClock),
-        WorkerId::new("worker-a"),
-        BatchSettings {
-            retry: RetryPolicy::default(),
-            ..BatchSettings::default()
-        },
-    );
-    Scheduler::new(
-        Arc::new(processor),
-        SchedulerSettings {
-            interval: Duration::from_secs(60),
-            max_instances,
-        },
-    )
+impl Queue {
+    fn new(rows: usize) -> Queue {
+        Queue {
+            left: Arc::new(AtomicUsize::new(rows)),
+            claims: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    fn take(&self, request: &ClaimRequest) -> Vec<ClaimedDomain> {
+        self.claims.fetch_add(1, Ordering::SeqCst);
+        let mut rows = Vec::new();
+        while rows.len() < request.limit as usize
+            && self
+                .left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            rows.push(ClaimedDomain {
+                id: DomainId::random(),
+                raw_domain: format!("site{}.test", self.left.load(Ordering::SeqCst)),
+                attempts: 1,
+            });
+        }
+        rows
+    }
+
+    fn add(&self, rows: usize) {
+        self.left.fetch_add(rows, Ordering::SeqCst);
+    }
 }
 
-fn repository_with_rescue() -> MockDomainRepository {
+fn repository(queue: &Queue) -> MockDomainRepository {
     let mut repository = MockDomainRepository::new();
     repository
         .expect_rescue_expired()
@@ -54,162 +60,427 @@ fn repository_with_rescue() -> MockDomainRepository {
     repository
         .expect_complete()
         .returning(|_, _, _, _| Box::pin(async { Ok(WriteOutcome::Written) }));
-    // Batches still fetching when a test stops the loop past the shutdown
-    // grace give their rows back.
     repository
         .expect_release()
         .returning(|_, _, _| Box::pin(async { Ok(WriteOutcome::Written) }));
+    let queue = queue.clone();
+    repository.expect_claim().returning(move |request| {
+        let rows = queue.take(&request);
+        Box::pin(async move { Ok(rows) })
+    });
     repository
 }
 
-/// An extractor that takes `seconds` and tracks how many run at once.
-fn slow_extractor(
-    seconds: u64,
+/// Counts finished extractions and wakes `done` at each; the domain
+/// `slow.test`-like rows listed in `slow` take `slow_for`.
+#[derive(Clone, Default)]
+struct Extractions {
+    finished: Arc<AtomicUsize>,
     running: Arc<AtomicUsize>,
     peak: Arc<AtomicUsize>,
-) -> MockMetadataExtractor {
-    let mut extractor = MockMetadataExtractor::new();
-    extractor.expect_extract().returning(move |_| {
-        let running = Arc::clone(&running);
-        let peak = Arc::clone(&peak);
-        Box::pin(async move {
-            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-            peak.fetch_max(now, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_secs(seconds)).await;
-            running.fetch_sub(1, Ordering::SeqCst);
-            Ok(SiteMetadata::default())
-        })
-    });
-    extractor
+    done: Arc<Notify>,
 }
 
-#[tokio::test(start_paused = true)]
-async fn batches_overlap_up_to_max_instances_and_busy_ticks_are_skipped() {
-    let claims = Arc::new(AtomicUsize::new(0));
-    let mut repository = repository_with_rescue();
-    let counter = Arc::clone(&claims);
-    repository.expect_claim().returning(move |_| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        Box::pin(async { Ok(one_row()) })
-    });
-    let running = Arc::new(AtomicUsize::new(0));
-    let peak = Arc::new(AtomicUsize::new(0));
-    // Each batch takes 150 s against a 60 s interval: without the limit, three
-    // batches would overlap at t=120 s.
-    let extractor = slow_extractor(150, Arc::clone(&running), Arc::clone(&peak));
-    let scheduler = scheduler(repository, extractor, 2);
+impl Extractions {
+    /// An extractor whose `nth` call (0-based) of every call listed in
+    /// `slow_calls` takes `slow_for`, the others `each`.
+    fn extractor(
+        &self,
+        each: Duration,
+        slow_calls: &[usize],
+        slow_for: Duration,
+    ) -> MockMetadataExtractor {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let slow_calls = slow_calls.to_vec();
+        let this = self.clone();
+        let mut extractor = MockMetadataExtractor::new();
+        extractor.expect_extract().returning(move |_| {
+            let call = calls.fetch_add(1, Ordering::SeqCst);
+            let wait = if slow_calls.contains(&call) {
+                slow_for
+            } else {
+                each
+            };
+            let this = this.clone();
+            Box::pin(async move {
+                let now = this.running.fetch_add(1, Ordering::SeqCst) + 1;
+                this.peak.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(wait).await;
+                this.running.fetch_sub(1, Ordering::SeqCst);
+                this.finished.fetch_add(1, Ordering::SeqCst);
+                this.done.notify_waiters();
+                Ok(SiteMetadata::default())
+            })
+        });
+        extractor
+    }
+
+    async fn until_finished(&self, count: usize) {
+        loop {
+            let notified = self.done.notified();
+            if self.finished.load(Ordering::SeqCst) >= count {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+fn settings() -> SchedulerSettings {
+    SchedulerSettings {
+        // Long enough that nothing in these tests happens by the clock
+        // unless the test means it to.
+        interval: Duration::from_secs(3600),
+        poll_interval: Duration::from_secs(3600),
+        ..SchedulerSettings::default()
+    }
+}
+
+fn scheduler<S: WorkSignal + 'static>(
+    repository: MockDomainRepository,
+    extractor: MockMetadataExtractor,
+    settings: SchedulerSettings,
+    signal: Arc<S>,
+) -> Scheduler<MockDomainRepository, MockMetadataExtractor, S> {
+    let processor = BatchProcessor::new(
+        Arc::new(repository),
+        Arc::new(extractor),
+        Arc::new(SystemClock),
+        WorkerId::new("worker-a"),
+        settings,
+    );
+    Scheduler::new(Arc::new(processor), signal)
+}
+
+/// Serves until `until` resolves or `limit` of (paused) time has passed;
+/// returns whether `until` came first.
+async fn serve_until<S: WorkSignal + 'static>(
+    scheduler: &Scheduler<MockDomainRepository, MockMetadataExtractor, S>,
+    until: impl Future<Output = ()>,
+    limit: Duration,
+) -> bool {
     let shutdown = CancellationToken::new();
-
-    let stop_later = async {
-        tokio::time::sleep(Duration::from_secs(10 * 60)).await;
+    let watcher = async {
+        let reached = tokio::time::timeout(limit, until).await.is_ok();
         shutdown.cancel();
+        reached
     };
-    tokio::join!(scheduler.run(shutdown.clone()), stop_later);
-
-    assert_eq!(peak.load(Ordering::SeqCst), 2);
-    let claimed = claims.load(Ordering::SeqCst);
-    // 11 ticks in 10 minutes; the skipped ones claimed nothing.
-    assert!((3..11).contains(&claimed), "{claimed} claims");
+    let ((), reached) = tokio::join!(scheduler.run(shutdown.clone()), watcher);
+    reached
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_failed_claim_is_logged_and_the_next_tick_goes_on() {
-    let claims = Arc::new(AtomicUsize::new(0));
-    let mut repository = repository_with_rescue();
-    let counter = Arc::clone(&claims);
-    repository.expect_claim().returning(move |_| {
+async fn a_backlog_larger_than_a_batch_drains_without_waiting_for_the_interval() {
+    let queue = Queue::new(170);
+    let extractions = Extractions::default();
+    let extractor = extractions.extractor(Duration::from_millis(200), &[], Duration::ZERO);
+    let scheduler = scheduler(
+        repository(&queue),
+        extractor,
+        settings(),
+        Arc::new(Polling::every(Duration::from_secs(3600))),
+    );
+
+    let drained = serve_until(
+        &scheduler,
+        extractions.until_finished(170),
+        Duration::from_secs(10),
+    )
+    .await;
+
+    assert!(
+        drained,
+        "{} of 170 done within 10 s",
+        extractions.finished.load(Ordering::SeqCst)
+    );
+    assert!(extractions.peak.load(Ordering::SeqCst) <= 64);
+    // Room is claimed as it frees up: more than 170 / 50 claims, but far
+    // fewer than one per domain.
+    let claims = queue.claims.load(Ordering::SeqCst);
+    assert!((4..=40).contains(&claims), "{claims} claims");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_site_holds_one_slot_not_a_batch() {
+    let queue = Queue::new(40);
+    let extractions = Extractions::default();
+    // The first domain takes 10 minutes; the others a second each.
+    let extractor = extractions.extractor(Duration::from_secs(1), &[0], Duration::from_secs(600));
+    let settings = SchedulerSettings {
+        batch_size: 4,
+        concurrency: 4,
+        ..settings()
+    };
+    let scheduler = scheduler(
+        repository(&queue),
+        extractor,
+        settings,
+        Arc::new(Polling::every(Duration::from_secs(3600))),
+    );
+
+    // 39 fast domains on the 3 free slots take 13 s.
+    let drained = serve_until(
+        &scheduler,
+        extractions.until_finished(39),
+        Duration::from_secs(30),
+    )
+    .await;
+
+    assert!(
+        drained,
+        "{} of 39 done within 30 s",
+        extractions.finished.load(Ordering::SeqCst)
+    );
+    assert_eq!(extractions.peak.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrency_bounds_the_domains_in_flight() {
+    let queue = Queue::new(100);
+    let extractions = Extractions::default();
+    let extractor = extractions.extractor(Duration::from_secs(5), &[], Duration::ZERO);
+    let settings = SchedulerSettings {
+        batch_size: 5,
+        concurrency: 8,
+        max_instances: 2,
+        ..settings()
+    };
+    let scheduler = scheduler(
+        repository(&queue),
+        extractor,
+        settings,
+        Arc::new(Polling::every(Duration::from_secs(3600))),
+    );
+
+    let drained = serve_until(
+        &scheduler,
+        extractions.until_finished(100),
+        Duration::from_secs(120),
+    )
+    .await;
+
+    assert!(drained);
+    assert_eq!(extractions.peak.load(Ordering::SeqCst), 8);
+}
+
+/// A signal the test fires by hand.
+#[derive(Default)]
+struct Doorbell {
+    rung: Notify,
+    waits: AtomicUsize,
+}
+
+impl WorkSignal for Doorbell {
+    async fn wait(&self, longest: Duration) {
+        self.waits.fetch_add(1, Ordering::SeqCst);
+        let _ = tokio::time::timeout(longest, self.rung.notified()).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_worker_claims_as_soon_as_it_is_signalled() {
+    let queue = Queue::new(0);
+    let extractions = Extractions::default();
+    let extractor = extractions.extractor(Duration::ZERO, &[], Duration::ZERO);
+    let doorbell = Arc::new(Doorbell::default());
+    let scheduler = scheduler(
+        repository(&queue),
+        extractor,
+        SchedulerSettings {
+            max_instances: 1,
+            ..settings()
+        },
+        Arc::clone(&doorbell),
+    );
+    let started = tokio::time::Instant::now();
+
+    let arrives = async {
+        // Idle: the claim found nothing and the claimer waits.
+        while doorbell.waits.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        queue.add(3);
+        doorbell.rung.notify_waiters();
+        extractions.until_finished(3).await;
+    };
+    let done = serve_until(&scheduler, arrives, Duration::from_secs(600)).await;
+
+    assert!(done);
+    // Not the hour of the interval: the rows were taken when the bell rang.
+    assert!(
+        started.elapsed() < Duration::from_secs(31),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn polling_finds_new_rows_within_the_poll_interval() {
+    let queue = Queue::new(0);
+    let extractions = Extractions::default();
+    let extractor = extractions.extractor(Duration::ZERO, &[], Duration::ZERO);
+    let scheduler = scheduler(
+        repository(&queue),
+        extractor,
+        settings(),
+        Arc::new(Polling::every(Duration::from_secs(2))),
+    );
+    let started = tokio::time::Instant::now();
+
+    let arrives = async {
+        tokio::time::sleep(Duration::from_secs(7)).await;
+        queue.add(5);
+        extractions.until_finished(5).await;
+    };
+    assert!(serve_until(&scheduler, arrives, Duration::from_secs(600)).await);
+    assert!(
+        started.elapsed() <= Duration::from_secs(9),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_per_minute_paces_the_domains_started() {
+    let queue = Queue::new(1_000);
+    let extractions = Extractions::default();
+    let extractor = extractions.extractor(Duration::ZERO, &[], Duration::ZERO);
+    let settings = SchedulerSettings {
+        max_per_minute: NonZeroU32::new(120),
+        ..settings()
+    };
+    let scheduler = scheduler(
+        repository(&queue),
+        extractor,
+        settings,
+        Arc::new(Polling::every(Duration::from_secs(1))),
+    );
+
+    serve_until(&scheduler, std::future::pending(), Duration::from_secs(30)).await;
+
+    // Two a second, for 30 seconds, and the first at once.
+    let started = 1_000 - queue.left.load(Ordering::SeqCst);
+    assert!((55..=63).contains(&started), "{started} started in 30 s");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_claim_is_logged_and_retried() {
+    let queue = Queue::new(3);
+    let mut repository = MockDomainRepository::new();
+    repository
+        .expect_rescue_expired()
+        .returning(|_, _| Box::pin(async { Ok(RescueReport::default()) }));
+    repository
+        .expect_complete()
+        .returning(|_, _, _, _| Box::pin(async { Ok(WriteOutcome::Written) }));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let rows = queue.clone();
+    repository.expect_claim().returning(move |request| {
         let call = counter.fetch_add(1, Ordering::SeqCst);
+        let taken = if call == 0 {
+            Vec::new()
+        } else {
+            rows.take(&request)
+        };
         Box::pin(async move {
             if call == 0 {
                 Err(RepositoryError::Timeout(
                     "canceling statement due to statement timeout".into(),
                 ))
             } else {
-                Ok(one_row())
+                Ok(taken)
             }
         })
     });
-    let completed = Arc::new(AtomicUsize::new(0));
-    let mut extractor = MockMetadataExtractor::new();
-    let done = Arc::clone(&completed);
-    extractor.expect_extract().returning(move |_| {
-        done.fetch_add(1, Ordering::SeqCst);
-        Box::pin(async { Ok(SiteMetadata::default()) })
-    });
-    let scheduler = scheduler(repository, extractor, 1);
-    let shutdown = CancellationToken::new();
-
-    let stop_later = async {
-        tokio::time::sleep(Duration::from_secs(90)).await;
-        shutdown.cancel();
+    let extractions = Extractions::default();
+    let extractor = extractions.extractor(Duration::ZERO, &[], Duration::ZERO);
+    let settings = SchedulerSettings {
+        max_instances: 1,
+        poll_interval: Duration::from_secs(1),
+        ..settings()
     };
-    tokio::join!(scheduler.run(shutdown.clone()), stop_later);
+    let scheduler = scheduler(
+        repository,
+        extractor,
+        settings,
+        Arc::new(Polling::every(Duration::from_secs(1))),
+    );
 
-    assert_eq!(claims.load(Ordering::SeqCst), 2);
-    assert_eq!(completed.load(Ordering::SeqCst), 1);
+    assert!(
+        serve_until(
+            &scheduler,
+            extractions.until_finished(3),
+            Duration::from_secs(60)
+        )
+        .await
+    );
+    assert!(calls.load(Ordering::SeqCst) >= 2);
 }
 
 #[tokio::test(start_paused = true)]
-async fn shutdown_stops_claiming_and_waits_for_the_batch_in_flight() {
-    let mut repository = repository_with_rescue();
-    repository
-        .expect_claim()
-        .times(1)
-        .returning(|_| Box::pin(async { Ok(one_row()) }));
-    let running = Arc::new(AtomicUsize::new(0));
-    let peak = Arc::new(AtomicUsize::new(0));
-    let extractor = slow_extractor(10, Arc::clone(&running), Arc::clone(&peak));
-    let scheduler = scheduler(repository, extractor, 3);
-    let shutdown = CancellationToken::new();
+async fn shutdown_stops_claiming_and_waits_for_the_domains_in_flight() {
+    let queue = Queue::new(1);
+    let extractions = Extractions::default();
+    let extractor = extractions.extractor(Duration::from_secs(10), &[], Duration::ZERO);
+    let scheduler = scheduler(
+        repository(&queue),
+        extractor,
+        settings(),
+        Arc::new(Polling::every(Duration::from_secs(1))),
+    );
 
-    let stop_soon = async {
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        shutdown.cancel();
-    };
-    tokio::join!(scheduler.run(shutdown.clone()), stop_soon);
+    serve_until(
+        &scheduler,
+        tokio::time::sleep(Duration::from_secs(5)),
+        Duration::from_secs(60),
+    )
+    .await;
 
-    assert_eq!(peak.load(Ordering::SeqCst), 1);
-    assert_eq!(running.load(Ordering::SeqCst), 0);
+    // The domain in flight finished within the grace period.
+    assert_eq!(extractions.finished.load(Ordering::SeqCst), 1);
+    assert_eq!(extractions.running.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test]
-async fn drain_runs_batches_until_a_claim_comes_back_empty() {
-    let remaining = Arc::new(AtomicUsize::new(5));
-    let mut repository = repository_with_rescue();
-    let left = Arc::clone(&remaining);
-    repository.expect_claim().returning(move |request| {
-        // Hands out rows two at a time until five are gone.
-        let mut rows = Vec::new();
-        while rows.len() < 2.min(request.limit as usize)
-            && left
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok()
-        {
-            rows.extend(one_row());
-        }
-        Box::pin(async move { Ok(rows) })
-    });
-    let mut extractor = MockMetadataExtractor::new();
-    extractor
-        .expect_extract()
-        .times(5)
-        .returning(|_| Box::pin(async { Ok(SiteMetadata::default()) }));
-    let scheduler = scheduler(repository, extractor, 3);
+async fn drain_runs_until_the_claims_come_back_short() {
+    let queue = Queue::new(120);
+    let extractions = Extractions::default();
+    let extractor = extractions.extractor(Duration::ZERO, &[], Duration::ZERO);
+    let settings = SchedulerSettings {
+        batch_size: 50,
+        ..settings()
+    };
+    let scheduler = scheduler(
+        repository(&queue),
+        extractor,
+        settings,
+        Arc::new(Polling::every(Duration::from_secs(1))),
+    );
 
     let drained = scheduler.drain(&CancellationToken::new()).await.unwrap();
 
-    assert_eq!(drained.totals.claimed, 5);
-    assert_eq!(drained.totals.completed, 5);
-    assert_eq!(drained.batches, 3);
+    assert_eq!(drained.totals.claimed, 120);
+    assert_eq!(drained.totals.completed, 120);
+    assert!(drained.batches >= 3, "{} claims took rows", drained.batches);
 }
 
 #[tokio::test]
 async fn drain_reports_a_failed_claim() {
-    let mut repository = repository_with_rescue();
+    let mut repository = MockDomainRepository::new();
+    repository
+        .expect_rescue_expired()
+        .returning(|_, _| Box::pin(async { Ok(RescueReport::default()) }));
     repository.expect_claim().returning(|_| {
         Box::pin(async { Err(RepositoryError::Unavailable("connection refused".into())) })
     });
-    let scheduler = scheduler(repository, MockMetadataExtractor::new(), 1);
+    let scheduler = scheduler(
+        repository,
+        MockMetadataExtractor::new(),
+        settings(),
+        Arc::new(Polling::every(Duration::from_secs(1))),
+    );
     let error = scheduler
         .drain(&CancellationToken::new())
         .await
@@ -227,7 +498,12 @@ async fn a_failing_rescue_sweep_does_not_stop_the_drain() {
     repository
         .expect_claim()
         .returning(|_| Box::pin(async { Ok(Vec::new()) }));
-    let scheduler = scheduler(repository, MockMetadataExtractor::new(), 1);
+    let scheduler = scheduler(
+        repository,
+        MockMetadataExtractor::new(),
+        settings(),
+        Arc::new(Polling::every(Duration::from_secs(1))),
+    );
     let drained = scheduler.drain(&CancellationToken::new()).await.unwrap();
-    assert_eq!(drained.totals.claimed, 0);
+    assert_eq!(drained.totals.completed, 0);
 }

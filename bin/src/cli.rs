@@ -36,8 +36,10 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the worker: every interval, claim a batch of pending domains and
-    /// process it. Stops cleanly on SIGINT/SIGTERM.
+    /// Run the worker: keep `scheduler.concurrency` domains in flight while
+    /// rows are due, and pick up new ones as they arrive (LISTEN on a direct
+    /// or session connection, polling behind a transaction pooler). Stops
+    /// cleanly on SIGINT/SIGTERM.
     Worker(WorkerArgs),
     /// Add domains to the queue as `pending` (standardized; duplicates skipped).
     Enqueue(EnqueueArgs),
@@ -54,7 +56,7 @@ pub enum Command {
 /// `worker`
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
-    /// Process what is due now, then exit (instead of running on an interval).
+    /// Process what is due now, then exit (instead of serving).
     #[arg(long)]
     pub once: bool,
 }

@@ -261,8 +261,8 @@ async fn a_timeout_postgres_would_read_as_off_or_overflow_is_refused() {
             .await;
         assert_eq!(run.code, 2, "{value}: {run:?}");
         assert!(
-            run.stderr.contains("database.statement_timeout_seconds")
-                && run.stderr.contains("from 0.001 to 2147483"),
+            run.stderr.contains("database.statement_timeout")
+                && run.stderr.contains("from 1ms to 2147483s"),
             "{}",
             run.stderr
         );
@@ -281,7 +281,7 @@ async fn a_lease_shorter_than_the_slowest_fetch_is_refused() {
         .await;
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
-        run.stderr.contains("scheduler.lease_minutes = 2"),
+        run.stderr.contains("scheduler.lease = \"120s\""),
         "{}",
         run.stderr
     );
@@ -328,7 +328,7 @@ async fn a_bad_keyword_names_the_key_and_the_accepted_words() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
         run.stderr.contains(
-            "environment variable DOMAIN_SCHEDULER_LOG_FORMAT=\"yaml\" is invalid: expected one of human, json"
+            "environment variable DOMAIN_SCHEDULER_LOG_FORMAT=\"yaml\" is invalid: unknown log format \"yaml\" (expected human or json)"
         ),
         "{}",
         run.stderr

@@ -406,7 +406,7 @@ fn check_diagnostics(cli: &Cli) {
     );
     let text = std::fs::read_to_string(&files[0]).unwrap();
     assert!(
-        text.contains("batch done: 7 claimed, 3 completed, 4 failed"),
+        text.contains("drain done: 7 claimed, 3 completed, 4 failed"),
         "{text}"
     );
     for failure in [
@@ -567,4 +567,169 @@ async fn sigterm_finishes_cleanly_and_gives_back_a_fetch_that_outlives_the_grace
         "a released claim does not count as an attempt"
     );
     assert_eq!(slow.locked_by, None);
+}
+
+/// Waits (bounded) until `done` holds of the rows of the database at `url`.
+async fn wait_for_rows(
+    url: &str,
+    what: &str,
+    limit: std::time::Duration,
+    done: impl Fn(&BTreeMap<String, Written>) -> bool,
+) {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let rows = if url.starts_with("sqlite") {
+            sqlite_rows(std::path::Path::new(url.trim_start_matches("sqlite://"))).await
+        } else {
+            postgres_rows(url).await
+        };
+        if done(&rows) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {limit:?}: {rows:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+fn all_finished(rows: &BTreeMap<String, Written>, count: usize) -> bool {
+    rows.len() == count
+        && rows
+            .values()
+            .all(|row| row.status == "completed" || row.status == "error")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_service_drains_a_backlog_larger_than_a_batch_without_waiting_for_the_interval() {
+    // Two rows per claim, two in flight, an hour between idle looks: the
+    // seven rows can only be done within the test's bound if each claim
+    // follows the last as soon as there is room.
+    let Scenario { server: _server, cli } = scenario_with(
+        None,
+        "max_attempts = 1\nbatch_size = 2\nconcurrency = 2\ninterval = \"1h\"\npoll_interval = \"1h\"\n",
+        Site::status(204),
+    )
+    .await;
+    let enqueued = cli
+        .run(&[
+            "enqueue",
+            "acme.test",
+            "plain.test",
+            "moved.test",
+            "gone.test",
+            "picture.test",
+            "refused.test",
+            "slow.test",
+        ])
+        .await;
+    assert_eq!(enqueued.code, 0, "{enqueued:?}");
+    let _worker = cli.spawn(&["worker"]);
+
+    let database = format!("sqlite://{}", cli.path("domain-scheduler.db").display());
+    wait_for_rows(
+        &database,
+        "the backlog drained",
+        std::time::Duration::from_secs(60),
+        |rows| all_finished(rows, 7),
+    )
+    .await;
+}
+
+/// A row inserted the way other systems do: `domain` and nothing else.
+async fn insert_as_another_system(url: &str, domain: &str) {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    sqlx::query("INSERT INTO domains (domain) VALUES ($1)")
+        .bind(domain)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+/// Whether any session of the database at `url` has run `LISTEN`.
+async fn listening_sessions(url: &str, database: &str) -> i64 {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let count: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'LISTEN%'",
+    )
+    .bind(database)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    count
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_notified_row_is_claimed_without_waiting_for_the_poll() {
+    let database = TestDatabase::create().await;
+    let Scenario {
+        server: _server,
+        cli,
+    } = scenario_with(
+        Some(direct_postgres(database.url())),
+        "interval = \"1h\"\npoll_interval = \"1h\"\n",
+        Site::status(204),
+    )
+    .await;
+    let _worker = cli.spawn(&["worker"]);
+    // The worker is idle once its listener is up.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while listening_sessions(database.url(), database.name()).await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker never listened"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // Another system inserts the row; the trigger tells the worker.
+    insert_as_another_system(database.url(), "plain.test").await;
+
+    wait_for_rows(
+        database.url(),
+        "the notified row completed",
+        std::time::Duration::from_secs(20),
+        |rows| all_finished(rows, 1) && rows["plain.test"].status == "completed",
+    )
+    .await;
+    drop(_worker);
+    database.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn behind_a_transaction_pooler_the_worker_polls_and_never_listens() {
+    let database = TestDatabase::create().await;
+    let pooler = PgBouncer::start().await.unwrap();
+    let section = format!(
+        "[database]\nurl = {:?}\npooler = \"transaction\"\nmigration_url = {:?}\n",
+        pooler.pooled_url(database.url()),
+        database.url()
+    );
+    let Scenario {
+        server: _server,
+        cli,
+    } = scenario_with(
+        Some(section),
+        "interval = \"1h\"\npoll_interval = \"200ms\"\n",
+        Site::status(204),
+    )
+    .await;
+    let worker = cli.spawn(&["worker"]);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    insert_as_another_system(database.url(), "plain.test").await;
+
+    wait_for_rows(
+        database.url(),
+        "the polled row completed",
+        std::time::Duration::from_secs(20),
+        |rows| all_finished(rows, 1),
+    )
+    .await;
+    assert_eq!(listening_sessions(database.url(), database.name()).await, 0);
+    drop(worker);
+    drop(pooler);
+    database.drop().await;
 }

@@ -15,6 +15,9 @@
 //! - [`ports`]: the [`DomainRepository`] and [`MetadataExtractor`] traits the
 //!   adapters implement and the application drives. With the `mocks` feature,
 //!   mockall mocks of both (`MockDomainRepository`, `MockMetadataExtractor`).
+//!   [`WorkSignal`] wakes an idle worker when rows become due.
+//! - [`settings`]: [`InvalidSetting`] and the duration readers every
+//!   crate's settings share.
 #![deny(missing_docs)]
 
 pub mod failure;
@@ -22,6 +25,7 @@ pub mod metadata;
 pub mod model;
 pub mod name;
 pub mod ports;
+pub mod settings;
 pub mod status;
 pub mod stored;
 
@@ -34,8 +38,9 @@ pub use model::{
     WorkerId, WriteOutcome,
 };
 pub use name::{DomainName, DomainNameError};
-pub use ports::{DomainRepository, MetadataExtractor, RepositoryError};
+pub use ports::{DomainRepository, MetadataExtractor, RepositoryError, WorkSignal};
+pub use settings::InvalidSetting;
 pub use status::{DomainStatus, TransitionError, UnknownStatus};
 
 #[cfg(feature = "mocks")]
-pub use ports::{MockDomainRepository, MockMetadataExtractor};
+pub use ports::{MockDomainRepository, MockMetadataExtractor, MockWorkSignal};

@@ -4,6 +4,7 @@
 //! over them (static dispatch, no boxing on the hot path).
 
 use std::future::Future;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -157,4 +158,15 @@ pub trait MetadataExtractor: Send + Sync {
         &self,
         domain: &DomainName,
     ) -> impl Future<Output = Result<SiteMetadata, ExtractionError>> + Send;
+}
+
+/// Tells an idle worker when rows may have become due, so that it claims at
+/// once instead of waiting for a timer (Postgres `LISTEN`/`NOTIFY`), or
+/// paces its polls where nothing can tell it (a transaction pooler, SQLite).
+#[cfg_attr(feature = "mocks", mockall::automock)]
+pub trait WorkSignal: Send + Sync {
+    /// Returns when rows may have become due, and at the latest after
+    /// `longest`. A wake-up is a hint, not a promise: the claim that follows
+    /// may find nothing.
+    fn wait(&self, longest: Duration) -> impl Future<Output = ()> + Send;
 }

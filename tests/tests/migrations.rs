@@ -110,6 +110,8 @@ async fn sqlite_migration_creates_the_table_on_an_empty_database() {
             added_columns: vec![],
             added_indexes: vec!["domains_claim_idx".into(), "domains_lease_idx".into()],
             rebuilt_indexes: vec![],
+            // SQLite has no NOTIFY: its workers poll.
+            added_notify_trigger: false,
         }
     );
     let repository = SeaOrmRepository::connect(&settings).await.unwrap();

@@ -749,7 +749,7 @@ mod application_through_the_pooler {
 
     use chrono::Utc;
     use scheduler_application::{
-        BatchProcessor, BatchSettings, BatchSummary, Scheduler, SchedulerSettings, SystemClock,
+        BatchProcessor, BatchSummary, Polling, Scheduler, SchedulerSettings, SystemClock,
     };
     use scheduler_domain::{
         DomainName, DomainRepository, ExtractionError, MetadataExtractor, SiteMetadata, WorkerId,
@@ -868,14 +868,16 @@ mod application_through_the_pooler {
             Arc::new(PageForEveryDomain),
             Arc::new(SystemClock),
             WorkerId::new("ticking"),
-            BatchSettings::default(),
+            SchedulerSettings {
+                interval: Duration::from_millis(300),
+                poll_interval: Duration::from_millis(300),
+                max_instances: 1,
+                ..SchedulerSettings::default()
+            },
         );
         let scheduler = Scheduler::new(
             Arc::new(processor),
-            SchedulerSettings {
-                interval: Duration::from_millis(300),
-                max_instances: 1,
-            },
+            Arc::new(Polling::every(Duration::from_millis(300))),
         );
         let shutdown = CancellationToken::new();
         let running = tokio::spawn({
@@ -897,7 +899,7 @@ mod application_through_the_pooler {
         assert!(
             claim_line.contains("database statement timed out")
                 && claim_line.contains("canceling statement due to statement timeout")
-                && claim_line.contains("trying again next tick"),
+                && claim_line.contains("trying again in"),
             "{claim_line}"
         );
         simple(&mut locker, "ROLLBACK").await;
@@ -982,18 +984,16 @@ mod application_through_the_pooler {
                 Arc::new(extractor),
                 Arc::new(SystemClock),
                 WorkerId::new(format!("fleet-{worker}")),
-                BatchSettings {
+                SchedulerSettings {
                     batch_size: 25,
                     concurrency: 16,
-                    ..BatchSettings::default()
+                    max_instances: INSTANCES,
+                    ..SchedulerSettings::default()
                 },
             );
             let scheduler = Scheduler::new(
                 Arc::new(processor),
-                SchedulerSettings {
-                    interval: Duration::from_secs(60),
-                    max_instances: INSTANCES,
-                },
+                Arc::new(Polling::every(Duration::from_secs(1))),
             );
             schedulers.push(scheduler);
         }

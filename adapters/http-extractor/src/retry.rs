@@ -14,6 +14,15 @@ pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// The longest backoff between two attempts, however many retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// The longest wait between two attempts of one fetch, backoff or
+/// `Retry-After`.
+pub(crate) const LONGEST_RETRY_WAIT: Duration =
+    if MAX_BACKOFF.as_nanos() > MAX_RETRY_AFTER.as_nanos() {
+        MAX_BACKOFF
+    } else {
+        MAX_RETRY_AFTER
+    };
+
 /// The wait before retry number `retry` (0 for the first): `base * 2^retry`,
 /// the upper half of it jittered ("equal jitter"), so that workers that
 /// failed together do not come back together, yet each wait is at least

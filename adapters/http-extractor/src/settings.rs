@@ -1,12 +1,18 @@
 //! [`FetchSettings`] and [`ResolveRule`]: how the extractor fetches.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use scheduler_domain::InvalidSetting;
+use scheduler_domain::settings::{check_duration, check_range, duration};
+use serde::{Deserialize, Deserializer};
+
 use crate::HttpExtractorError;
+use crate::retry::LONGEST_RETRY_WAIT;
 
 /// The `User-Agent` sent by default: the program and its version, and what
 /// it does, so a site's operator can tell the worker from a browser.
@@ -16,28 +22,43 @@ pub const DEFAULT_USER_AGENT: &str = concat!(
     " (site metadata fetcher; reads home pages only)"
 );
 
-/// How pages are fetched. [`FetchSettings::default`] holds the defaults the
-/// worker runs with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How pages are fetched: the `[fetch]` section of the configuration.
+/// [`FetchSettings::default`] holds the defaults the worker runs with. A
+/// duration reads `"30s"` or a bare number of seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct FetchSettings {
-    /// Time allowed to open the TCP connection (per address tried).
+    /// Time allowed to open the TCP connection (per address tried; 10 s).
+    #[serde(
+        alias = "connect_timeout_seconds",
+        deserialize_with = "duration::seconds"
+    )]
     pub connect_timeout: Duration,
     /// Time allowed for one attempt as a whole: every redirect hop, the TLS
-    /// handshakes, and reading the body.
+    /// handshakes, and reading the body (30 s).
+    #[serde(
+        rename = "timeout",
+        alias = "timeout_seconds",
+        deserialize_with = "duration::seconds"
+    )]
     pub total_timeout: Duration,
-    /// Redirects followed before giving up with `TooManyRedirects`.
+    /// Redirects followed before giving up with `TooManyRedirects` (10).
     pub max_redirects: usize,
     /// The most of the (decoded) body that is read; a longer page is cut
-    /// there and what was read is parsed.
+    /// there and what was read is parsed (2 MiB; the key is in KiB).
+    #[serde(rename = "max_body_kib", deserialize_with = "kibibytes")]
     pub max_body_bytes: usize,
-    /// Further attempts after a transient failure.
+    /// Further attempts after a transient failure (3).
     pub retries: u32,
     /// The first backoff; each further retry doubles it, with jitter.
+    #[serde(skip)]
     pub retry_backoff: Duration,
     /// The `User-Agent` header.
     pub user_agent: String,
     /// Host names answered from configuration instead of DNS, like curl's
-    /// `--resolve` (the port stays the URL's).
+    /// `--resolve` (the port stays the URL's). In a file, a table of
+    /// `"host" = "address"` (or `"*.suffix" = "address"`).
+    #[serde(deserialize_with = "resolve_table")]
     pub resolve: Vec<ResolveRule>,
     /// PEM files whose certificates are trusted besides the built-in roots.
     pub extra_root_certificates: Vec<PathBuf>,
@@ -62,6 +83,75 @@ impl Default for FetchSettings {
             allow_private_networks: false,
         }
     }
+}
+
+impl FetchSettings {
+    /// Checks every key.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidSetting`] naming the first key at fault.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        let hour = Duration::from_secs(3600);
+        check_duration(
+            "fetch.connect_timeout",
+            self.connect_timeout,
+            Duration::from_millis(1),
+            hour,
+        )?;
+        check_duration(
+            "fetch.timeout",
+            self.total_timeout,
+            Duration::from_millis(1),
+            hour,
+        )?;
+        check_range("fetch.max_redirects", self.max_redirects, 0, 30)?;
+        check_range(
+            "fetch.max_body_kib",
+            self.max_body_bytes / 1024,
+            16,
+            64 * 1024,
+        )?;
+        check_range("fetch.retries", self.retries, 0, 10)?;
+        if self.user_agent.trim().is_empty() {
+            return Err(InvalidSetting::new(
+                "fetch.user_agent",
+                "\"\"",
+                "a User-Agent that says who fetches",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The longest one domain's fetch can take: every attempt to its time
+    /// limit, and the longest wait before each retry.
+    pub fn budget(&self) -> Duration {
+        self.total_timeout.saturating_mul(self.retries + 1)
+            + LONGEST_RETRY_WAIT.saturating_mul(self.retries)
+    }
+}
+
+/// `max_body_kib = 2048` into bytes.
+fn kibibytes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+    let kib = u64::deserialize(deserializer)?;
+    kib.checked_mul(1024)
+        .and_then(|bytes| usize::try_from(bytes).ok())
+        .ok_or_else(|| serde::de::Error::custom(format!("{kib} KiB is too large")))
+}
+
+/// `resolve = { "*.internal.test" = "127.0.0.2" }` into rules, each bad
+/// entry named with its reason.
+fn resolve_table<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<ResolveRule>, D::Error> {
+    BTreeMap::<String, String>::deserialize(deserializer)?
+        .iter()
+        .map(|(host, address)| {
+            ResolveRule::parse(host, address).map_err(|error| {
+                serde::de::Error::custom(format!(
+                    "fetch.resolve: {error} (expected a host or *.suffix mapped to an IP address)"
+                ))
+            })
+        })
+        .collect()
 }
 
 /// One `host -> address` override: an exact host name (`shop.example.com`)
@@ -310,6 +400,46 @@ mod tests {
         assert!(message("bad host.test", "127.0.0.1").contains("may only have"));
         assert!(message("bücher.test", "127.0.0.1").contains("xn--"));
         assert!(message("10.0.0.1", "127.0.0.1").contains("not an IP address"));
+    }
+
+    #[test]
+    fn a_fetch_section_reads_old_and_new_keys() {
+        let old: FetchSettings = serde_json::from_str(
+            r#"{"connect_timeout_seconds": 5, "timeout_seconds": 20, "max_body_kib": 512,
+                "resolve": {"*.test": "127.0.0.2"}}"#,
+        )
+        .unwrap();
+        let new: FetchSettings = serde_json::from_str(
+            r#"{"connect_timeout": "5s", "timeout": "20s", "max_body_kib": 512,
+                "resolve": {"*.test": "127.0.0.2"}}"#,
+        )
+        .unwrap();
+        assert_eq!(old, new);
+        assert_eq!(new.max_body_bytes, 512 * 1024);
+        assert_eq!(new.resolve, vec![rule("*.test", "127.0.0.2")]);
+        assert_eq!(new.user_agent, DEFAULT_USER_AGENT);
+        new.validate().unwrap();
+        // Four attempts of 20 s and three waits of at most 30 s.
+        assert_eq!(new.budget(), Duration::from_secs(4 * 20 + 3 * 30));
+    }
+
+    #[test]
+    fn a_bad_resolve_entry_is_named_in_the_error() {
+        let error =
+            serde_json::from_str::<FetchSettings>(r#"{"resolve": {"*.test": "localhost"}}"#)
+                .unwrap_err()
+                .to_string();
+        assert!(error.contains("fetch.resolve"), "{error}");
+        assert!(error.contains("*.test = localhost"), "{error}");
+    }
+
+    #[test]
+    fn out_of_range_values_name_their_key() {
+        let settings = FetchSettings {
+            max_body_bytes: 1024,
+            ..FetchSettings::default()
+        };
+        assert_eq!(settings.validate().unwrap_err().key, "fetch.max_body_kib");
     }
 
     #[test]

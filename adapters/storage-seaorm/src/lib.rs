@@ -17,7 +17,10 @@
 //! - `statements`: every statement, built with SeaQuery from the entity.
 //! - `sql`: rendering (values inlined as escaped literals on Postgres) and
 //!   running statements, one transaction per operation.
-//! - `migrate`: schema reconciliation, [`MigrationReport`].
+//! - `migrate`: schema reconciliation, [`MigrationReport`], and the trigger
+//!   that notifies idle workers of new `pending` rows.
+//! - `signal`: [`TableSignal`], the [`scheduler_domain::WorkSignal`]: that
+//!   notification where the connection keeps its session, else polling.
 //! - `error`: [`StorageError`] and the mapping of driver errors to
 //!   [`scheduler_domain::RepositoryError`].
 
@@ -26,10 +29,14 @@ mod error;
 mod migrate;
 mod repository;
 mod settings;
+mod signal;
 mod sql;
 mod statements;
 
 pub use error::StorageError;
 pub use migrate::MigrationReport;
 pub use repository::{Backend, SeaOrmRepository};
-pub use settings::{PoolerMode, StorageSettings, UnknownPoolerMode, redacted_url};
+pub use settings::{
+    DEFAULT_DATABASE_URL, PoolerMode, StorageSettings, UnknownPoolerMode, redacted_url,
+};
+pub use signal::TableSignal;

@@ -40,6 +40,7 @@ use tracing::info;
 use crate::Backend;
 use crate::error::{from_db, from_sqlx};
 use crate::settings::{StorageSettings, postgres_duration};
+use crate::signal::NOTIFY_CHANNEL;
 use crate::sql::{Row, session_settings};
 
 /// What a migration changed.
@@ -53,6 +54,9 @@ pub struct MigrationReport {
     pub added_indexes: Vec<String>,
     /// Invalid indexes (left by an index build that failed) rebuilt.
     pub rebuilt_indexes: Vec<String>,
+    /// Whether the trigger that `NOTIFY`s idle workers of new `pending`
+    /// rows was added (Postgres).
+    pub added_notify_trigger: bool,
 }
 
 impl MigrationReport {
@@ -62,6 +66,7 @@ impl MigrationReport {
             && self.added_columns.is_empty()
             && self.added_indexes.is_empty()
             && self.rebuilt_indexes.is_empty()
+            && !self.added_notify_trigger
     }
 }
 
@@ -587,12 +592,44 @@ async fn locked_changes(
         &pg_fetch(connection, indexes).await?,
         &pg_fetch(connection, unique_domain).await?,
     )?;
-    let plan = plan(&existing, Backend::Postgres);
+    let mut plan = plan(&existing, Backend::Postgres);
+    if pg_fetch(connection, NOTIFY_TRIGGER_EXISTS)
+        .await?
+        .is_empty()
+    {
+        plan.in_transaction.extend(notify_trigger());
+        plan.report.added_notify_trigger = true;
+    }
     if !plan.in_transaction.is_empty() {
         pg_execute(connection, plan.in_transaction.join(";\n")).await?;
     }
     pg_execute(connection, "COMMIT".to_owned()).await?;
     Ok(plan)
+}
+
+/// Whether the table has its `NOTIFY` trigger.
+const NOTIFY_TRIGGER_EXISTS: &str = "SELECT t.tgname::text AS name FROM pg_trigger t \
+     JOIN pg_class c ON c.oid = t.tgrelid \
+     JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE n.nspname = current_schema() AND c.relname = 'domains' \
+     AND t.tgname = 'domains_notify_pending'";
+
+/// A trigger that tells listening workers when a row becomes `pending`
+/// (inserted, re-queued, retried or released), so that an idle worker
+/// claims at once. Postgres folds identical notifications of one
+/// transaction into one, so a large insert sends one, and a notification
+/// is only delivered when its transaction commits.
+fn notify_trigger() -> [String; 2] {
+    [
+        format!(
+            "CREATE OR REPLACE FUNCTION domains_notify_pending() RETURNS trigger \
+             LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('{NOTIFY_CHANNEL}', ''); \
+             RETURN NULL; END $$"
+        ),
+        "CREATE TRIGGER domains_notify_pending AFTER INSERT OR UPDATE OF status ON domains \
+         FOR EACH ROW WHEN (NEW.status = 'pending') EXECUTE FUNCTION domains_notify_pending()"
+            .to_owned(),
+    ]
 }
 
 /// A lock wait that timed out, said in words an operator can act on.

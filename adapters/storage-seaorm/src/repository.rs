@@ -1,5 +1,7 @@
 //! [`SeaOrmRepository`]: the storage port on Postgres and SQLite.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use scheduler_domain::{
     ClaimRequest, ClaimedDomain, DomainId, DomainName, DomainRepository, DomainStatus,
@@ -12,6 +14,7 @@ use tracing::{debug, info, instrument};
 use crate::error::{StorageError, from_db};
 use crate::migrate::{MigrationReport, reconcile};
 use crate::settings::{PoolerMode, StorageSettings, redacted_url};
+use crate::signal::TableSignal;
 use crate::sql::{Built, Runner};
 use crate::statements;
 
@@ -177,6 +180,23 @@ impl SeaOrmRepository {
     /// What sits between the worker and Postgres, as configured.
     pub fn pooler(&self) -> PoolerMode {
         self.pooler
+    }
+
+    /// What wakes an idle worker: a `LISTEN` on Postgres when the
+    /// connection keeps its session (`pooler` `none` or `session`; polling
+    /// every `poll_interval` while that connection is lost), else a poll
+    /// every `poll_interval`. The listener holds one connection of the pool.
+    pub fn work_signal(&self, poll_interval: Duration) -> TableSignal {
+        match self.backend() {
+            Backend::Postgres if self.pooler.keeps_sessions() => TableSignal::listening(
+                self.runner
+                    .connection()
+                    .get_postgres_connection_pool()
+                    .clone(),
+                poll_interval,
+            ),
+            _ => TableSignal::polling(poll_interval),
+        }
     }
 
     /// The Postgres pool, for probes and diagnostics that must run on the

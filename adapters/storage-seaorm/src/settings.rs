@@ -4,6 +4,14 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use scheduler_domain::InvalidSetting;
+use scheduler_domain::settings::{check_duration, check_range, duration};
+use serde::Deserialize;
+
+/// The database the worker uses when none is configured: a SQLite file in
+/// the working directory, created on first use.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://domain-scheduler.db?mode=rwc";
+
 /// What sits between the worker and Postgres.
 ///
 /// The Postgres path is built for the strictest case whatever the mode:
@@ -12,7 +20,7 @@ use std::time::Duration;
 /// rest of the worker which session features (LISTEN/NOTIFY, session
 /// advisory locks) are off limits: all of them under `transaction`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum PoolerMode {
     /// A transaction pooler (PgBouncer `pool_mode = transaction`, Supavisor
     /// on 6543): consecutive transactions may run on different server
@@ -56,6 +64,14 @@ impl fmt::Display for PoolerMode {
 #[error("unknown pooler mode {0:?} (expected transaction, session or none)")]
 pub struct UnknownPoolerMode(pub String);
 
+impl TryFrom<String> for PoolerMode {
+    type Error = UnknownPoolerMode;
+
+    fn try_from(word: String) -> Result<Self, Self::Error> {
+        word.parse()
+    }
+}
+
 impl FromStr for PoolerMode {
     type Err = UnknownPoolerMode;
 
@@ -69,31 +85,53 @@ impl FromStr for PoolerMode {
     }
 }
 
-/// Everything the storage adapter needs to connect.
-#[derive(Clone, PartialEq, Eq)]
+/// Everything the storage adapter needs to connect: the `[database]`
+/// section of the configuration. A duration reads `"90s"` or a bare number
+/// of seconds.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct StorageSettings {
-    /// `postgres://`, `postgresql://` or `sqlite://` URL the worker uses.
+    /// `postgres://`, `postgresql://` or `sqlite://` URL the worker uses
+    /// (`DATABASE_URL`).
     pub url: String,
-    /// What sits between the worker and Postgres.
+    /// What sits between the worker and Postgres (`DATABASE_POOLER`).
     pub pooler: PoolerMode,
-    /// A direct or session-mode URL for migrations; `url` when absent.
+    /// A direct or session-mode URL for migrations; `url` when absent
+    /// (`DATABASE_MIGRATION_URL`).
     pub migration_url: Option<String>,
-    /// Connections in the pool.
+    /// Connections in the pool (10).
     pub max_connections: u32,
-    /// `statement_timeout` of every transaction the worker runs.
+    /// `statement_timeout` of every transaction the worker runs (90 s).
+    #[serde(
+        alias = "statement_timeout_seconds",
+        deserialize_with = "duration::seconds"
+    )]
     pub statement_timeout: Duration,
-    /// `idle_in_transaction_session_timeout` of every transaction.
+    /// `idle_in_transaction_session_timeout` of every transaction (120 s).
+    #[serde(
+        alias = "idle_in_transaction_timeout_seconds",
+        deserialize_with = "duration::seconds"
+    )]
     pub idle_in_transaction_timeout: Duration,
-    /// How long to wait for a free connection from the pool.
+    /// How long to wait for a free connection from the pool (30 s).
+    #[serde(skip)]
     pub acquire_timeout: Duration,
     /// A pooled Postgres connection idle at least this long is pinged
     /// before use (and replaced if it is gone); busier ones are used as
-    /// they are.
+    /// they are (10 s).
+    #[serde(skip)]
     pub ping_connections_idle_for: Duration,
     /// How long a Postgres migration waits for a lock (another migration,
     /// or a transaction using the table while a column is added) before it
-    /// gives up.
+    /// gives up (10 s).
+    #[serde(skip)]
     pub migration_lock_timeout: Duration,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        StorageSettings::new(DEFAULT_DATABASE_URL)
+    }
 }
 
 impl StorageSettings {
@@ -113,6 +151,45 @@ impl StorageSettings {
             ping_connections_idle_for: Duration::from_secs(10),
             migration_lock_timeout: Duration::from_secs(10),
         }
+    }
+
+    /// Checks every key; a URL in an error has its password hidden.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidSetting`] naming the first key at fault.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        check_range("database.max_connections", self.max_connections, 1, 1_000)?;
+        // Postgres reads timeouts as whole milliseconds up to 2^31 - 1, and
+        // 0 turns them off.
+        let postgres_max = Duration::from_secs(2_147_483);
+        for (key, timeout) in [
+            ("database.statement_timeout", self.statement_timeout),
+            (
+                "database.idle_in_transaction_timeout",
+                self.idle_in_transaction_timeout,
+            ),
+        ] {
+            check_duration(key, timeout, Duration::from_millis(1), postgres_max)?;
+        }
+        for (key, url) in [
+            ("database.url", Some(&self.url)),
+            ("database.migration_url", self.migration_url.as_ref()),
+        ] {
+            let Some(url) = url else { continue };
+            let lower = url.to_ascii_lowercase();
+            if !["postgres://", "postgresql://", "sqlite:"]
+                .iter()
+                .any(|scheme| lower.starts_with(scheme))
+            {
+                return Err(InvalidSetting::new(
+                    key,
+                    redacted_url(url),
+                    "a postgres://, postgresql:// or sqlite:// URL",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The URL migrations run on.
@@ -184,10 +261,40 @@ mod tests {
     }
 
     #[test]
-    fn pooler_mode_deserializes_lowercase() {
-        let mode: PoolerMode = serde_json::from_str("\"session\"").unwrap();
+    fn pooler_mode_deserializes_in_any_case_and_names_the_accepted_words() {
+        let mode: PoolerMode = serde_json::from_str("\"Session\"").unwrap();
         assert_eq!(mode, PoolerMode::Session);
-        assert!(serde_json::from_str::<PoolerMode>("\"Session\"").is_err());
+        let error = serde_json::from_str::<PoolerMode>("\"pgbouncer\"").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("expected transaction, session or none"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn old_second_keys_and_new_durations_read_the_same() {
+        let old: StorageSettings = serde_json::from_str(
+            r#"{"statement_timeout_seconds": 30, "idle_in_transaction_timeout_seconds": 1.5}"#,
+        )
+        .unwrap();
+        let new: StorageSettings = serde_json::from_str(
+            r#"{"statement_timeout": "30s", "idle_in_transaction_timeout": "1500ms"}"#,
+        )
+        .unwrap();
+        assert!(old == new);
+        assert_eq!(new.statement_timeout, Duration::from_secs(30));
+        assert_eq!(new.url, DEFAULT_DATABASE_URL);
+        new.validate().unwrap();
+    }
+
+    #[test]
+    fn a_url_of_another_kind_is_refused_with_its_password_hidden() {
+        let settings = StorageSettings::new("mysql://user:secret@db.example.com/app");
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("database.url"), "{error}");
+        assert!(!error.contains("secret"), "{error}");
     }
 
     #[test]

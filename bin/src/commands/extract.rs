@@ -45,7 +45,7 @@ async fn fetch(settings: &Settings, target: &str) -> Result<SiteMetadata, CliErr
         Url::parse(&name.home_page_url())
             .map_err(|error| CliError::Usage(format!("{target:?}: {error}")))?
     };
-    let extractor = HttpExtractor::new(settings.fetch()?)?;
+    let extractor = HttpExtractor::new(settings.fetch.clone())?;
     extractor
         .extract_url(&url)
         .await

@@ -8,8 +8,8 @@ use super::CliError;
 use crate::settings::Settings;
 
 pub(super) async fn run(settings: &Settings) -> Result<ExitCode, CliError> {
-    let storage = settings.storage();
-    let report = SeaOrmRepository::migrate(&storage).await?;
+    let storage = &settings.database;
+    let report = SeaOrmRepository::migrate(storage).await?;
     let target = redacted_url(storage.migration_url());
     #[allow(clippy::print_stdout)]
     {

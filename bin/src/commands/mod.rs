@@ -83,10 +83,10 @@ async fn open_repository(
     settings: &Settings,
     schema: Schema,
 ) -> Result<SeaOrmRepository, CliError> {
-    let storage = settings.storage();
+    let storage = &settings.database;
     if schema == Schema::Migrate || Backend::from_url(&storage.url)? == Backend::Sqlite {
         // The migration logs what it changed.
-        SeaOrmRepository::migrate(&storage).await?;
+        SeaOrmRepository::migrate(storage).await?;
     }
-    Ok(SeaOrmRepository::connect(&storage).await?)
+    Ok(SeaOrmRepository::connect(storage).await?)
 }

@@ -21,7 +21,7 @@ pub(super) async fn run(settings: &Settings, once: bool) -> Result<ExitCode, Cli
     tokio::spawn(cancel_on_signal(signals, shutdown.clone()));
     // Bad fetch settings (an unreadable PEM file) stop start-up before the
     // database is touched.
-    let extractor = Arc::new(HttpExtractor::new(settings.fetch()?)?);
+    let extractor = Arc::new(HttpExtractor::new(settings.fetch.clone())?);
     serve(settings, extractor, once, shutdown).await
 }
 
@@ -56,6 +56,7 @@ where
         backend = repository.backend().as_str(),
         pooler = %settings.database.pooler,
         batch_size = settings.scheduler.batch_size,
+        poll_interval_ms = settings.scheduler.poll_interval.as_millis() as u64,
         concurrency = settings.scheduler.concurrency,
         max_instances = settings.scheduler.max_instances,
         diagnostic_dir = %settings.diagnostic_dir.display(),
@@ -66,9 +67,10 @@ where
         extractor,
         Arc::new(SystemClock),
         worker,
-        settings.batch(),
+        settings.scheduler.clone(),
     ));
-    let scheduler = Scheduler::new(processor, settings.scheduler());
+    let signal = Arc::new(repository.work_signal(settings.scheduler.poll_interval));
+    let scheduler = Scheduler::new(processor, signal);
 
     let outcome = if once {
         scheduler
@@ -99,7 +101,7 @@ where
     } else {
         // Writes the database never answers must not keep the process
         // past its grace period: the leases cover what is left.
-        let deadline = settings.batch().shutdown_grace + SHUTDOWN_SLACK;
+        let deadline = settings.scheduler.shutdown_grace + SHUTDOWN_SLACK;
         tokio::select! {
             () = scheduler.run(shutdown.clone()) => Ok(ExitCode::SUCCESS),
             () = async {

@@ -21,23 +21,10 @@ pub(crate) struct Cli {
     env: Vec<(String, String)>,
 }
 
-/// Every variable the binary reads, removed from the inherited environment
+/// Every variable the binary reads besides its settings' own
+/// (`settings::ENVIRONMENT`); all are removed from the inherited environment
 /// so a developer's shell cannot change a test's outcome.
-const READ_VARIABLES: &[&str] = &[
-    "DATABASE_URL",
-    "DOMAIN_SCHEDULER_INTERVAL_MINUTES",
-    "DOMAIN_SCHEDULER_BATCH_SIZE",
-    "DOMAIN_SCHEDULER_MAX_INSTANCES",
-    "DIAGNOSTIC_DIR",
-    "DATABASE_POOLER",
-    "DATABASE_MIGRATION_URL",
-    "DOMAIN_SCHEDULER_CONCURRENCY",
-    "DOMAIN_SCHEDULER_WORKER_ID",
-    "DOMAIN_SCHEDULER_LOG_FORMAT",
-    "RUST_LOG",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-];
+const READ_VARIABLES: &[&str] = &["RUST_LOG", "SSL_CERT_FILE", "SSL_CERT_DIR"];
 
 impl Cli {
     pub(crate) fn new() -> Cli {
@@ -89,7 +76,10 @@ impl Cli {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        for name in READ_VARIABLES {
+        let settings_variables = domain_scheduler::settings::ENVIRONMENT
+            .iter()
+            .map(|(name, _)| *name);
+        for name in READ_VARIABLES.iter().copied().chain(settings_variables) {
             command.env_remove(name);
         }
         for (name, value) in &self.env {
