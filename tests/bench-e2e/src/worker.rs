@@ -69,7 +69,7 @@ fn serve_until_terminated(config: &Path, null_extractor: bool) -> Result<ExitCod
         if null_extractor {
             serve(&settings, Arc::new(NullExtractor), false, shutdown).await
         } else {
-            let extractor = Arc::new(HttpExtractor::new(settings.fetch()?)?);
+            let extractor = Arc::new(HttpExtractor::new(settings.fetch.clone())?);
             serve(&settings, extractor, false, shutdown).await
         }
     })
