@@ -13,6 +13,7 @@ use scheduler_domain::{
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
+use crate::group_write::GroupWriter;
 use crate::{Clock, DIAGNOSTICS_TARGET, SchedulerSettings};
 
 /// A batch that could not start: the claim itself failed. Failures of single
@@ -249,9 +250,30 @@ where
         grace_over: &CancellationToken,
     ) -> DomainOutcome {
         let span = info_span!("domain", domain_id = %domain.id, domain = %domain.raw_domain);
-        self.process_one(claim, domain, shutdown, grace_over)
+        self.process_one(claim, domain, shutdown, grace_over, None)
             .instrument(span)
             .await
+    }
+
+    /// [`BatchProcessor::process`], the result written by `writer` together
+    /// with other domains' results.
+    pub(crate) async fn process_grouped(
+        &self,
+        claim: &Claim,
+        domain: ClaimedDomain,
+        shutdown: &CancellationToken,
+        grace_over: &CancellationToken,
+        writer: &GroupWriter,
+    ) -> DomainOutcome {
+        let span = info_span!("domain", domain_id = %domain.id, domain = %domain.raw_domain);
+        self.process_one(claim, domain, shutdown, grace_over, Some(writer))
+            .instrument(span)
+            .await
+    }
+
+    /// The repository, shared with the group writers.
+    pub(crate) fn shared_repository(&self) -> Arc<R> {
+        Arc::clone(&self.repository)
     }
 
     async fn process_one(
@@ -260,6 +282,7 @@ where
         domain: ClaimedDomain,
         shutdown: &CancellationToken,
         grace_over: &CancellationToken,
+        writer: Option<&GroupWriter>,
     ) -> DomainOutcome {
         if shutdown.is_cancelled() {
             return self.release(claim, &domain).await;
@@ -295,10 +318,19 @@ where
                     .await;
             }
         };
-        let written = self
-            .repository
-            .complete(domain.id, &claim.claimant, &metadata, self.clock.now())
-            .await;
+        let now = self.clock.now();
+        let written = match writer {
+            Some(writer) => {
+                writer
+                    .complete(domain.id, &claim.claimant, &metadata, now)
+                    .await
+            }
+            None => {
+                self.repository
+                    .complete(domain.id, &claim.claimant, &metadata, now)
+                    .await
+            }
+        };
         match written {
             Ok(WriteOutcome::Written) => {
                 debug!("completed {name}");

@@ -12,6 +12,8 @@
 //! - [`clock`]: where "now" comes from (a fixed clock in tests).
 //! - [`batch`]: [`BatchProcessor`]: a claim, and one domain from claimed
 //!   row to written outcome (extract, write, release what shutdown left).
+//! - `group_write`: group commits of the results of domains that finish
+//!   together, a failed group written again row by row.
 //! - [`scheduler`]: [`Scheduler`], the pipeline that keeps `concurrency`
 //!   domains in flight while rows are due and waits for a
 //!   [`WorkSignal`](scheduler_domain::WorkSignal) when none are, the rescue
@@ -24,6 +26,7 @@
 
 pub mod batch;
 pub mod clock;
+mod group_write;
 pub mod scheduler;
 pub mod settings;
 

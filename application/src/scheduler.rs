@@ -11,6 +11,7 @@
 //! came back short means nothing more is due: the claimer waits for the
 //! signal (a `NOTIFY`, the next poll) or `interval`, whichever comes first.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::batch::{Claim, grace_deadline};
+use crate::group_write::GroupWriter;
 use crate::{BatchError, BatchProcessor, BatchSummary, DIAGNOSTICS_TARGET};
 
 /// What a drain (`worker --once`) did.
@@ -74,15 +76,31 @@ struct Pipeline {
     slots: Arc<Semaphore>,
     domains: TaskTracker,
     totals: Arc<Mutex<BatchSummary>>,
-    claims: Mutex<usize>,
+    claims: AtomicUsize,
     pace: Option<Pace>,
     shutdown: CancellationToken,
     grace_over: CancellationToken,
+    writer: GroupWriter,
+    writers: TaskTracker,
 }
 
 impl Pipeline {
     fn totals(&self) -> BatchSummary {
         *self.totals.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits for the domains in flight, then for their last writes; returns
+    /// the counts and the number of claims that took rows.
+    async fn finish(self) -> (BatchSummary, usize) {
+        self.domains.close();
+        self.domains.wait().await;
+        // The writers end once the last handle to them is gone.
+        drop(self.writer);
+        self.writers.close();
+        self.writers.wait().await;
+        let claims = self.claims.load(Ordering::Relaxed);
+        let totals = *self.totals.lock().unwrap_or_else(PoisonError::into_inner);
+        (totals, claims)
     }
 }
 
@@ -123,9 +141,7 @@ where
             "shutdown requested: no more claims; waiting for {} domain(s) in flight",
             pipeline.domains.len()
         );
-        pipeline.domains.close();
-        pipeline.domains.wait().await;
-        let totals = pipeline.totals();
+        let (totals, _) = pipeline.finish().await;
         info!(
             target: DIAGNOSTICS_TARGET,
             completed = totals.completed,
@@ -158,18 +174,13 @@ where
                 .map(|claimer| self.claim_loop(&pipeline, Mode::Drain, claimer)),
         )
         .await;
-        pipeline.domains.close();
-        pipeline.domains.wait().await;
+        let (mut totals, batches) = pipeline.finish().await;
         results.into_iter().collect::<Result<(), BatchError>>()?;
-        let mut totals = pipeline.totals();
         totals.duration = started.elapsed();
         totals.log_done("drain");
         Ok(DrainSummary {
             totals,
-            batches: *pipeline
-                .claims
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
+            batches,
             rescued,
         })
     }
@@ -177,16 +188,20 @@ where
     fn pipeline(&self, shutdown: CancellationToken) -> Pipeline {
         let settings = self.processor.settings();
         let grace_over = grace_deadline(shutdown.clone(), settings.shutdown_grace);
+        let writers = TaskTracker::new();
+        let writer = GroupWriter::start(self.processor.shared_repository(), &writers);
         Pipeline {
             slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
             domains: TaskTracker::new(),
             totals: Arc::new(Mutex::new(BatchSummary::default())),
-            claims: Mutex::new(0),
+            claims: AtomicUsize::new(0),
             pace: settings
                 .max_per_minute
                 .map(|per_minute| Pace::new(per_minute.get(), settings.batch_size.max(1))),
             shutdown,
             grace_over,
+            writer,
+            writers,
         }
     }
 
@@ -254,10 +269,7 @@ where
             };
             let got = rows.len();
             if got > 0 {
-                *pipeline
-                    .claims
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) += 1;
+                pipeline.claims.fetch_add(1, Ordering::Relaxed);
                 pipeline
                     .totals
                     .lock()
@@ -320,8 +332,11 @@ where
         let shutdown = pipeline.shutdown.clone();
         let grace_over = pipeline.grace_over.clone();
         let totals = Arc::clone(&pipeline.totals);
+        let writer = pipeline.writer.clone();
         pipeline.domains.spawn(async move {
-            let outcome = processor.process(&claim, row, &shutdown, &grace_over).await;
+            let outcome = processor
+                .process_grouped(&claim, row, &shutdown, &grace_over, &writer)
+                .await;
             totals
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)

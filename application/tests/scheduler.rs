@@ -60,6 +60,10 @@ fn repository(queue: &Queue) -> MockDomainRepository {
     repository
         .expect_complete()
         .returning(|_, _, _, _| Box::pin(async { Ok(WriteOutcome::Written) }));
+    repository.expect_complete_many().returning(|group| {
+        let outcomes = vec![WriteOutcome::Written; group.len()];
+        Box::pin(async move { Ok(outcomes) })
+    });
     repository
         .expect_release()
         .returning(|_, _, _| Box::pin(async { Ok(WriteOutcome::Written) }));
@@ -374,6 +378,10 @@ async fn a_failed_claim_is_logged_and_retried() {
     repository
         .expect_complete()
         .returning(|_, _, _, _| Box::pin(async { Ok(WriteOutcome::Written) }));
+    repository.expect_complete_many().returning(|group| {
+        let outcomes = vec![WriteOutcome::Written; group.len()];
+        Box::pin(async move { Ok(outcomes) })
+    });
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&calls);
     let rows = queue.clone();
@@ -506,4 +514,101 @@ async fn a_failing_rescue_sweep_does_not_stop_the_drain() {
     );
     let drained = scheduler.drain(&CancellationToken::new()).await.unwrap();
     assert_eq!(drained.totals.completed, 0);
+}
+
+/// A repository whose group writes fail as a whole, and whose single
+/// writes refuse the domain titled `refused`.
+fn repository_refusing_one(queue: &Queue, groups: Arc<AtomicUsize>) -> MockDomainRepository {
+    let mut repository = MockDomainRepository::new();
+    repository
+        .expect_rescue_expired()
+        .returning(|_, _| Box::pin(async { Ok(RescueReport::default()) }));
+    repository.expect_complete_many().returning(move |group| {
+        groups.fetch_add(1, Ordering::SeqCst);
+        let refused = group
+            .iter()
+            .any(|completion| completion.metadata.title.as_deref() == Some("refused"));
+        let outcomes = vec![WriteOutcome::Written; group.len()];
+        Box::pin(async move {
+            if refused {
+                Err(RepositoryError::Database(
+                    "value too long for type character varying(10)".into(),
+                ))
+            } else {
+                Ok(outcomes)
+            }
+        })
+    });
+    repository.expect_complete().returning(|_, _, metadata, _| {
+        let refused = metadata.title.as_deref() == Some("refused");
+        Box::pin(async move {
+            if refused {
+                Err(RepositoryError::Database(
+                    "value too long for type character varying(10)".into(),
+                ))
+            } else {
+                Ok(WriteOutcome::Written)
+            }
+        })
+    });
+    repository
+        .expect_fail()
+        .returning(|_, _, _, _| Box::pin(async { Ok(WriteOutcome::Written) }));
+    let queue = queue.clone();
+    repository.expect_claim().returning(move |request| {
+        let rows = queue.take(&request);
+        Box::pin(async move { Ok(rows) })
+    });
+    repository
+}
+
+#[tokio::test]
+async fn results_that_finish_together_are_written_in_groups() {
+    let queue = Queue::new(200);
+    let groups = Arc::new(AtomicUsize::new(0));
+    let mut extractor = MockMetadataExtractor::new();
+    extractor
+        .expect_extract()
+        .returning(|_| Box::pin(async { Ok(SiteMetadata::default()) }));
+    let scheduler = scheduler(
+        repository_refusing_one(&queue, Arc::clone(&groups)),
+        extractor,
+        settings(),
+        Arc::new(Polling::every(Duration::from_secs(1))),
+    );
+
+    let drained = scheduler.drain(&CancellationToken::new()).await.unwrap();
+
+    assert_eq!(drained.totals.completed, 200);
+    let groups = groups.load(Ordering::SeqCst);
+    assert!(groups < 100, "{groups} group writes for 200 results");
+}
+
+#[tokio::test]
+async fn a_row_the_database_refuses_does_not_spoil_its_group() {
+    let queue = Queue::new(60);
+    let mut extractor = MockMetadataExtractor::new();
+    let calls = Arc::new(AtomicUsize::new(0));
+    extractor.expect_extract().returning(move |_| {
+        // The seventh result is one the database cannot take.
+        let call = calls.fetch_add(1, Ordering::SeqCst);
+        let title = if call == 6 { "refused" } else { "fine" };
+        Box::pin(async move {
+            Ok(SiteMetadata {
+                title: Some(title.into()),
+                ..SiteMetadata::default()
+            })
+        })
+    });
+    let scheduler = scheduler(
+        repository_refusing_one(&queue, Arc::new(AtomicUsize::new(0))),
+        extractor,
+        settings(),
+        Arc::new(Polling::every(Duration::from_secs(1))),
+    );
+
+    let drained = scheduler.drain(&CancellationToken::new()).await.unwrap();
+
+    assert_eq!(drained.totals.completed, 59);
+    assert_eq!(drained.totals.failed, 1);
 }

@@ -68,6 +68,15 @@ pub enum ExtractionError {
     /// it): the same bytes would fail the same way.
     #[error("could not extract the page: {0}")]
     Unprocessable(String),
+    /// A bot-protection service (Cloudflare, Akamai, DataDome,
+    /// PerimeterX, ...) answered with a challenge instead of the site: the
+    /// content was never seen. Worth a later attempt (challenges come and
+    /// go with the service's mood), never an immediate one.
+    #[error("bot challenge by {provider}: not retried before the next scheduled attempt")]
+    BotChallenge {
+        /// The service, e.g. `Cloudflare`.
+        provider: String,
+    },
     /// Anything else (a protocol error in the middle of the body, ...).
     #[error("{0}")]
     Other(String),
@@ -81,6 +90,7 @@ impl ExtractionError {
         match self {
             ExtractionError::Connection(_)
             | ExtractionError::Timeout { .. }
+            | ExtractionError::BotChallenge { .. }
             | ExtractionError::Other(_) => FailureKind::Transient,
             ExtractionError::HttpStatus { status, .. }
                 if matches!(status, 408 | 425 | 429) || *status >= 500 =>
@@ -130,6 +140,18 @@ mod tests {
         assert_eq!(
             ExtractionError::from(invalid).kind(),
             FailureKind::Permanent
+        );
+    }
+
+    #[test]
+    fn a_bot_challenge_is_retried_later_and_names_the_service() {
+        let challenge = ExtractionError::BotChallenge {
+            provider: "Cloudflare".into(),
+        };
+        assert_eq!(challenge.kind(), FailureKind::Transient);
+        assert_eq!(
+            challenge.to_string(),
+            "bot challenge by Cloudflare: not retried before the next scheduled attempt"
         );
     }
 

@@ -31,11 +31,12 @@ pub mod stored;
 
 pub use failure::{ExtractionError, FailureKind};
 pub use metadata::{
-    MetadataDocument, SiteMetadata, SocialProfiles, TechStack, Technology, WordPressInfo,
+    ContactKind, ContactPage, ContactSource, MetadataDocument, PageContacts, SiteKind,
+    SiteMetadata, SocialProfiles, TechStack, Technology, WordPressInfo,
 };
 pub use model::{
-    ClaimRequest, ClaimedDomain, DomainId, EnqueueReport, ErrorSample, RescueReport, StatusReport,
-    WorkerId, WriteOutcome,
+    ClaimRequest, ClaimedDomain, Completion, DomainId, EnqueueReport, ErrorSample, RescueReport,
+    StatusReport, WorkerId, WriteOutcome,
 };
 pub use name::{DomainName, DomainNameError};
 pub use ports::{DomainRepository, MetadataExtractor, RepositoryError, WorkSignal};

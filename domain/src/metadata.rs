@@ -3,6 +3,8 @@
 //! The same value is written to the fixed columns of the `domains` table and,
 //! whole, to `meta_json`; the `extract` command prints it as JSON.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// Everything extracted from one home page. Absent values are `None` or
@@ -11,24 +13,46 @@ use serde::{Deserialize, Serialize};
 pub struct SiteMetadata {
     /// The final URL after redirects.
     pub url: String,
+    /// Whether the page is the site's own content or a stand-in for it
+    /// (a parking page, a web server's default page, a host's placeholder).
+    /// `meta_json->>'site_kind'` filters on it.
+    #[serde(default)]
+    pub site_kind: SiteKind,
+    /// What gave the kind away, for a page that is not the site's own:
+    /// e.g. `for sale at Sedo`, `nginx default page`.
+    #[serde(default)]
+    pub site_kind_detail: Option<String>,
     /// The `<title>` text (else og:title, twitter:title, the first `<h1>`).
     pub title: Option<String>,
     /// The page's `og:title`.
     pub og_title: Option<String>,
-    /// Meta description, else og:description, else twitter:description.
+    /// Meta description, og:description, twitter:description, JSON-LD
+    /// description (a template's boilerplate skipped), else the first
+    /// paragraph of the content.
     pub description: Option<String>,
     /// `<html lang>`, else `content-language` meta, else the response header.
     pub language: Option<String>,
     /// `<link rel=canonical>`.
     pub canonical_url: Option<String>,
-    /// og:site_name, else the name of a JSON-LD Organization or WebSite.
+    /// og:site_name, JSON-LD publisher, WebSite or Organization name,
+    /// application-name, apple-mobile-web-app-title, else the title's part
+    /// that names the host.
     pub site_name: Option<String>,
-    /// og:image, else twitter:image.
+    /// og:image, twitter:image, JSON-LD image, `image_src`, itemprop=image,
+    /// a video poster, else the first large content image.
     pub image_url: Option<String>,
     /// The best icon the page declares, else `/favicon.ico`.
     pub favicon_url: Option<String>,
     /// True when `favicon_url` is the `/favicon.ico` guess, not a declared icon.
     pub favicon_is_fallback: bool,
+    /// The site's best square icon for showing it in a list: the largest
+    /// declared `icon` or `apple-touch-icon` up to a sensible size (SVG
+    /// counts as scalable), else `favicon_url`.
+    #[serde(default)]
+    pub icon_url: Option<String>,
+    /// True when `icon_url` is the `/favicon.ico` guess, not a declared icon.
+    #[serde(default)]
+    pub icon_is_fallback: bool,
     /// JSON-LD Organization logo, og:logo, else a logo image in the header.
     pub logo_url: Option<String>,
     /// Contact e-mail addresses, the site's own domain first, in page order.
@@ -37,10 +61,99 @@ pub struct SiteMetadata {
     pub phones: Vec<String>,
     /// Profile pages on social networks.
     pub social: SocialProfiles,
+    /// Where each e-mail, phone and profile was found: the home page, or a
+    /// contact, about or legal page of the same site read because the home
+    /// page had too few e-mails.
+    #[serde(default)]
+    pub contact_sources: Vec<ContactSource>,
+    /// The pages beyond the home page read for contacts, in the order read.
+    #[serde(default)]
+    pub contact_pages: Vec<ContactPage>,
     /// WordPress and what it reveals.
     pub wordpress: WordPressInfo,
     /// Every technology detected, with the evidence.
     pub tech: Vec<Technology>,
+}
+
+/// What a fetched page is. Only [`SiteKind::Site`] pages describe the
+/// business; for the others the fields that would describe it (description,
+/// images, contacts, profiles, technologies) are left empty.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SiteKind {
+    /// The site's own content.
+    #[default]
+    Site,
+    /// A registrar's or marketplace's parking or for-sale page.
+    Parked,
+    /// A web server's default page ("Welcome to nginx!", Apache, IIS).
+    ServerDefault,
+    /// A hosting provider's "account suspended" page.
+    Suspended,
+    /// A hosting provider's or site builder's "coming soon" placeholder.
+    ComingSoon,
+    /// A bot challenge (Cloudflare, Akamai, DataDome, PerimeterX, ...): the
+    /// content was never seen. Never stored: the fetch fails instead.
+    Challenge,
+}
+
+impl SiteKind {
+    /// The name stored in `meta_json` (`site`, `parked`, `server-default`,
+    /// `suspended`, `coming-soon`, `challenge`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SiteKind::Site => "site",
+            SiteKind::Parked => "parked",
+            SiteKind::ServerDefault => "server-default",
+            SiteKind::Suspended => "suspended",
+            SiteKind::ComingSoon => "coming-soon",
+            SiteKind::Challenge => "challenge",
+        }
+    }
+}
+
+/// What kind of contact a [`ContactSource`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContactKind {
+    /// An entry of `emails`.
+    Email,
+    /// An entry of `phones`.
+    Phone,
+    /// A profile of `social`.
+    Social,
+}
+
+/// The page one contact value came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactSource {
+    /// E-mail, phone or social profile.
+    pub kind: ContactKind,
+    /// The value as it stands in `emails`, `phones` or `social`.
+    pub value: String,
+    /// The URL of the page it was found on.
+    pub page: String,
+}
+
+/// A page read for contacts besides the home page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactPage {
+    /// The URL followed (after redirects when it was read).
+    pub url: String,
+    /// Why it gave nothing, when it failed; a failed contact page never
+    /// fails the domain.
+    pub error: Option<String>,
+}
+
+/// The contacts one page gave, to merge into a [`SiteMetadata`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageContacts {
+    /// E-mail addresses, in the page's order.
+    pub emails: Vec<String>,
+    /// Phone numbers, normalized.
+    pub phones: Vec<String>,
+    /// Profiles.
+    pub social: SocialProfiles,
 }
 
 /// Profile URLs on social networks (never share or intent links).
@@ -91,17 +204,23 @@ pub struct Technology {
     pub evidence: String,
 }
 
-/// The old service's `tech_stack` column: names grouped in four lists.
+/// The `tech_stack` column: the old service's four lists, which its readers
+/// still expect, and beside them one list per other category.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TechStack {
     /// Content management systems and site builders.
     pub cms: Vec<String>,
     /// Front-end frameworks and libraries.
     pub frameworks: Vec<String>,
-    /// Analytics and tracking.
+    /// Analytics and tracking (advertising pixels included, as before).
     pub analytics: Vec<String>,
     /// Chat, support, marketing and form widgets.
     pub widgets: Vec<String>,
+    /// Every category the four lists do not hold, under its own name
+    /// (`payments`, `advertising`, `consent`, `cdn`, ...); only the
+    /// categories detected on the page appear.
+    #[serde(flatten)]
+    pub by_category: BTreeMap<String, Vec<String>>,
 }
 
 /// The JSON document of a page's metadata, as the `extract` command prints
@@ -116,7 +235,104 @@ pub struct MetadataDocument<'a> {
     pub tech_stack: TechStack,
 }
 
+impl SocialProfiles {
+    /// The profile slots, one per network, in a fixed order.
+    fn slots_mut(&mut self) -> [&mut Option<String>; 8] {
+        [
+            &mut self.facebook,
+            &mut self.twitter,
+            &mut self.linkedin,
+            &mut self.instagram,
+            &mut self.youtube,
+            &mut self.tiktok,
+            &mut self.pinterest,
+            &mut self.github,
+        ]
+    }
+
+    /// Every profile that is set.
+    pub fn urls(&self) -> impl Iterator<Item = &String> {
+        [
+            &self.facebook,
+            &self.twitter,
+            &self.linkedin,
+            &self.instagram,
+            &self.youtube,
+            &self.tiktok,
+            &self.pinterest,
+            &self.github,
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
 impl SiteMetadata {
+    /// Records `page` as the source of every contact the metadata holds
+    /// (the home page's own contacts, before any other page is merged).
+    pub fn attribute_contacts_to(&mut self, page: &str) {
+        let source = |kind, value: &String| ContactSource {
+            kind,
+            value: value.clone(),
+            page: page.to_owned(),
+        };
+        let sources: Vec<ContactSource> = self
+            .emails
+            .iter()
+            .map(|email| source(ContactKind::Email, email))
+            .chain(
+                self.phones
+                    .iter()
+                    .map(|phone| source(ContactKind::Phone, phone)),
+            )
+            .chain(
+                self.social
+                    .urls()
+                    .map(|url| source(ContactKind::Social, url)),
+            )
+            .collect();
+        self.contact_sources = sources;
+    }
+
+    /// Adds another page's contacts after the ones already held: e-mails
+    /// and phones not yet known (e-mails compared case-insensitively),
+    /// profiles for networks still empty. Each addition is recorded with
+    /// `page` as its source.
+    pub fn merge_contacts(&mut self, page: &str, contacts: PageContacts) {
+        let mut record = |kind, value: &str| {
+            self.contact_sources.push(ContactSource {
+                kind,
+                value: value.to_owned(),
+                page: page.to_owned(),
+            });
+        };
+        for email in contacts.emails {
+            if !self
+                .emails
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(&email))
+            {
+                record(ContactKind::Email, &email);
+                self.emails.push(email);
+            }
+        }
+        for phone in contacts.phones {
+            if !self.phones.contains(&phone) {
+                record(ContactKind::Phone, &phone);
+                self.phones.push(phone);
+            }
+        }
+        let mut found = contacts.social;
+        for (slot, profile) in self.social.slots_mut().into_iter().zip(found.slots_mut()) {
+            if slot.is_none()
+                && let Some(profile) = profile.take()
+            {
+                record(ContactKind::Social, &profile);
+                *slot = Some(profile);
+            }
+        }
+    }
+
     /// The document to serialize for `meta_json` and the `extract` command.
     pub fn document(&self) -> MetadataDocument<'_> {
         MetadataDocument {
@@ -125,10 +341,16 @@ impl SiteMetadata {
         }
     }
 
-    /// The technologies in the old `{cms, frameworks, analytics, widgets}`
-    /// shape. Categories the old shape has no list for are left out of it
-    /// (they stay in `tech`).
+    /// The technologies grouped by category: the old
+    /// `{cms, frameworks, analytics, widgets}` lists, and a list of its own
+    /// for every other category. Advertising pixels were "analytics" in the
+    /// old shape, so they stay in that list as well as in `advertising`.
     pub fn tech_stack(&self) -> TechStack {
+        fn push(list: &mut Vec<String>, name: &str) {
+            if !list.iter().any(|seen| seen == name) {
+                list.push(name.to_owned());
+            }
+        }
         let mut stack = TechStack::default();
         for tech in &self.tech {
             let list = match tech.category.as_str() {
@@ -140,11 +362,14 @@ impl SiteMetadata {
                 "widget" | "chat" | "marketing" | "forms" | "page-builder" | "plugin" => {
                     &mut stack.widgets
                 }
-                _ => continue,
+                other => {
+                    if other == "advertising" {
+                        push(&mut stack.analytics, &tech.name);
+                    }
+                    stack.by_category.entry(other.to_owned()).or_default()
+                }
             };
-            if !list.contains(&tech.name) {
-                list.push(tech.name.clone());
-            }
+            push(list, &tech.name);
         }
         stack
     }
@@ -199,6 +424,43 @@ mod tests {
     }
 
     #[test]
+    fn tech_stack_gives_every_other_category_a_key_of_its_own() {
+        let metadata = SiteMetadata {
+            tech: vec![
+                tech("Stripe", "payments"),
+                tech("Cloudflare", "cdn"),
+                tech("Fastly", "cdn"),
+                tech("OneTrust", "consent"),
+            ],
+            ..SiteMetadata::default()
+        };
+        let json = serde_json::to_value(metadata.tech_stack()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "cms": [], "frameworks": [], "analytics": [], "widgets": [],
+                "payments": ["Stripe"],
+                "cdn": ["Cloudflare", "Fastly"],
+                "consent": ["OneTrust"],
+            })
+        );
+    }
+
+    #[test]
+    fn advertising_pixels_stay_in_the_old_analytics_list_too() {
+        let metadata = SiteMetadata {
+            tech: vec![
+                tech("Facebook Pixel", "advertising"),
+                tech("Google Analytics", "analytics"),
+            ],
+            ..SiteMetadata::default()
+        };
+        let stack = metadata.tech_stack();
+        assert_eq!(stack.analytics, ["Facebook Pixel", "Google Analytics"]);
+        assert_eq!(stack.by_category["advertising"], ["Facebook Pixel"]);
+    }
+
+    #[test]
     fn document_inlines_the_fields_and_adds_the_old_tech_stack() {
         let metadata = SiteMetadata {
             url: "https://example.com/".into(),
@@ -212,6 +474,67 @@ mod tests {
         assert_eq!(json["tech"][0]["name"], "WordPress");
         assert_eq!(json["tech_stack"]["cms"][0], "WordPress");
         assert_eq!(json["social"]["facebook"], serde_json::Value::Null);
+        assert_eq!(json["site_kind"], "site");
+        let parked = SiteMetadata {
+            site_kind: SiteKind::ServerDefault,
+            ..SiteMetadata::default()
+        };
+        let json = serde_json::to_value(parked.document()).unwrap();
+        assert_eq!(json["site_kind"], SiteKind::ServerDefault.as_str());
+    }
+
+    #[test]
+    fn merged_contacts_come_after_the_home_pages_and_say_where_they_are_from() {
+        let mut metadata = SiteMetadata {
+            emails: vec!["Sales@acme.test".into()],
+            phones: vec!["+4930123456".into()],
+            social: SocialProfiles {
+                twitter: Some("https://twitter.com/acme".into()),
+                ..SocialProfiles::default()
+            },
+            ..SiteMetadata::default()
+        };
+        metadata.attribute_contacts_to("https://acme.test/");
+        metadata.merge_contacts(
+            "https://acme.test/kontakt/",
+            PageContacts {
+                emails: vec!["sales@ACME.test".into(), "info@acme.test".into()],
+                phones: vec!["+4930123456".into(), "+4930999999".into()],
+                social: SocialProfiles {
+                    twitter: Some("https://twitter.com/someone-else".into()),
+                    linkedin: Some("https://www.linkedin.com/company/acme".into()),
+                    ..SocialProfiles::default()
+                },
+            },
+        );
+        assert_eq!(metadata.emails, ["Sales@acme.test", "info@acme.test"]);
+        assert_eq!(metadata.phones, ["+4930123456", "+4930999999"]);
+        assert_eq!(
+            metadata.social.twitter.as_deref(),
+            Some("https://twitter.com/acme")
+        );
+        let from = |value: &str| {
+            metadata
+                .contact_sources
+                .iter()
+                .find(|source| source.value == value)
+                .map(|source| source.page.as_str())
+        };
+        assert_eq!(from("Sales@acme.test"), Some("https://acme.test/"));
+        assert_eq!(from("info@acme.test"), Some("https://acme.test/kontakt/"));
+        assert_eq!(from("+4930999999"), Some("https://acme.test/kontakt/"));
+        assert_eq!(
+            from("https://www.linkedin.com/company/acme"),
+            Some("https://acme.test/kontakt/")
+        );
+        assert_eq!(from("https://twitter.com/someone-else"), None);
+        assert_eq!(metadata.contact_sources.len(), 6);
+        let json = serde_json::to_value(metadata.document()).unwrap();
+        assert_eq!(json["contact_sources"][3]["kind"], "email");
+        assert_eq!(
+            json["contact_sources"][3]["page"],
+            "https://acme.test/kontakt/"
+        );
     }
 
     #[test]

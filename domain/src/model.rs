@@ -4,7 +4,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::DomainName;
+use crate::{DomainName, SiteMetadata};
 
 /// The `id` of a row of `domains`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -87,6 +87,20 @@ pub struct ClaimedDomain {
     pub raw_domain: String,
     /// Attempts so far, this one included.
     pub attempts: u32,
+}
+
+/// One `complete` of a group written together
+/// ([`DomainRepository::complete_many`](crate::DomainRepository::complete_many)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// The row.
+    pub id: DomainId,
+    /// The claimant the row must still be leased to.
+    pub worker: WorkerId,
+    /// What to write.
+    pub metadata: SiteMetadata,
+    /// The time written to `updated_at`.
+    pub now: DateTime<Utc>,
 }
 
 /// What a guarded write did.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    ClaimRequest, ClaimedDomain, DomainId, DomainName, EnqueueReport, ExtractionError,
+    ClaimRequest, ClaimedDomain, Completion, DomainId, DomainName, EnqueueReport, ExtractionError,
     RescueReport, SiteMetadata, StatusReport, WorkerId, WriteOutcome,
 };
 
@@ -66,6 +66,20 @@ pub trait DomainRepository: Send + Sync {
         metadata: &SiteMetadata,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<WriteOutcome, RepositoryError>> + Send;
+
+    /// Writes several completions in ONE transaction (a group commit): each
+    /// as [`DomainRepository::complete`] would, each guarded by its own
+    /// lease. Returns one outcome per completion, in order.
+    ///
+    /// # Errors
+    ///
+    /// Any [`RepositoryError`]; nothing of the group is written then, and
+    /// the caller writes each completion alone, so that one row the
+    /// database refuses cannot spoil the others.
+    fn complete_many(
+        &self,
+        completions: &[Completion],
+    ) -> impl Future<Output = Result<Vec<WriteOutcome>, RepositoryError>> + Send;
 
     /// Writes `error` with `last_error` (capped at 1024 characters) and clears
     /// the lease.

@@ -21,8 +21,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use scheduler_domain::{
-    ClaimRequest, ClaimedDomain, DomainId, DomainName, DomainRepository, RescueReport,
-    SiteMetadata, SocialProfiles, Technology, WordPressInfo, WorkerId, WriteOutcome,
+    ClaimRequest, ClaimedDomain, Completion, ContactKind, ContactPage, ContactSource, DomainId,
+    DomainName, DomainRepository, RescueReport, SiteKind, SiteMetadata, SocialProfiles, Technology,
+    WordPressInfo, WorkerId, WriteOutcome,
 };
 use scheduler_storage_memory::MemoryRepository;
 use scheduler_storage_seaorm::{Backend, PoolerMode, SeaOrmRepository, StorageSettings};
@@ -589,6 +590,19 @@ pub fn rich_metadata() -> SiteMetadata {
         image_url: Some("https://shop.example.com/og.png".into()),
         favicon_url: Some("https://shop.example.com/favicon-32.png".into()),
         favicon_is_fallback: false,
+        icon_url: Some("https://shop.example.com/apple-touch-icon.png".into()),
+        icon_is_fallback: false,
+        site_kind: SiteKind::Site,
+        site_kind_detail: None,
+        contact_sources: vec![ContactSource {
+            kind: ContactKind::Email,
+            value: "contact7@shop.example.com".into(),
+            page: "https://shop.example.com/kontakt/".into(),
+        }],
+        contact_pages: vec![ContactPage {
+            url: "https://shop.example.com/kontakt/".into(),
+            error: None,
+        }],
         logo_url: Some("https://shop.example.com/logo.svg".into()),
         emails: (1..=7)
             .map(|i| format!("contact{i}@shop.example.com"))
@@ -952,6 +966,7 @@ pub async fn complete_writes_every_field<T: ConformanceTarget>(target: &T) {
         "frameworks": ["jQuery"],
         "analytics": ["Google Tag Manager"],
         "widgets": ["Elementor"],
+        "cdn": ["Cloudflare"],
     }));
     expected.email_addresses = Some(metadata.emails[..5].to_vec());
     expected.phone_numbers = Some(metadata.phones[..3].to_vec());
@@ -972,6 +987,41 @@ pub async fn complete_writes_every_field<T: ConformanceTarget>(target: &T) {
     assert_eq!(
         stored, metadata,
         "meta_json holds the whole metadata and the old tech_stack"
+    );
+}
+
+/// `complete_many` writes each completion of the group as `complete`
+/// would, and says which rows were no longer leased to their writer.
+pub async fn complete_many_writes_a_group_and_reports_lost_leases<T: ConformanceTarget>(
+    target: &T,
+) {
+    let a = worker("worker-a");
+    let b = worker("worker-b");
+    let first = claim_one(target, SeedRow::pending("first.example"), &a, at(110)).await;
+    let second = claim_one(target, SeedRow::pending("second.example"), &a, at(110)).await;
+    let metadata = rich_metadata();
+    let completion = |id, by: &WorkerId| Completion {
+        id,
+        worker: by.clone(),
+        metadata: metadata.clone(),
+        now: at(105),
+    };
+    let outcomes = target
+        .repository()
+        .complete_many(&[completion(first, &a), completion(second, &b)])
+        .await
+        .unwrap();
+    assert_eq!(outcomes, [WriteOutcome::Written, WriteOutcome::LeaseLost]);
+    let written = target.row(first).await;
+    assert_eq!(written.status.as_deref(), Some("completed"));
+    assert_eq!(written.title, metadata.title);
+    assert_eq!(written.sitemap_analysis_status.as_deref(), Some("queued"));
+    let untouched = target.row(second).await;
+    assert_eq!(untouched.status.as_deref(), Some("processing"));
+    assert_eq!(untouched.title, None);
+    assert_eq!(
+        target.repository().complete_many(&[]).await.unwrap(),
+        Vec::<WriteOutcome>::new()
     );
 }
 

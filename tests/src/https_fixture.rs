@@ -278,6 +278,7 @@ pub struct FixtureBuilder {
     families: SiteFamilies,
     response_delay: Duration,
     keep_alive: Option<Duration>,
+    pages: Vec<((String, String), Site)>,
 }
 
 impl FixtureBuilder {
@@ -322,6 +323,17 @@ impl FixtureBuilder {
         self
     }
 
+    /// Serves `site` for requests to `path` (exactly, query included) of
+    /// `host`, ahead of the host's [`FixtureBuilder::site`] answer, which
+    /// every other path of the host still gets (a 404 without one). Its
+    /// answers are played in order of the requests to the host as a whole.
+    pub fn page(mut self, host: &str, path: &str, site: Site) -> FixtureBuilder {
+        let key = (host.to_ascii_lowercase(), path.to_owned());
+        self.pages.retain(|(known, _)| *known != key);
+        self.pages.push((key, site));
+        self
+    }
+
     /// Binds a random loopback address on port 443, makes the certificates
     /// and starts serving on the current tokio runtime.
     ///
@@ -332,14 +344,19 @@ impl FixtureBuilder {
     pub async fn start(self) -> io::Result<FixtureServer> {
         let listener = bind_random_loopback().await?;
         let ip = listener.local_addr()?.ip();
+        let mut hosts: Vec<String> = self.sites.iter().map(|(host, _)| host.clone()).collect();
+        for ((host, _), _) in &self.pages {
+            if !hosts.contains(host) {
+                hosts.push(host.clone());
+            }
+        }
         // A family's suffix as a name covers `*.suffix` in the certificate.
-        let hosts: Vec<String> = self
-            .sites
+        let certificate_names: Vec<String> = hosts
             .iter()
-            .map(|(host, _)| host.clone())
+            .cloned()
             .chain(self.families.0.iter().map(|(suffix, _)| suffix.clone()))
             .collect();
-        let certificates = Certificates::generate(&hosts, ip)?;
+        let certificates = Certificates::generate(&certificate_names, ip)?;
         let ca_pem = tempfile::Builder::new()
             .prefix("fixture-ca-")
             .suffix(".pem")
@@ -359,6 +376,8 @@ impl FixtureBuilder {
         let acceptor = TlsAcceptor::from(Arc::new(config));
 
         let state = Arc::new(State {
+            hosts,
+            pages: self.pages.into_iter().collect(),
             sites: self.sites.into_iter().collect(),
             families: self.families,
             response_delay: self.response_delay,
@@ -388,6 +407,9 @@ pub struct FixtureServer {
 
 #[derive(Debug)]
 struct State {
+    /// Every host served, by a site or a page.
+    hosts: Vec<String>,
+    pages: HashMap<(String, String), Site>,
     sites: HashMap<String, Site>,
     families: SiteFamilies,
     response_delay: Duration,
@@ -443,8 +465,8 @@ impl FixtureServer {
             .iter()
             .map(|(suffix, _)| format!("*.{suffix}"));
         self.state
-            .sites
-            .keys()
+            .hosts
+            .iter()
             .cloned()
             .chain(families)
             .filter_map(|host| ResolveRule::new(&host, self.ip).ok())
@@ -510,6 +532,129 @@ impl Drop for FixtureServer {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// A minimal HTTP proxy for HTTPS: it answers `CONNECT host:port` by
+/// opening a tunnel to the same port of `upstream` (a fixture server's
+/// address), whatever the host, so the client never resolves the name
+/// itself. With credentials set, a `CONNECT` without the matching
+/// `Proxy-Authorization: Basic ...` gets a 407. It stops when dropped.
+#[derive(Debug)]
+pub struct ConnectProxy {
+    address: SocketAddr,
+    requests: Arc<Mutex<Vec<RecordedRequest>>>,
+    task: JoinHandle<()>,
+}
+
+impl ConnectProxy {
+    /// Listens on a free port of 127.0.0.1 and tunnels to `upstream`;
+    /// `basic_auth` is the expected base64 of `user:password`, if any.
+    ///
+    /// # Errors
+    ///
+    /// When the listening socket cannot be bound.
+    pub async fn start(upstream: IpAddr, basic_auth: Option<&str>) -> io::Result<ConnectProxy> {
+        let listener = TcpListener::bind(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0)).await?;
+        let address = listener.local_addr()?;
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let expected = basic_auth.map(|token| format!("Basic {token}"));
+        let task = tokio::spawn(proxy_loop(
+            listener,
+            upstream,
+            expected,
+            Arc::clone(&requests),
+        ));
+        Ok(ConnectProxy {
+            address,
+            requests,
+            task,
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`, with `user:password@` when given.
+    pub fn url(&self, credentials: Option<&str>) -> String {
+        match credentials {
+            Some(credentials) => format!("http://{credentials}@{}", self.address),
+            None => format!("http://{}", self.address),
+        }
+    }
+
+    /// The `CONNECT` requests received (`path` is the `host:port` target).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.requests
+            .lock()
+            .map(|requests| requests.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for ConnectProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn proxy_loop(
+    listener: TcpListener,
+    upstream: IpAddr,
+    expected_auth: Option<String>,
+    requests: Arc<Mutex<Vec<RecordedRequest>>>,
+) {
+    let mut tunnels = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    tunnels.spawn(tunnel(stream, upstream, expected_auth.clone(), Arc::clone(&requests)));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+            Some(_) = tunnels.join_next(), if !tunnels.is_empty() => {}
+        }
+    }
+}
+
+async fn tunnel(
+    mut client: TcpStream,
+    upstream: IpAddr,
+    expected_auth: Option<String>,
+    requests: Arc<Mutex<Vec<RecordedRequest>>>,
+) -> io::Result<()> {
+    let Ok(Ok(Some(request))) =
+        tokio::time::timeout(REQUEST_TIMEOUT, read_request(&mut client)).await
+    else {
+        return Ok(());
+    };
+    let authorized = expected_auth
+        .as_deref()
+        .is_none_or(|expected| request.header("proxy-authorization") == Some(expected));
+    let target_port = request
+        .path
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse::<u16>().ok());
+    let is_connect = request.method.eq_ignore_ascii_case("CONNECT");
+    if let Ok(mut seen) = requests.lock() {
+        seen.push(request);
+    }
+    let Some(port) = target_port.filter(|_| is_connect) else {
+        return client
+            .write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            .await;
+    };
+    if !authorized {
+        return client
+            .write_all(
+                b"HTTP/1.1 407 Proxy Authentication Required\r\n\
+                  Proxy-Authenticate: Basic realm=\"fixture\"\r\nContent-Length: 0\r\n\r\n",
+            )
+            .await;
+    }
+    let mut server = TcpStream::connect(SocketAddr::new(upstream, port)).await?;
+    client
+        .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        .await?;
+    tokio::io::copy_bidirectional(&mut client, &mut server).await?;
+    Ok(())
 }
 
 /// A loopback address where nothing listens on port 443: a connection to
@@ -668,6 +813,7 @@ fn answer(state: &State, request: RecordedRequest, accepted_at: SystemTime) -> O
     if let Ok(mut times) = state.first_connections.lock() {
         times.entry(host.clone()).or_insert(accepted_at);
     }
+    let path = request.path.clone();
     let index = match state.requests.lock() {
         Ok(mut requests) => {
             let seen = requests.entry(host.clone()).or_default();
@@ -676,7 +822,12 @@ fn answer(state: &State, request: RecordedRequest, accepted_at: SystemTime) -> O
         }
         Err(_) => return None,
     };
-    Some(match state.site(&host) {
+    let site = state
+        .pages
+        .get(&(host.clone(), path))
+        .cloned()
+        .or_else(|| state.site(&host));
+    Some(match site {
         Some(site) => site
             .answers
             .get(index)
@@ -864,6 +1015,8 @@ mod tests {
             .site("bench.test", Site::status(410))
             .sites_under("Bench.Test", |host| Some(Site::html(host.to_owned())));
         let state = State {
+            hosts: Vec::new(),
+            pages: HashMap::new(),
             sites: builder.sites.into_iter().collect(),
             families: builder.families,
             response_delay: Duration::ZERO,

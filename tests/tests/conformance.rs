@@ -27,6 +27,7 @@ macro_rules! conformance_tests {
                 claim_marks_rows_processing_with_a_lease,
                 concurrent_claimers_never_take_a_row_twice,
                 complete_writes_every_field,
+                complete_many_writes_a_group_and_reports_lost_leases,
                 complete_with_empty_metadata_writes_empty_lists,
                 complete_round_trips_hostile_text_exactly,
                 fail_records_a_capped_error_and_clears_the_lease,

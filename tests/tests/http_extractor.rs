@@ -4,11 +4,14 @@
 
 use std::time::{Duration, Instant};
 
-use scheduler_domain::{DomainName, ExtractionError, FailureKind, MetadataExtractor};
-use scheduler_http_extractor::{
-    DEFAULT_USER_AGENT, FetchSettings, HttpExtractor, HttpExtractorError, ResolveRule, Url,
+use scheduler_domain::{
+    DomainName, ExtractionError, FailureKind, MetadataExtractor, SiteKind, SiteMetadata,
 };
-use scheduler_tests::https_fixture::{FixtureServer, Site, closed_address};
+use scheduler_http_extractor::{
+    DEFAULT_USER_AGENT, FetchSettings, HttpExtractor, HttpExtractorError, ProxyUrl, ResolveRule,
+    Url,
+};
+use scheduler_tests::https_fixture::{ConnectProxy, FixtureServer, Site, closed_address};
 
 fn page(title: &str) -> String {
     format!(
@@ -703,4 +706,375 @@ fn resolve_rules_are_validated_with_the_entry_in_the_message() {
     let rule = ResolveRule::parse("*.internal.test", "127.0.0.2").unwrap();
     assert!(rule.matches("db.internal.test"));
     assert!(!rule.matches("internal.test"));
+}
+
+// --- contact pages --------------------------------------------------------------
+// Real-looking top-level domains: `.test` addresses are placeholders to the
+// e-mail rules. The fixture's resolve rules keep every name on loopback.
+
+/// Extracts `home` with the server's settings, which must succeed.
+async fn extract_site(server: &FixtureServer, home: &str) -> SiteMetadata {
+    extractor(server.fetch_settings())
+        .extract_url(&url(home))
+        .await
+        .unwrap_or_else(|error| panic!("{home}: {error}"))
+}
+
+/// The paths `host` was asked for, in order.
+fn paths(server: &FixtureServer, host: &str) -> Vec<String> {
+    server
+        .requests(host)
+        .into_iter()
+        .map(|request| request.path)
+        .collect()
+}
+
+fn home_without_email(links: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><title>Acme</title></head>\
+         <body><nav>{links}</nav><main><p>Brass widgets since 1987.</p></main></body></html>"
+    )
+}
+
+#[tokio::test]
+async fn an_email_only_on_the_contact_page_is_found_and_attributed_to_it() {
+    let server = FixtureServer::builder()
+        .site(
+            "acme-widgets.com",
+            Site::html(home_without_email(
+                r#"<a href="/products/">Products</a><a href="/about/">About us</a><a href="/contact/">Contact</a>"#,
+            )),
+        )
+        .page(
+            "acme-widgets.com",
+            "/contact/",
+            Site::html(
+                "<html><body><h1>Contact</h1><p>Write to <a href=\"mailto:sales@acme-widgets.com\">sales@acme-widgets.com</a> \
+                 or call +1 415-555-2671.</p><a href=\"https://www.linkedin.com/company/acme\">LinkedIn</a></body></html>",
+            ),
+        )
+        .page(
+            "acme-widgets.com",
+            "/about/",
+            Site::html("<html><body><p>Founded 1987. hello@acme-widgets.com</p></body></html>"),
+        )
+        .start()
+        .await
+        .unwrap();
+    let metadata = extract_site(&server, "https://acme-widgets.com/").await;
+
+    assert_eq!(
+        metadata.emails,
+        ["sales@acme-widgets.com", "hello@acme-widgets.com"]
+    );
+    assert_eq!(metadata.phones, ["+14155552671"]);
+    assert_eq!(
+        metadata.social.linkedin.as_deref(),
+        Some("https://www.linkedin.com/company/acme")
+    );
+    let source = |value: &str| {
+        metadata
+            .contact_sources
+            .iter()
+            .find(|source| source.value == value)
+            .map(|source| source.page.clone())
+    };
+    assert_eq!(
+        source("sales@acme-widgets.com").as_deref(),
+        Some("https://acme-widgets.com/contact/")
+    );
+    assert_eq!(
+        source("hello@acme-widgets.com").as_deref(),
+        Some("https://acme-widgets.com/about/")
+    );
+    assert_eq!(
+        paths(&server, "acme-widgets.com"),
+        ["/", "/contact/", "/about/"]
+    );
+    assert_eq!(metadata.contact_pages.len(), 2);
+    assert!(
+        metadata
+            .contact_pages
+            .iter()
+            .all(|page| page.error.is_none())
+    );
+    let json = serde_json::to_value(metadata.document()).unwrap();
+    assert_eq!(
+        json["contact_sources"][0]["page"],
+        "https://acme-widgets.com/contact/"
+    );
+}
+
+#[tokio::test]
+async fn a_german_sites_impressum_gives_its_email_and_phone() {
+    let server = FixtureServer::builder()
+        .site(
+            "moebel-schmidt.de",
+            Site::html(
+                "<!doctype html><html lang=\"de\"><head><title>Möbel Schmidt</title></head><body>\
+                 <main><p>Handgefertigte Möbel aus Eiche.</p></main>\
+                 <footer><a href=\"/datenschutz\">Datenschutz</a> <a href=\"/impressum\">Impressum</a></footer>\
+                 </body></html>",
+            ),
+        )
+        .page(
+            "moebel-schmidt.de",
+            "/impressum",
+            Site::html(
+                "<!doctype html><html lang=\"de\"><body><h1>Impressum</h1>\
+                 <p>Möbel Schmidt GmbH<br>Hauptstraße 5, 10115 Berlin</p>\
+                 <p>Telefon: +49 30 1234567<br>E-Mail: info@moebel-schmidt.de</p></body></html>",
+            ),
+        )
+        .start()
+        .await
+        .unwrap();
+    let metadata = extract_site(&server, "https://moebel-schmidt.de/").await;
+
+    assert_eq!(metadata.emails, ["info@moebel-schmidt.de"]);
+    assert_eq!(metadata.phones, ["+49301234567"]);
+    let paths: Vec<String> = server
+        .requests("moebel-schmidt.de")
+        .into_iter()
+        .map(|request| request.path)
+        .collect();
+    assert_eq!(
+        paths,
+        ["/", "/impressum"],
+        "the privacy page is no contact page"
+    );
+}
+
+#[tokio::test]
+async fn a_contact_link_or_redirect_to_another_site_is_never_followed() {
+    let server = FixtureServer::builder()
+        .site(
+            "acme-widgets.com",
+            Site::html(home_without_email(
+                r#"<a href="https://agency-studio.com/contact">Contact our agency</a><a href="/kontakt">Kontakt</a>"#,
+            )),
+        )
+        .page(
+            "acme-widgets.com",
+            "/kontakt",
+            Site::redirect("https://agency-studio.com/kontakt"),
+        )
+        .site(
+            "agency-studio.com",
+            Site::html("<html><body>studio@agency-studio.com</body></html>"),
+        )
+        .start()
+        .await
+        .unwrap();
+    let metadata = extract_site(&server, "https://acme-widgets.com/").await;
+
+    assert!(metadata.emails.is_empty(), "{:?}", metadata.emails);
+    assert_eq!(server.request_count("agency-studio.com"), 0);
+    assert_eq!(metadata.contact_pages.len(), 1);
+    let error = metadata.contact_pages[0]
+        .error
+        .as_deref()
+        .unwrap_or_default();
+    assert!(error.contains("another site"), "{error}");
+}
+
+#[tokio::test]
+async fn contact_pages_are_skipped_when_the_home_page_has_enough_or_they_are_off() {
+    let links = r#"<a href="/contact/">Contact</a>"#;
+    let with_email = format!(
+        "<html><body><nav>{links}</nav><p>Mail us: info@acme-widgets.com</p></body></html>"
+    );
+    let server = FixtureServer::builder()
+        .site("acme-widgets.com", Site::html(with_email))
+        .site("quiet-shop.com", Site::html(home_without_email(links)))
+        .start()
+        .await
+        .unwrap();
+    extract_site(&server, "https://acme-widgets.com/").await;
+    assert_eq!(server.request_count("acme-widgets.com"), 1);
+
+    let off = FetchSettings {
+        contact_pages: 0,
+        ..server.fetch_settings()
+    };
+    extractor(off)
+        .extract_url(&url("https://quiet-shop.com/"))
+        .await
+        .unwrap();
+    assert_eq!(server.request_count("quiet-shop.com"), 1);
+}
+
+#[tokio::test]
+async fn a_failing_contact_page_never_fails_the_domain() {
+    let server = FixtureServer::builder()
+        .site(
+            "acme-widgets.com",
+            Site::html(home_without_email(r#"<a href="/contact">Contact</a>"#)),
+        )
+        .page("acme-widgets.com", "/contact", Site::status(500))
+        .start()
+        .await
+        .unwrap();
+    let metadata = extract_site(&server, "https://acme-widgets.com/").await;
+    assert_eq!(metadata.title.as_deref(), Some("Acme"));
+    assert_eq!(metadata.contact_pages.len(), 1);
+    let error = metadata.contact_pages[0]
+        .error
+        .as_deref()
+        .unwrap_or_default();
+    assert!(error.contains("HTTP 500"), "{error}");
+    // One attempt: a contact page is not worth the retries.
+    assert_eq!(server.request_count("acme-widgets.com"), 2);
+}
+
+// --- pages that are not the business ----------------------------------------------
+
+const CLOUDFLARE_CHALLENGE: &str = "<!DOCTYPE html><html lang=\"en-US\"><head><title>Just a moment...</title></head>\
+    <body><script>(function(){window._cf_chl_opt={cvId: '3',cType: 'managed'};var a = document.createElement('script');\
+    a.src = '/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1?ray=8a';document.head.appendChild(a);}());</script></body></html>";
+
+#[tokio::test]
+async fn a_cloudflare_challenge_fails_transiently_without_an_immediate_retry() {
+    let challenge = Site::bytes("text/html; charset=UTF-8", CLOUDFLARE_CHALLENGE)
+        .with_header("Server", "cloudflare")
+        .with_header("cf-mitigated", "challenge");
+    let challenged_403 = Site::status(403)
+        .with_header("Server", "cloudflare")
+        .with_header("cf-mitigated", "challenge");
+    let server = FixtureServer::builder()
+        .site("acme.test", challenge)
+        .site("blocked.test", challenged_403)
+        .start()
+        .await
+        .unwrap();
+    let http = extractor(server.fetch_settings());
+
+    for host in ["acme.test", "blocked.test"] {
+        let error = http
+            .extract_url(&url(&format!("https://{host}/")))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error,
+            ExtractionError::BotChallenge {
+                provider: "Cloudflare".into()
+            },
+            "{host}"
+        );
+        assert_eq!(error.kind(), FailureKind::Transient);
+        assert!(error.to_string().starts_with("bot challenge by Cloudflare"));
+        assert_eq!(server.request_count(host), 1, "{host}: retried in place");
+    }
+}
+
+#[tokio::test]
+async fn a_parked_domain_is_completed_with_its_kind_and_no_contacts() {
+    let server = FixtureServer::builder()
+        .site(
+            "acme-widgets.com",
+            Site::html(
+                "<html><head><title>acme-widgets.com is for sale</title></head><body>\
+                 <a href=\"https://sedo.com/search/details/?domain=acme-widgets.com\">Buy this domain</a>\
+                 <a href=\"/contact\">Contact</a><p>domains@sedo.com</p>\
+                 <script src=\"https://img.sedoparking.com/js/main.js\"></script></body></html>",
+            ),
+        )
+        .start()
+        .await
+        .unwrap();
+    let metadata = extract_site(&server, "https://acme-widgets.com/").await;
+    assert_eq!(metadata.site_kind, SiteKind::Parked);
+    assert_eq!(
+        metadata.site_kind_detail.as_deref(),
+        Some("for sale at Sedo")
+    );
+    assert!(metadata.emails.is_empty());
+    assert_eq!(
+        paths(&server, "acme-widgets.com"),
+        ["/"],
+        "no contact page of a parked domain"
+    );
+    let json = serde_json::to_value(metadata.document()).unwrap();
+    assert_eq!(json["site_kind"], "parked");
+}
+
+// --- proxy ------------------------------------------------------------------------------
+
+/// Base64 of `worker:s3cret`, the credentials the proxy expects.
+const PROXY_TOKEN: &str = "d29ya2VyOnMzY3JldA==";
+
+/// The site `acme.test` and a proxy that tunnels to it when given
+/// `worker:s3cret`.
+async fn site_behind_proxy() -> (FixtureServer, ConnectProxy) {
+    let server = FixtureServer::builder()
+        .site("acme.test", Site::html(page("Acme")))
+        .start()
+        .await
+        .unwrap_or_else(|error| panic!("fixture server: {error}"));
+    let proxy = ConnectProxy::start(server.ip(), Some(PROXY_TOKEN))
+        .await
+        .unwrap_or_else(|error| panic!("proxy: {error}"));
+    (server, proxy)
+}
+
+#[tokio::test]
+async fn fetches_go_through_the_proxy_with_its_credentials_and_names_resolved_there() {
+    let (server, proxy) = site_behind_proxy().await;
+    let settings = FetchSettings {
+        proxy: Some(ProxyUrl::parse(&proxy.url(Some("worker:s3cret"))).unwrap()),
+        proxy_trusted: true,
+        // No resolve rule: `acme.test` resolves nowhere but at the proxy.
+        resolve: Vec::new(),
+        ..server.fetch_settings()
+    };
+
+    let metadata = extractor(settings)
+        .extract_url(&url("https://acme.test/"))
+        .await
+        .unwrap();
+
+    assert_eq!(metadata.title.as_deref(), Some("Acme"));
+    let connects = proxy.requests();
+    assert_eq!(connects.len(), 1);
+    assert_eq!(connects[0].method, "CONNECT");
+    assert_eq!(connects[0].path, "acme.test:443");
+    assert_eq!(
+        connects[0].header("proxy-authorization"),
+        Some(format!("Basic {PROXY_TOKEN}").as_str())
+    );
+    assert_eq!(server.request_count("acme.test"), 1);
+}
+
+#[tokio::test]
+async fn a_proxy_refusing_the_credentials_fails_without_showing_them() {
+    let (server, proxy) = site_behind_proxy().await;
+    let settings = FetchSettings {
+        proxy: Some(ProxyUrl::parse(&proxy.url(Some("worker:wrong-s3cret"))).unwrap()),
+        proxy_trusted: true,
+        retries: 0,
+        ..server.fetch_settings()
+    };
+
+    let error = extractor(settings)
+        .extract_url(&url("https://acme.test/"))
+        .await
+        .unwrap_err();
+
+    let message = error.to_string();
+    assert!(!message.contains("s3cret"), "{message}");
+    assert_eq!(server.request_count("acme.test"), 0);
+    assert_eq!(proxy.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn an_unconfirmed_proxy_is_refused_at_start_up() {
+    let settings = FetchSettings {
+        proxy: Some(ProxyUrl::parse("socks5h://worker:s3cret@127.0.0.1:1080").unwrap()),
+        ..FetchSettings::default()
+    };
+    let error = HttpExtractor::new(settings).unwrap_err();
+    assert!(matches!(error, HttpExtractorError::Setting(_)), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("proxy_trusted"), "{message}");
+    assert!(!message.contains("s3cret"), "{message}");
 }

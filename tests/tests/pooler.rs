@@ -834,7 +834,7 @@ mod application_through_the_pooler {
     }
 
     #[tokio::test]
-    async fn the_scheduler_logs_a_timed_out_claim_and_claims_again_on_the_next_tick() {
+    async fn the_scheduler_logs_a_timed_out_claim_and_claims_again_after_a_backoff() {
         let logs = CapturedLogs::default();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(logs.clone())

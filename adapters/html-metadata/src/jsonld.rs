@@ -15,10 +15,19 @@ pub(crate) struct LinkedData {
     pub(crate) organization_name: Option<String>,
     pub(crate) organization_logo: Option<String>,
     pub(crate) same_as: Vec<String>,
+    /// The name of the node the page names its `publisher`.
+    pub(crate) publisher_name: Option<String>,
+    /// The `description` of the page's own node (not an author's).
+    pub(crate) description: Option<String>,
+    /// The `image` or `thumbnailUrl` of the page's own node.
+    pub(crate) image: Option<String>,
 }
 
 #[derive(Debug, Default)]
 struct Found {
+    publisher_name: Option<(Rank, String)>,
+    description: Option<(Rank, String)>,
+    image: Option<(Rank, String)>,
     website_name: Option<(Rank, String)>,
     organization_name: Option<(Rank, String)>,
     organization_logo: Option<(Rank, String)>,
@@ -40,21 +49,23 @@ pub(crate) fn read(blocks: &[String]) -> LinkedData {
         }
     }
     let images_by_id = std::mem::take(&mut found.images_by_id);
-    let organization_logo =
-        found
-            .organization_logo
-            .and_then(|(_, logo)| match logo.strip_prefix(REFERENCE) {
-                Some(id) => images_by_id
-                    .iter()
-                    .find(|(image_id, _)| image_id == id)
-                    .map(|(_, url)| url.clone()),
-                None => Some(logo),
-            });
+    let dereference = |image: Option<(Rank, String)>| {
+        image.and_then(|(_, image)| match image.strip_prefix(REFERENCE) {
+            Some(id) => images_by_id
+                .iter()
+                .find(|(image_id, _)| image_id == id)
+                .map(|(_, url)| url.clone()),
+            None => Some(image),
+        })
+    };
     LinkedData {
         website_name: found.website_name.map(|(_, name)| name),
         organization_name: found.organization_name.map(|(_, name)| name),
-        organization_logo,
+        organization_logo: dereference(found.organization_logo),
+        image: dereference(found.image),
         same_as: found.same_as,
+        publisher_name: found.publisher_name.map(|(_, name)| name),
+        description: found.description.map(|(_, text)| text),
     }
 }
 
@@ -123,6 +134,27 @@ fn visit(value: &Value, depth: usize, role: Role, found: &mut Found) {
             }
             if is_website {
                 keep_best(&mut found.website_name, rank, name.clone());
+            }
+            let is_image = types.contains(&"ImageObject");
+            if role == Role::Publisher && !is_image {
+                keep_best(&mut found.publisher_name, rank, name.clone());
+            }
+            // A publisher's or author's description and picture are about
+            // them, not the page.
+            if matches!(role, Role::TopLevel | Role::Other) && !is_image && !is_organization {
+                keep_best(
+                    &mut found.description,
+                    rank,
+                    object.get("description").and_then(text_of),
+                );
+                keep_best(
+                    &mut found.image,
+                    rank,
+                    object
+                        .get("image")
+                        .or_else(|| object.get("thumbnailUrl"))
+                        .and_then(image_url),
+                );
             }
             if is_organization {
                 keep_best(&mut found.organization_name, rank, name);

@@ -15,16 +15,22 @@
 //! - `walk`: the single tree walk; produces `Collected`.
 //! - `text`: cleaning of values (whitespace, entities, length caps) and
 //!   language tags.
-//! - `jsonld`: WebSite/Organization names, logo and `sameAs` from JSON-LD.
+//! - `jsonld`: WebSite/Organization/publisher names, logo, `sameAs`, the
+//!   page's description and image from JSON-LD.
+//! - `chains`: the fallback chains of description, image, site name and
+//!   the site's icon.
 //! - `contacts`: e-mail addresses and phone numbers.
 //! - `social`: profile links per network.
 //! - `tech`: the rule engine over `rules/technologies.toml`, and WordPress
 //!   theme/plugins.
 //! - this file: the public API and the field-by-field fallbacks.
 
+mod chains;
 mod charset;
+mod contact_pages;
 mod contacts;
 mod jsonld;
+mod site_kind;
 mod social;
 mod tech;
 mod text;
@@ -36,10 +42,10 @@ use std::time::{Duration, Instant};
 use aho_corasick::AhoCorasick;
 
 use kuchikiki::traits::TendrilSink;
-use scheduler_domain::SiteMetadata;
+use scheduler_domain::{PageContacts, SiteKind, SiteMetadata};
 use url::Url;
 
-use crate::text::{MAX_DESCRIPTION, MAX_NAME, MAX_TITLE, MAX_URL, clean, language_tag};
+use crate::text::{MAX_NAME, MAX_TITLE, MAX_URL, clean, language_tag};
 use crate::walk::Collected;
 
 /// One fetched page, as the HTTP adapter received it.
@@ -116,14 +122,91 @@ fn looks_like_html(body: &[u8]) -> bool {
     })
 }
 
+pub use contact_pages::same_site;
+
 /// Everything the page says about the site. Never fails: a page with
 /// nothing usable gives empty fields.
 pub fn extract(page: &Page<'_>) -> SiteMetadata {
+    extract_home_page(page).metadata
+}
+
+/// A home page's metadata and the pages it links to that likely hold the
+/// contacts it lacks.
+#[derive(Debug, Clone)]
+pub struct HomePage {
+    /// As [`extract`] gives it; every contact attributed to the page.
+    pub metadata: SiteMetadata,
+    /// Same-site links whose path or text says contact, about, legal or
+    /// team (in the languages of the larger markets), strongest first.
+    pub contact_pages: Vec<Url>,
+}
+
+/// [`extract`], and the contact page candidates, from one parse and walk.
+pub fn extract_home_page(page: &Page<'_>) -> HomePage {
+    let collected = collect(page);
+    let resolver = Resolver::new(page.url, collected.base_href.as_deref());
+    let mut metadata = build(page, &collected, &resolver);
+    let (site_kind, detail) = site_kind::detect(page, &collected, metadata.title.as_deref());
+    let contact_pages = if site_kind == SiteKind::Site {
+        contact_pages::candidates(&collected.anchors, &resolver, page.url)
+    } else {
+        // The page is not the business: what it names (the parking
+        // company's contacts, a host's logo) must not be taken for the
+        // site's, and its links lead nowhere of the site's.
+        metadata = SiteMetadata {
+            url: metadata.url,
+            title: metadata.title,
+            og_title: metadata.og_title,
+            language: metadata.language,
+            canonical_url: metadata.canonical_url,
+            tech: metadata.tech,
+            ..SiteMetadata::default()
+        };
+        Vec::new()
+    };
+    metadata.site_kind = site_kind;
+    metadata.site_kind_detail = detail;
+    metadata.attribute_contacts_to(page.url.as_str());
+    HomePage {
+        metadata,
+        contact_pages,
+    }
+}
+
+/// Only the e-mails, phones and profiles of a page (a contact or legal
+/// page read for them): no other field, no technology rules.
+pub fn extract_contacts(page: &Page<'_>) -> PageContacts {
+    let collected = collect(page);
+    let resolver = Resolver::new(page.url, collected.base_href.as_deref());
+    let linked = jsonld::read(&collected.json_ld);
+    let language = collected.html_lang.as_deref().and_then(language_tag);
+    contacts_of(page, &collected, &linked, &resolver, language.as_deref())
+}
+
+fn collect(page: &Page<'_>) -> Collected {
     let text = charset::decode(page.body, page.header("content-type"));
     let document = parse(&text);
-    let collected = walk::collect(&document);
-    drop(document);
-    build(page, &collected)
+    walk::collect(&document)
+}
+
+fn contacts_of(
+    page: &Page<'_>,
+    collected: &Collected,
+    linked: &jsonld::LinkedData,
+    resolver: &Resolver,
+    language: Option<&str>,
+) -> PageContacts {
+    let host = page.url.host_str();
+    let emails = contacts::emails(&collected.contact_links, &collected.visible_text, host);
+    let region = contacts::region_of(host, language);
+    let phones = contacts::phones(&collected.contact_links, &collected.visible_text, region);
+    let social_candidates = social_candidates(collected, linked, resolver);
+    let social = social::profiles(&social_candidates);
+    PageContacts {
+        emails,
+        phones,
+        social,
+    }
 }
 
 /// Parsing stops after this long and keeps what it has: html5ever's tree
@@ -149,8 +232,7 @@ fn parse(text: &str) -> kuchikiki::NodeRef {
     parser.finish().document_node
 }
 
-fn build(page: &Page<'_>, collected: &Collected) -> SiteMetadata {
-    let resolver = Resolver::new(page.url, collected.base_href.as_deref());
+fn build(page: &Page<'_>, collected: &Collected, resolver: &Resolver) -> SiteMetadata {
     let linked = jsonld::read(&collected.json_ld);
     let meta = |key: &str, max: usize| meta_value(collected, key, max);
 
@@ -166,7 +248,6 @@ fn build(page: &Page<'_>, collected: &Collected) -> SiteMetadata {
                 .as_deref()
                 .and_then(|h1| clean(h1, MAX_TITLE))
         });
-    let description = description(collected);
     let meta_language = |key: &str| meta(key, MAX_NAME).as_deref().and_then(language_tag);
     let language = collected
         .html_lang
@@ -183,47 +264,32 @@ fn build(page: &Page<'_>, collected: &Collected) -> SiteMetadata {
         .iter()
         .filter(|link| link.rel.iter().any(|rel| rel == "canonical"))
         .find_map(|link| resolver.resolve(&link.href));
-    let site_name = meta("og:site_name", MAX_NAME)
-        .or_else(|| {
-            linked
-                .website_name
-                .as_deref()
-                .and_then(|name| clean(name, MAX_NAME))
-        })
-        .or_else(|| {
-            linked
-                .organization_name
-                .as_deref()
-                .and_then(|name| clean(name, MAX_NAME))
-        });
-    let image_url = [
-        "og:image",
-        "og:image:url",
-        "og:image:secure_url",
-        "twitter:image",
-        "twitter:image:src",
-    ]
-    .iter()
-    .find_map(|key| meta_url(collected, key, &resolver));
-    let (favicon_url, favicon_is_fallback) = match best_icon(collected, &resolver) {
+    let host = page.url.host_str();
+    let site_name = chains::site_name(collected, &linked, title.as_deref(), host);
+    let description = chains::description(
+        collected,
+        &linked,
+        &[site_name.as_deref(), title.as_deref()],
+    );
+    let image_url = chains::image(collected, &linked, resolver);
+    let declared_favicon = best_icon(collected, resolver);
+    let (icon_url, icon_is_fallback) = match chains::site_icon(collected, resolver) {
         Some(icon) => (Some(icon), false),
-        // At the page's own origin, whatever `<base href>` says.
-        None => (page.url.join("/favicon.ico").ok().map(String::from), true),
+        None => root_favicon_unless(page.url, declared_favicon.clone()),
     };
+    let (favicon_url, favicon_is_fallback) = root_favicon_unless(page.url, declared_favicon);
     let logo_url = linked
         .organization_logo
         .as_deref()
         .and_then(|logo| resolver.resolve(logo))
-        .or_else(|| meta_url(collected, "og:logo", &resolver))
-        .or_else(|| header_logo(collected, &resolver));
+        .or_else(|| meta_url(collected, "og:logo", resolver))
+        .or_else(|| header_logo(collected, resolver));
 
-    let host = page.url.host_str();
-    let emails = contacts::emails(&collected.contact_links, &collected.visible_text, host);
-    let region = contacts::region_of(host, language.as_deref());
-    let phones = contacts::phones(&collected.contact_links, &collected.visible_text, region);
-
-    let social_candidates = social_candidates(collected, &linked, &resolver);
-    let social = social::profiles(&social_candidates);
+    let PageContacts {
+        emails,
+        phones,
+        social,
+    } = contacts_of(page, collected, &linked, resolver, language.as_deref());
 
     let signals = technology_signals(page, collected);
     let tech = tech::RULES.detect(&signals);
@@ -246,36 +312,29 @@ fn build(page: &Page<'_>, collected: &Collected) -> SiteMetadata {
         image_url,
         favicon_url,
         favicon_is_fallback,
+        icon_url,
+        icon_is_fallback,
         logo_url,
         emails,
         phones,
         social,
+        contact_sources: Vec::new(),
+        contact_pages: Vec::new(),
+        site_kind: SiteKind::Site,
+        site_kind_detail: None,
         wordpress,
         tech,
     }
 }
 
-/// Meta description, else og:description, else twitter:description; but a
-/// description cut short (by the site's template, `...`, or by a broken
-/// attribute) whose complete text is a later source's is taken complete.
-fn description(collected: &Collected) -> Option<String> {
-    let sources: Vec<String> = ["description", "og:description", "twitter:description"]
-        .iter()
-        .filter_map(|key| meta_value(collected, key, MAX_DESCRIPTION))
-        .collect();
-    let first = sources.first()?;
-    let stem = first.trim_end_matches(['.', '…', ' ']);
-    let completed = sources[1..].iter().find(|later| {
-        stem.chars().count() >= MIN_COMPLETED_STEM
-            && later.len() > stem.len()
-            && later.starts_with(stem)
-            && *later != first
-    });
-    Some(completed.unwrap_or(first).clone())
+/// The declared icon, else `/favicon.ico` at the page's own origin
+/// (whatever `<base href>` says), marked as the guess it is.
+fn root_favicon_unless(page_url: &Url, declared: Option<String>) -> (Option<String>, bool) {
+    match declared {
+        Some(icon) => (Some(icon), false),
+        None => (page_url.join("/favicon.ico").ok().map(String::from), true),
+    }
 }
-
-/// A shorter prefix says too little to call two descriptions the same text.
-const MIN_COMPLETED_STEM: usize = 16;
 
 /// The first non-empty `<meta>` value for `key`, cleaned.
 fn meta_value(collected: &Collected, key: &str, max_chars: usize) -> Option<String> {
@@ -328,6 +387,9 @@ fn best_icon(collected: &Collected, resolver: &Resolver) -> Option<String> {
     best.map(|(_, url)| url)
 }
 
+/// What `sizes="any"` (a scalable icon) counts as.
+const SCALABLE_ICON_EDGE: u32 = 4096;
+
 /// The largest edge in a `sizes` attribute (`16x16 32x32`, `any` counts as
 /// very large: a scalable icon).
 fn largest_size(sizes: Option<&str>) -> u32 {
@@ -336,11 +398,11 @@ fn largest_size(sizes: Option<&str>) -> u32 {
         .split_ascii_whitespace()
         .filter_map(|size| {
             if size.eq_ignore_ascii_case("any") {
-                return Some(4096);
+                return Some(SCALABLE_ICON_EDGE);
             }
             let (width, height) = size
                 .to_ascii_lowercase()
-                .split_once('x')
+                .split_once(['x', '×'])
                 .map(|(w, h)| (w.to_owned(), h.to_owned()))?;
             Some(width.parse::<u32>().ok()?.max(height.parse::<u32>().ok()?))
         })
@@ -386,8 +448,8 @@ fn social_candidates(
         collected
             .anchors
             .iter()
-            .filter(move |(href, content)| *content == in_content && mentions_network(href))
-            .map(|(href, _)| href.as_str())
+            .filter(move |anchor| anchor.in_content == in_content && mentions_network(&anchor.href))
+            .map(|anchor| anchor.href.as_str())
     };
     linked
         .same_as
@@ -448,6 +510,7 @@ fn technology_signals<'a>(page: &'a Page<'_>, collected: &'a Collected) -> tech:
         .map(String::as_str)
         .collect();
     signals.comments = collected.comments.iter().map(String::as_str).collect();
+    signals.frames = collected.frame_srcs.iter().map(|src| src.trim()).collect();
     signals.dom = collected.dom_markers.iter().map(String::as_str).collect();
     signals.forms = collected
         .form_actions

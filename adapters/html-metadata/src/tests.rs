@@ -1031,3 +1031,604 @@ fn missing_content_type_is_html_when_the_body_starts_like_html() {
     assert!(!is_html(None, b"{\"html\": true}"));
     assert!(!is_html(None, b"<?xml version=\"1.0\"?><rss>"));
 }
+
+// --- fallback chains: description -------------------------------------------
+
+#[test]
+fn description_skips_a_template_meta_that_repeats_the_site_name_for_og_description() {
+    let metadata = head(
+        r#"<title>Acme Widgets</title>
+        <meta name="description" content="Acme Widgets">
+        <meta property="og:site_name" content="Acme Widgets">
+        <meta property="og:description" content="Hand-made brass widgets, shipped from Leeds since 1987.">"#,
+    );
+    assert_eq!(
+        metadata.description.as_deref(),
+        Some("Hand-made brass widgets, shipped from Leeds since 1987.")
+    );
+}
+
+#[test]
+fn description_skips_cookie_notices_and_cms_placeholders() {
+    let cookie = head(
+        r#"<meta name="description" content="We use cookies to give you the best experience on our website.">
+        <meta name="twitter:description" content="Plumbing and heating repairs across Bristol, 24 hours a day.">"#,
+    );
+    assert_eq!(
+        cookie.description.as_deref(),
+        Some("Plumbing and heating repairs across Bristol, 24 hours a day.")
+    );
+    let placeholder = head(
+        r#"<meta name="description" content="Just another WordPress site">
+        <meta itemprop="description" content="Just another WordPress site">"#,
+    );
+    assert_eq!(placeholder.description, None);
+}
+
+#[test]
+fn a_real_meta_description_still_wins_over_og_description() {
+    let metadata = head(
+        r#"<meta name="description" content="Acme Widgets makes brass widgets for clocks and instruments.">
+        <meta property="og:description" content="Our widgets, your clocks.">"#,
+    );
+    assert_eq!(
+        metadata.description.as_deref(),
+        Some("Acme Widgets makes brass widgets for clocks and instruments.")
+    );
+}
+
+#[test]
+fn description_from_json_ld_when_no_meta_has_one() {
+    let metadata = head(
+        r#"<script type="application/ld+json">{"@context":"https://schema.org","@type":"WebPage","description":"Family bakery in Lyon: bread, viennoiseries and cakes to order.","author":{"@type":"Person","name":"Jeanne","description":"Baker and author"}}</script>"#,
+    );
+    assert_eq!(
+        metadata.description.as_deref(),
+        Some("Family bakery in Lyon: bread, viennoiseries and cakes to order.")
+    );
+}
+
+#[test]
+fn description_from_json_ld_is_not_an_authors_or_publishers() {
+    let metadata = head(
+        r#"<script type="application/ld+json">{"@type":"Article","author":{"@type":"Person","name":"Ann","description":"Ann writes about gardens and has done so for twenty years."},"publisher":{"@type":"Organization","name":"Acme","description":"Acme is a publisher of many magazines and books."}}</script>"#,
+    );
+    assert_eq!(metadata.description, None);
+}
+
+#[test]
+fn description_falls_back_to_the_first_real_paragraph_of_the_content() {
+    let metadata = TestPage::new(
+        r#"<html><head><title>Hartley & Sons</title></head><body>
+        <header><p>Free delivery on orders over £50 — shop now and save on every single order you place today</p></header>
+        <div class="cookie-banner"><p>This website uses cookies to improve your experience. By continuing you accept our policy.</p></div>
+        <main><p>Welcome!</p>
+        <p>Hartley &amp; Sons have repaired watches and clocks in Harrogate since 1952. We service mechanical and quartz movements of every make, and restore antique clocks in our own workshop.</p></main>
+        <footer><p>© 2024 Hartley &amp; Sons Ltd. Registered in England and Wales, company number 01234567.</p></footer>
+        </body></html>"#,
+    )
+    .extract();
+    assert_eq!(
+        metadata.description.as_deref(),
+        Some(
+            "Hartley & Sons have repaired watches and clocks in Harrogate since 1952. We service mechanical and quartz movements of every make, and restore antique clocks in our own workshop."
+        )
+    );
+}
+
+#[test]
+fn a_long_paragraph_is_cut_at_a_word_for_the_description() {
+    let sentence =
+        "Our cooperative farms two hundred hectares of organic vegetables in the Loire valley. ";
+    let metadata = body(&format!("<article><p>{}</p></article>", sentence.repeat(8)));
+    let description = metadata.description.unwrap();
+    assert!(description.chars().count() <= 301, "{description}");
+    assert!(description.ends_with('…'), "{description}");
+    assert!(description.starts_with("Our cooperative farms"));
+}
+
+#[test]
+fn short_paragraphs_and_chrome_give_no_description() {
+    let metadata = body(
+        r#"<nav><p>Home · Shop · About us · Contact us · Delivery information · Returns and refunds</p></nav>
+        <p>Opening soon.</p>"#,
+    );
+    assert_eq!(metadata.description, None);
+}
+
+// --- fallback chains: image -------------------------------------------------
+
+#[test]
+fn image_prefers_og_image_secure_url() {
+    let metadata = head(
+        r#"<meta property="og:image" content="http://www.acme-widgets.com/share.jpg">
+        <meta property="og:image:secure_url" content="https://www.acme-widgets.com/share.jpg">"#,
+    );
+    assert_eq!(
+        metadata.image_url.as_deref(),
+        Some("https://www.acme-widgets.com/share.jpg")
+    );
+}
+
+#[test]
+fn image_from_json_ld_image_as_string_object_or_list() {
+    for image in [
+        r#""/hero.jpg""#,
+        r#"{"@type":"ImageObject","url":"/hero.jpg","width":1200}"#,
+        r#"["/hero.jpg","/hero-4x3.jpg"]"#,
+    ] {
+        let metadata = head(&format!(
+            r#"<script type="application/ld+json">{{"@type":"Article","headline":"Spring","image":{image},"publisher":{{"@type":"Organization","name":"Acme","logo":{{"@type":"ImageObject","url":"/logo.png"}}}}}}</script>"#
+        ));
+        assert_eq!(
+            metadata.image_url.as_deref(),
+            Some("https://www.acme-widgets.com/hero.jpg"),
+            "{image}"
+        );
+    }
+}
+
+#[test]
+fn image_from_json_ld_thumbnail_url() {
+    let metadata = head(
+        r#"<script type="application/ld+json">{"@type":"VideoObject","name":"Tour","thumbnailUrl":"https://cdn.acme-widgets.com/tour.jpg"}</script>"#,
+    );
+    assert_eq!(
+        metadata.image_url.as_deref(),
+        Some("https://cdn.acme-widgets.com/tour.jpg")
+    );
+}
+
+#[test]
+fn a_publishers_logo_is_not_the_page_image() {
+    let metadata = head(
+        r#"<script type="application/ld+json">{"@type":"Article","publisher":{"@type":"Organization","name":"Acme","image":"/logo.png","logo":"/logo.png"}}</script>"#,
+    );
+    assert_eq!(metadata.image_url, None);
+}
+
+#[test]
+fn image_from_link_image_src_then_itemprop_then_video_poster() {
+    let image_src = head(r#"<link rel="image_src" href="/thumb.jpg">"#);
+    assert_eq!(
+        image_src.image_url.as_deref(),
+        Some("https://www.acme-widgets.com/thumb.jpg")
+    );
+    let itemprop = body(
+        r#"<div itemscope><img itemprop="image" src="/product.jpg" width="80" height="80"></div>"#,
+    );
+    assert_eq!(
+        itemprop.image_url.as_deref(),
+        Some("https://www.acme-widgets.com/product.jpg")
+    );
+    let poster = body(r#"<video poster="/intro-poster.jpg" src="/intro.mp4"></video>"#);
+    assert_eq!(
+        poster.image_url.as_deref(),
+        Some("https://www.acme-widgets.com/intro-poster.jpg")
+    );
+}
+
+#[test]
+fn image_falls_back_to_the_first_large_content_image() {
+    let metadata = TestPage::new(
+        r#"<html><head><title>Acme</title></head><body>
+        <header><a href="/"><img src="/img/acme.png" width="300" height="200"></a></header>
+        <img src="https://www.facebook.com/tr?id=1&ev=PageView" width="1" height="1">
+        <img src="/spacer.gif">
+        <img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" width="600" height="400">
+        <img class="emoji" src="https://s.w.org/images/core/emoji/14.0.0/72x72/1f600.png">
+        <img src="/icons/cart.svg" width="24" height="24">
+        <img src="/banner-strip.jpg" width="1200" height="90">
+        <img src="/thumb.jpg" width="120" height="90">
+        <img src="https://i.creativecommons.org/l/by-sa/3.0/88x31.png">
+        <main><img src="/photos/workshop.jpg" width="800" height="533" alt="Our workshop"></main>
+        </body></html>"#,
+    )
+    .extract();
+    assert_eq!(
+        metadata.image_url.as_deref(),
+        Some("https://www.acme-widgets.com/photos/workshop.jpg")
+    );
+}
+
+#[test]
+fn a_lazy_image_gives_its_real_source() {
+    let metadata = body(
+        r#"<main><img src="data:image/svg+xml,%3Csvg%3E" data-src="/photos/shop-front.jpg" width="640" height="480"></main>"#,
+    );
+    assert_eq!(
+        metadata.image_url.as_deref(),
+        Some("https://www.acme-widgets.com/photos/shop-front.jpg")
+    );
+}
+
+#[test]
+fn a_page_of_icons_and_pixels_has_no_image() {
+    let metadata = body(
+        r#"<img src="/pixel.png?u=1" width="1" height="1"><img class="avatar" src="/u/42.jpg"><img src="/social/twitter.png"><header><img src="/brand.png"></header>"#,
+    );
+    assert_eq!(metadata.image_url, None);
+}
+
+// --- fallback chains: site name ---------------------------------------------
+
+#[test]
+fn site_name_from_json_ld_publisher_before_website() {
+    let metadata = head(
+        r#"<script type="application/ld+json">{"@graph":[{"@type":"WebSite","name":"acme-times.com"},{"@type":"NewsArticle","publisher":{"@type":"NewsMediaOrganization","name":"The Acme Times"}}]}</script>"#,
+    );
+    assert_eq!(metadata.site_name.as_deref(), Some("The Acme Times"));
+}
+
+#[test]
+fn site_name_from_application_name_then_apple_title() {
+    let application = head(
+        r#"<meta name="application-name" content="Acme Widgets"><meta name="apple-mobile-web-app-title" content="Acme">"#,
+    );
+    assert_eq!(application.site_name.as_deref(), Some("Acme Widgets"));
+    let apple = head(r#"<meta name="apple-mobile-web-app-title" content="Acme">"#);
+    assert_eq!(apple.site_name.as_deref(), Some("Acme"));
+}
+
+#[test]
+fn site_name_from_the_title_part_that_names_the_host() {
+    let metadata = TestPage::new(
+        "<html><head><title>Brass gear sets for clock makers | Acme Widgets</title></head></html>",
+    )
+    .extract();
+    assert_eq!(metadata.site_name.as_deref(), Some("Acme Widgets"));
+    let first_part = TestPage::new(
+        "<html><head><title>Hartley &amp; Sons – Watch repairs in Harrogate</title></head></html>",
+    )
+    .at("https://hartleyandsons.co.uk/")
+    .extract();
+    assert_eq!(
+        first_part.site_name, None,
+        "Hartley & Sons is not hartleyandsons"
+    );
+    let named = TestPage::new("<html><head><title>Hartley – Watch repairs</title></head></html>")
+        .at("https://www.hartley.co.uk/")
+        .extract();
+    assert_eq!(named.site_name.as_deref(), Some("Hartley"));
+}
+
+#[test]
+fn a_title_part_that_does_not_name_the_host_is_not_the_site_name() {
+    let metadata =
+        TestPage::new("<html><head><title>Home | Welcome to our shop</title></head></html>")
+            .extract();
+    assert_eq!(metadata.site_name, None);
+}
+
+// --- icon -------------------------------------------------------------------
+
+#[test]
+fn icon_takes_the_largest_declared_icon_up_to_a_sensible_size() {
+    let metadata = head(
+        r#"<link rel="icon" type="image/png" sizes="32x32" href="/favicon-32x32.png">
+        <link rel="icon" type="image/png" sizes="16x16" href="/favicon-16x16.png">
+        <link rel="apple-touch-icon" href="/apple-touch-icon.png">
+        <link rel="icon" sizes="192x192" href="/android-chrome-192x192.png">
+        <link rel="icon" sizes="1024x1024" href="/huge.png">
+        <link rel="mask-icon" href="/safari-pinned-tab.svg" color="black">"#,
+    );
+    assert_eq!(
+        metadata.icon_url.as_deref(),
+        Some("https://www.acme-widgets.com/android-chrome-192x192.png")
+    );
+    assert!(!metadata.icon_is_fallback);
+    // The favicon keeps its own rule: a browser icon first.
+    assert_eq!(
+        metadata.favicon_url.as_deref(),
+        Some("https://www.acme-widgets.com/huge.png")
+    );
+}
+
+/// The icon the head's `links` give, as a path on the test site.
+fn icon_path(links: &str) -> Option<String> {
+    head(links).icon_url.map(|url| {
+        url.trim_start_matches("https://www.acme-widgets.com")
+            .to_owned()
+    })
+}
+
+#[test]
+fn unsized_icons_read_their_size_from_the_file_name_or_the_legacy_convention() {
+    let cases = [
+        // A size in the file name; app-store artwork is no list icon.
+        (
+            r#"<link rel="apple-touch-icon-precomposed" href="/icons/57x57.png">
+            <link rel="apple-touch-icon" sizes="152x152" href="/icons/152x152.png">
+            <link rel="apple-touch-icon" sizes="1024x1024" href="/icons/store-1024.png">"#,
+            "/icons/152x152.png",
+        ),
+        // An unsized touch icon among sized ones is the legacy 57 px one.
+        (
+            r#"<link rel="apple-touch-icon-precomposed" href="/icons/apple-touch-icon-precomposed.png">
+            <link rel="apple-touch-icon-precomposed" sizes="72x72" href="/icons/72.png">
+            <link rel="apple-touch-icon-precomposed" sizes="144×144" href="/icons/144.png">"#,
+            "/icons/144.png",
+        ),
+    ];
+    for (links, expected) in cases {
+        assert_eq!(icon_path(links).as_deref(), Some(expected), "{links}");
+    }
+}
+
+#[test]
+fn icon_counts_an_unsized_apple_touch_icon_as_180_and_an_svg_as_scalable() {
+    let touch = head(
+        r#"<link rel="shortcut icon" href="/favicon.ico"><link rel="apple-touch-icon" href="/touch.png">"#,
+    );
+    assert_eq!(
+        touch.icon_url.as_deref(),
+        Some("https://www.acme-widgets.com/touch.png")
+    );
+    let svg = head(
+        r#"<link rel="apple-touch-icon" href="/touch.png"><link rel="icon" type="image/svg+xml" href="/icon?v=2">"#,
+    );
+    assert_eq!(
+        svg.icon_url.as_deref(),
+        Some("https://www.acme-widgets.com/icon?v=2")
+    );
+}
+
+#[test]
+fn a_mask_icon_is_no_site_icon_but_the_favicon_fallback_is() {
+    let mask = head(r##"<link rel="mask-icon" href="/pinned.svg" color="#000">"##);
+    assert_eq!(
+        mask.icon_url.as_deref(),
+        Some("https://www.acme-widgets.com/pinned.svg")
+    );
+    assert!(!mask.icon_is_fallback);
+    let nothing = head("<title>Acme</title>");
+    assert_eq!(
+        nothing.icon_url.as_deref(),
+        Some("https://www.acme-widgets.com/favicon.ico")
+    );
+    assert!(nothing.icon_is_fallback);
+}
+
+// --- contact pages ------------------------------------------------------------
+
+fn contact_pages(url: &str, html: &str) -> Vec<String> {
+    let page_url = Url::parse(url).unwrap();
+    super::extract_home_page(&Page {
+        url: &page_url,
+        body: html.as_bytes(),
+        headers: &[],
+    })
+    .contact_pages
+    .into_iter()
+    .map(String::from)
+    .collect()
+}
+
+#[test]
+fn contact_pages_rank_contact_before_legal_before_about_and_team() {
+    let pages = contact_pages(
+        "https://www.acme-widgets.com/",
+        r#"<html><body><nav>
+        <a href="/team/">Our people</a>
+        <a href="/about-us/">About</a>
+        <a href="/impressum.html">Impressum</a>
+        <a href="/contact/">Contact</a>
+        <a href="/products/">Products</a>
+        <a href="/contact/#form">Write to us</a>
+        </nav></body></html>"#,
+    );
+    assert_eq!(
+        pages,
+        [
+            "https://www.acme-widgets.com/contact/",
+            "https://www.acme-widgets.com/impressum.html",
+            "https://www.acme-widgets.com/about-us/",
+            "https://www.acme-widgets.com/team/",
+        ]
+    );
+}
+
+#[test]
+fn contact_pages_are_found_by_their_text_in_other_languages() {
+    let pages = contact_pages(
+        "https://shop.example.jp/",
+        r#"<html><body><footer>
+        <a href="/company/info">会社概要</a>
+        <a href="/form/1">お問い合わせ</a>
+        <a href="/fr/nous-contacter">Écrivez-nous</a>
+        </footer></body></html>"#,
+    );
+    assert_eq!(
+        pages,
+        [
+            "https://shop.example.jp/form/1",
+            "https://shop.example.jp/fr/nous-contacter",
+            "https://shop.example.jp/company/info",
+        ]
+    );
+}
+
+#[test]
+fn contact_pages_stay_on_the_site() {
+    let pages = contact_pages(
+        "https://acme-widgets.com/",
+        r#"<html><body>
+        <a href="https://www.acme-widgets.com/kontakt">Kontakt</a>
+        <a href="https://partner-agency.com/contact">Contact our agency</a>
+        <a href="https://shop.acme-widgets.com/contact">Shop contact</a>
+        <a href="/">Home</a>
+        <a href="/downloads/contact.pdf">Contact sheet</a>
+        <a href="mailto:info@acme-widgets.com">Contact</a>
+        </body></html>"#,
+    );
+    assert_eq!(pages, ["https://www.acme-widgets.com/kontakt"]);
+}
+
+#[test]
+fn a_sentence_that_mentions_contact_is_no_contact_link() {
+    let pages = contact_pages(
+        "https://acme-widgets.com/",
+        r#"<html><body><main>
+        <a href="/blog/how-we-follow-up">Read how we contact customers after every purchase</a>
+        <a href="/blog/contact-lens-guide">A guide</a>
+        </main></body></html>"#,
+    );
+    assert!(pages.is_empty(), "{pages:?}");
+}
+
+#[test]
+fn extract_contacts_reads_only_the_contacts_of_a_page() {
+    let page_url = Url::parse("https://www.acme-widgets.de/impressum").unwrap();
+    let contacts = super::extract_contacts(&Page {
+        url: &page_url,
+        body: r#"<html lang="de"><head><meta name="generator" content="WordPress 6.4"></head><body>
+        <h1>Impressum</h1><p>Acme Widgets GmbH, Hauptstraße 1, 10115 Berlin</p>
+        <p>Telefon: 030 1234567<br>E-Mail: info@acme-widgets.de</p>
+        <a href="https://www.linkedin.com/company/acme-widgets">LinkedIn</a></body></html>"#
+            .as_bytes(),
+        headers: &[],
+    });
+    assert_eq!(contacts.emails, ["info@acme-widgets.de"]);
+    assert_eq!(contacts.phones, ["+49301234567"]);
+    assert_eq!(
+        contacts.social.linkedin.as_deref(),
+        Some("https://www.linkedin.com/company/acme-widgets")
+    );
+}
+
+// --- pages that are not the business ----------------------------------------------
+
+use scheduler_domain::SiteKind;
+
+fn kind_of(page: TestPage) -> (SiteKind, Option<String>) {
+    let metadata = page.extract();
+    (metadata.site_kind, metadata.site_kind_detail)
+}
+
+#[test]
+fn a_cloudflare_challenge_is_a_challenge_by_its_header_or_its_script() {
+    let page = r#"<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title></head><body><div class="main-wrapper" role="main"><noscript>Enable JavaScript and cookies to continue</noscript></div><script>(function(){window._cf_chl_opt={cvId: '3',cZone: "acme-widgets.com",cType: 'managed'};var a = document.createElement('script');a.src = '/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1?ray=8a';document.getElementsByTagName('head')[0].appendChild(a);}());</script></body></html>"#;
+    assert_eq!(
+        kind_of(TestPage::new(page)),
+        (SiteKind::Challenge, Some("Cloudflare".to_owned()))
+    );
+    assert_eq!(
+        kind_of(
+            TestPage::new("<html><title>Hmm</title></html>").header("cf-mitigated", "challenge")
+        )
+        .0,
+        SiteKind::Challenge
+    );
+}
+
+#[test]
+fn datadome_and_perimeterx_challenges_are_named() {
+    let datadome = TestPage::new(
+        r#"<html><head><title>acme-widgets.com</title></head><body><script>var dd={'rt':'c','cid':'AHrlqAAAAAMA','hsh':'2211F522B61E269B869FA6EAFFB5E1','t':'fe','host':'geo.captcha-delivery.com'}</script><script src="https://ct.captcha-delivery.com/c.js"></script></body></html>"#,
+    );
+    assert_eq!(kind_of(datadome).1.as_deref(), Some("DataDome"));
+    let perimeterx = TestPage::new(
+        r#"<html><head><title>Access to this page has been denied</title></head><body><div id="px-captcha"></div><script>window._pxAppId = 'PXu6b0qd2S';</script></body></html>"#,
+    );
+    assert_eq!(kind_of(perimeterx).1.as_deref(), Some("PerimeterX"));
+}
+
+#[test]
+fn a_site_behind_cloudflare_is_not_a_challenge() {
+    let metadata = TestPage::new(
+        r#"<html><head><title>Acme Widgets</title><script src="/cdn-cgi/scripts/5c5dd728/cloudflare-static/email-decode.min.js"></script></head><body><p>Brass widgets.</p></body></html>"#,
+    )
+    .header("server", "cloudflare")
+    .header("cf-ray", "8a1b2c3d4e5f-LHR")
+    .extract();
+    assert_eq!(metadata.site_kind, SiteKind::Site);
+}
+
+#[test]
+fn a_sedo_parking_page_is_parked_for_sale_and_loses_the_parkers_contacts() {
+    let metadata = TestPage::new(
+        r#"<html><head><title>acme-widgets.com - This website is for sale! - acme widgets Resources and Information.</title>
+        <meta name="description" content="This website is for sale! acme-widgets.com is your first and best source for information about acme widgets."></head>
+        <body><div id="container"><a href="https://sedo.com/search/details/?partnerid=324561&domain=acme-widgets.com">Buy this domain</a></div>
+        <p>Contact: domains@sedo.com</p>
+        <script src="https://img.sedoparking.com/js/jquery.min.js"></script></body></html>"#,
+    )
+    .extract();
+    assert_eq!(metadata.site_kind, SiteKind::Parked);
+    assert_eq!(
+        metadata.site_kind_detail.as_deref(),
+        Some("for sale at Sedo")
+    );
+    assert!(metadata.emails.is_empty());
+    assert_eq!(metadata.description, None);
+    assert!(
+        metadata.title.is_some(),
+        "the title stays: it says what the page is"
+    );
+}
+
+#[test]
+fn a_godaddy_parked_page_is_parked() {
+    let metadata = TestPage::new(
+        r#"<html><head><title>acme-widgets.com</title></head><body><div id="root"></div><script>window.LANDER_SYSTEM="PW";</script><script src="https://img1.wsimg.com/parking-lander/static/js/main.2de80224.js"></script></body></html>"#,
+    )
+    .extract();
+    assert_eq!(metadata.site_kind, SiteKind::Parked);
+    assert_eq!(
+        metadata.site_kind_detail.as_deref(),
+        Some("parked at GoDaddy")
+    );
+}
+
+#[test]
+fn an_article_about_domain_sales_is_not_parked() {
+    let paragraph = "<p>When a business closes, its domain often ends on a marketplace. We looked at how buyers value names, what brokers charge and why some owners refuse every offer for years.</p>";
+    let metadata = TestPage::new(format!(
+        r#"<html><head><title>Why this domain is for sale: the aftermarket explained</title></head><body><article><h1>Why this domain is for sale</h1>{}<p>Buy this domain? Read on.</p></article></body></html>"#,
+        paragraph.repeat(20)
+    ))
+    .extract();
+    assert_eq!(metadata.site_kind, SiteKind::Site);
+}
+
+#[test]
+fn web_server_default_pages_are_recognised() {
+    let nginx = TestPage::new(
+        "<!DOCTYPE html><html><head><title>Welcome to nginx!</title></head><body><h1>Welcome to nginx!</h1><p>If you see this page, the nginx web server is successfully installed and working. Further configuration is required.</p></body></html>",
+    );
+    assert_eq!(
+        kind_of(nginx),
+        (
+            SiteKind::ServerDefault,
+            Some("nginx default page".to_owned())
+        )
+    );
+    let apache = TestPage::new("<html><body><h1>It works!</h1></body></html>");
+    assert_eq!(kind_of(apache).0, SiteKind::ServerDefault);
+    let iis = TestPage::new(
+        r#"<!DOCTYPE html><html><head><title>IIS Windows Server</title></head><body><div id="container"><a href="http://go.microsoft.com/fwlink/?linkid=66138&amp;clcid=0x409"><img src="iisstart.png" alt="IIS" width="960" height="600" /></a></div></body></html>"#,
+    );
+    assert_eq!(kind_of(iis).0, SiteKind::ServerDefault);
+}
+
+#[test]
+fn suspended_and_coming_soon_placeholders_are_recognised() {
+    let suspended = TestPage::new(
+        r#"<html><head><title>Account Suspended</title></head><body><div><h1>Account Suspended</h1><p>This Account has been suspended.</p><p>Contact your hosting provider for more information.</p></div></body></html>"#,
+    );
+    assert_eq!(kind_of(suspended).0, SiteKind::Suspended);
+    let coming_soon = TestPage::new(
+        r#"<html><head><title>Acme Widgets – Coming Soon</title></head><body><h1>We are launching soon</h1><p>Leave your e-mail to hear first.</p></body></html>"#,
+    );
+    assert_eq!(kind_of(coming_soon).0, SiteKind::ComingSoon);
+}
+
+#[test]
+fn a_shop_with_a_coming_soon_section_is_a_site() {
+    let products = "<li><h3>Brass gear, 42 teeth</h3><p>For clocks of the 19th century and later, made to order in our workshop.</p></li>".repeat(40);
+    let metadata = TestPage::new(format!(
+        "<html><head><title>Acme Widgets</title></head><body><h1>Acme Widgets</h1><section><h2>Coming soon</h2><p>Steel gears.</p></section><ul>{products}</ul></body></html>"
+    ))
+    .extract();
+    assert_eq!(metadata.site_kind, SiteKind::Site);
+}

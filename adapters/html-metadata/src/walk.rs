@@ -20,6 +20,13 @@ const MAX_COMMENTS_TOTAL: usize = 64 * 1024;
 const MAX_TITLE_SOURCE: usize = 8 * 1024;
 const MAX_LIST: usize = 4096;
 const MAX_ATTRIBUTE_SIGNAL: usize = 200;
+/// Content images and paragraphs are fallbacks: the first few are enough,
+/// and keeping few keeps big pages cheap.
+const MAX_CONTENT_IMAGES: usize = 48;
+const MAX_PARAGRAPHS: usize = 16;
+const MAX_PARAGRAPH: usize = 4 * 1024;
+/// Link text longer than this is prose, not a menu entry.
+const MAX_ANCHOR_TEXT: usize = 80;
 
 /// A `<link>` element.
 #[derive(Debug, Clone)]
@@ -28,6 +35,38 @@ pub(crate) struct Link {
     pub(crate) rel: Vec<String>,
     pub(crate) href: String,
     pub(crate) sizes: Option<String>,
+    /// The `type` attribute (`image/svg+xml`, ...).
+    pub(crate) media_type: Option<String>,
+}
+
+/// An `<a href>` that is not a `mailto:`/`tel:` link.
+#[derive(Debug, Clone)]
+pub(crate) struct Anchor {
+    pub(crate) href: String,
+    /// Inside `<article>`/`<main>` rather than the header, navigation or
+    /// footer.
+    pub(crate) in_content: bool,
+    /// Its text, up to [`MAX_ANCHOR_TEXT`] bytes.
+    pub(crate) text: String,
+}
+
+/// An `<img>` that might be the page's picture when no metadata names one.
+#[derive(Debug, Clone)]
+pub(crate) struct ContentImage {
+    pub(crate) src: String,
+    pub(crate) width: Option<u32>,
+    pub(crate) height: Option<u32>,
+    /// A logo, icon, avatar, emoji, badge, tracking pixel or spacer by its
+    /// class, id, alt, file name or place in the page.
+    pub(crate) decorative: bool,
+}
+
+/// The text of a `<p>`, and whether it sits in the page's chrome (header,
+/// navigation, footer, sidebar, a cookie or consent banner).
+#[derive(Debug, Clone)]
+pub(crate) struct Paragraph {
+    pub(crate) text: String,
+    pub(crate) in_chrome: bool,
 }
 
 /// An `<img>` that names itself a logo or sits in the page's branding area.
@@ -60,9 +99,19 @@ pub(crate) struct Collected {
     pub(crate) json_ld: Vec<String>,
     /// `href` of links, and whether the link sits in the page's content
     /// (`<article>`, `<main>`) rather than its header, navigation or footer.
-    pub(crate) anchors: Vec<(String, bool)>,
+    pub(crate) anchors: Vec<Anchor>,
     pub(crate) form_actions: Vec<String>,
+    /// `src` of `<iframe>`s: video, map and booking embeds.
+    pub(crate) frame_srcs: Vec<String>,
     pub(crate) images: Vec<ImageCandidate>,
+    /// The first `<img>`s of the page, for the image fallback.
+    pub(crate) content_images: Vec<ContentImage>,
+    /// `itemprop=image` on an `<img>` (`src`) or `<link>` (`href`).
+    pub(crate) itemprop_images: Vec<String>,
+    /// The first `<video poster>`.
+    pub(crate) video_poster: Option<String>,
+    /// The first paragraphs of the page, for the description fallback.
+    pub(crate) paragraphs: Vec<Paragraph>,
     pub(crate) comments: Vec<String>,
     /// Markers from element attributes for the technology rules: each
     /// distinct attribute name as `name=value` (first value seen) and every
@@ -83,6 +132,7 @@ struct Ancestry {
     in_branding: bool,
     in_logo: bool,
     in_content: bool,
+    in_chrome: bool,
 }
 
 /// Per-element bookkeeping undone when the walk leaves the element.
@@ -95,6 +145,10 @@ struct Scope {
     logo: bool,
     content: bool,
     block: bool,
+    /// Header, navigation, footer, sidebar or a banner.
+    chrome: bool,
+    paragraph: bool,
+    anchor: bool,
 }
 
 /// Walks `document` once and collects what the extractors need.
@@ -114,6 +168,11 @@ pub(crate) fn collect(document: &NodeRef) -> Collected {
     let mut seen_attributes: HashSet<String> = HashSet::new();
     let mut inline_total = 0usize;
     let mut comments_total = 0usize;
+    let mut chrome_depth = 0usize;
+    let mut paragraph_depth = 0usize;
+    let mut paragraph_text = String::new();
+    let mut paragraph_in_chrome = false;
+    let mut anchor_depth = 0usize;
 
     for edge in document.traverse() {
         match edge {
@@ -129,8 +188,17 @@ pub(crate) fn collect(document: &NodeRef) -> Collected {
                             in_branding: branding_depth > 0,
                             in_logo: logo_depth > 0,
                             in_content: content_depth > 0,
+                            in_chrome: chrome_depth > 0,
                         },
                     );
+                    chrome_depth += usize::from(scope.chrome);
+                    if scope.paragraph {
+                        if paragraph_depth == 0 {
+                            paragraph_in_chrome = chrome_depth > 0;
+                        }
+                        paragraph_depth += 1;
+                    }
+                    anchor_depth += usize::from(scope.anchor);
                     hidden_depth += usize::from(scope.hides_text);
                     title_depth += usize::from(scope.title && !title_done);
                     h1_depth += usize::from(scope.h1 && !h1_done);
@@ -148,6 +216,14 @@ pub(crate) fn collect(document: &NodeRef) -> Collected {
                     } else if hidden_depth == 0 {
                         if h1_depth > 0 {
                             push_capped(&mut h1_text, &text, MAX_TITLE_SOURCE);
+                        }
+                        if paragraph_depth > 0 {
+                            push_capped(&mut paragraph_text, &text, MAX_PARAGRAPH);
+                        }
+                        if anchor_depth > 0
+                            && let Some(anchor) = collected.anchors.last_mut()
+                        {
+                            push_capped(&mut anchor.text, &text, MAX_ANCHOR_TEXT);
                         }
                         push_capped(&mut collected.visible_text, &text, MAX_VISIBLE_TEXT);
                     }
@@ -170,6 +246,20 @@ pub(crate) fn collect(document: &NodeRef) -> Collected {
                 branding_depth -= usize::from(scope.branding);
                 logo_depth -= usize::from(scope.logo);
                 content_depth -= usize::from(scope.content);
+                chrome_depth -= usize::from(scope.chrome);
+                anchor_depth -= usize::from(scope.anchor);
+                if scope.paragraph {
+                    paragraph_depth -= 1;
+                    if paragraph_depth == 0 {
+                        let text = std::mem::take(&mut paragraph_text);
+                        if collected.paragraphs.len() < MAX_PARAGRAPHS && !text.trim().is_empty() {
+                            collected.paragraphs.push(Paragraph {
+                                text,
+                                in_chrome: paragraph_in_chrome,
+                            });
+                        }
+                    }
+                }
                 if scope.title && title_depth > 0 {
                     title_depth -= 1;
                     if title_depth == 0 {
@@ -291,8 +381,12 @@ fn enter_element(
                         rel,
                         href: href.to_owned(),
                         sizes: get("sizes").map(str::to_owned),
+                        media_type: get("type").map(str::to_owned),
                     },
                 );
+                if says_itemprop_image(get("itemprop")) {
+                    push_limited(&mut collected.itemprop_images, href.to_owned());
+                }
             }
         }
         "script" => {
@@ -311,7 +405,13 @@ fn enter_element(
                 }
             }
         }
-        "style" | "noscript" | "template" | "textarea" | "iframe" | "object" | "head" => {
+        "iframe" => {
+            scope.hides_text = true;
+            if let Some(src) = get("src") {
+                push_limited(&mut collected.frame_srcs, src.to_owned());
+            }
+        }
+        "style" | "noscript" | "template" | "textarea" | "object" | "head" => {
             scope.hides_text = true;
         }
         "a" => {
@@ -337,11 +437,14 @@ fn enter_element(
                             (format!("mailto:{email}"), position),
                         );
                     }
-                } else {
-                    push_limited(
-                        &mut collected.anchors,
-                        (href.to_owned(), ancestry.in_content),
-                    );
+                } else if collected.anchors.len() < MAX_LIST {
+                    collected.anchors.push(Anchor {
+                        href: href.to_owned(),
+                        in_content: ancestry.in_content,
+                        text: String::new(),
+                    });
+                    // Only the anchor just pushed collects text.
+                    scope.anchor = true;
                 }
                 scope.branding = is_home_link(href)
                     || [get("class"), get("id")]
@@ -357,19 +460,23 @@ fn enter_element(
             scope.block = true;
         }
         "img" => {
-            if let Some(src) = get("src").or_else(|| get("data-src")) {
+            // Lazy loading puts a placeholder (often a `data:` URI) in `src`
+            // and the real picture in `data-src`.
+            let src = get("src")
+                .filter(|src| !src.trim_start().starts_with("data:"))
+                .or_else(|| get("data-src"))
+                .or_else(|| get("data-lazy-src"))
+                .or_else(|| get("src"));
+            if let Some(src) = src {
                 let class = get("class").unwrap_or_default();
+                let id = get("id").unwrap_or_default();
+                let alt = get("alt").unwrap_or_default();
                 let custom_logo = class.split_ascii_whitespace().any(|c| c == "custom-logo");
                 let file_name = src.rsplit('/').next().unwrap_or_default();
                 let says_logo = ancestry.in_logo
-                    || [
-                        class,
-                        get("id").unwrap_or_default(),
-                        get("alt").unwrap_or_default(),
-                        file_name,
-                    ]
-                    .iter()
-                    .any(|value| LOGO.is_match(value));
+                    || [class, id, alt, file_name]
+                        .iter()
+                        .any(|value| LOGO.is_match(value));
                 let in_branding = ancestry.in_branding;
                 if says_logo || custom_logo {
                     push_limited(
@@ -382,7 +489,40 @@ fn enter_element(
                         },
                     );
                 }
+                if says_itemprop_image(get("itemprop")) {
+                    push_limited(&mut collected.itemprop_images, src.to_owned());
+                }
+                if collected.content_images.len() < MAX_CONTENT_IMAGES {
+                    let decorative = says_logo
+                        || custom_logo
+                        || in_branding
+                        || ancestry.in_chrome
+                        || [class, id, alt, src]
+                            .iter()
+                            .any(|value| DECORATIVE.is_match(value));
+                    collected.content_images.push(ContentImage {
+                        src: src.to_owned(),
+                        width: get("width").and_then(pixels),
+                        height: get("height").and_then(pixels),
+                        decorative,
+                    });
+                }
             }
+        }
+        "video" => {
+            if collected.video_poster.is_none() {
+                collected.video_poster = get("poster")
+                    .filter(|poster| !poster.trim().is_empty())
+                    .map(str::to_owned);
+            }
+        }
+        "p" => {
+            scope.block = true;
+            scope.paragraph = collected.paragraphs.len() < MAX_PARAGRAPHS;
+        }
+        "footer" | "aside" => {
+            scope.block = true;
+            scope.chrome = true;
         }
         "br" | "hr" => push_break(&mut collected.visible_text),
         "article" | "main" => {
@@ -391,6 +531,7 @@ fn enter_element(
         }
         "header" | "nav" => {
             scope.branding = true;
+            scope.chrome = true;
             scope.block = true;
             scope.logo = names_logo(get("class"), get("id"));
         }
@@ -400,6 +541,10 @@ fn enter_element(
             let id = get("id").unwrap_or_default();
             scope.branding = [class, id].iter().any(|value| names_branding(value));
             scope.logo = names_logo(Some(class), Some(id));
+            scope.chrome = scope.branding
+                || [class, id]
+                    .iter()
+                    .any(|value| !value.is_empty() && CHROME.is_match(value));
         }
     }
     scope
@@ -467,6 +612,75 @@ static BRANDING: LazyLock<AhoCorasick> = LazyLock::new(|| {
     ])
 });
 static LOGO: LazyLock<AhoCorasick> = LazyLock::new(|| case_insensitive(&["logo"]));
+/// Class and id words of the parts of a page that are not its content.
+static CHROME: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    case_insensitive(&[
+        "footer",
+        "sidebar",
+        "cookie",
+        "consent",
+        "gdpr",
+        "banner",
+        "modal",
+        "popup",
+        "newsletter",
+        "breadcrumb",
+        "menu",
+    ])
+});
+/// Words that mark an image as decoration rather than the page's picture.
+static DECORATIVE: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    case_insensitive(&[
+        "logo",
+        "icon",
+        "avatar",
+        "emoji",
+        "badge",
+        "pixel",
+        "spacer",
+        "blank.gif",
+        "1x1",
+        "sprite",
+        "loader",
+        "loading",
+        "placeholder",
+        "gravatar",
+        "flag",
+        "arrow",
+        "button",
+        "rating",
+        "star",
+        "facebook",
+        "twitter",
+        "linkedin",
+        "instagram",
+        "youtube",
+        "pinterest",
+        "payment",
+        "data:",
+        "creativecommons",
+        "88x31",
+        "math-fallback",
+        "/header/",
+    ])
+});
+
+fn says_itemprop_image(itemprop: Option<&str>) -> bool {
+    itemprop.is_some_and(|value| {
+        value
+            .split_ascii_whitespace()
+            .any(|token| token.eq_ignore_ascii_case("image"))
+    })
+}
+
+/// A `width`/`height` attribute in CSS pixels (`300`, `300px`); percentages
+/// and other units say nothing about the picture.
+fn pixels(value: &str) -> Option<u32> {
+    let value = value.trim();
+    let value = value.strip_suffix("px").unwrap_or(value).trim();
+    let whole = value.split('.').next()?;
+    whole.parse().ok()
+}
 
 /// A case-insensitive matcher for constant ASCII words.
 pub(crate) fn case_insensitive(words: &[&str]) -> AhoCorasick {

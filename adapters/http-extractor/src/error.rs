@@ -46,6 +46,18 @@ pub enum HttpExtractorError {
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+    /// A setting is out of its range, or a proxy is not confirmed as
+    /// trusted (through a proxy the address filter cannot apply).
+    #[error(transparent)]
+    Setting(#[from] scheduler_domain::InvalidSetting),
+    /// `proxy` is not a usable proxy URL.
+    #[error("invalid fetch.proxy {proxy}: {reason}")]
+    InvalidProxy {
+        /// The URL, its password replaced by `***`.
+        proxy: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// What one request attempt needs to turn a reqwest error into a clear,

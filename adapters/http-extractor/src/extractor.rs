@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION};
 use reqwest::{Client, StatusCode, redirect};
-use scheduler_domain::{DomainName, ExtractionError, FailureKind, MetadataExtractor, SiteMetadata};
+use scheduler_domain::{
+    ContactPage, DomainName, ExtractionError, FailureKind, MetadataExtractor, SiteKind,
+    SiteMetadata,
+};
 use scheduler_html_metadata as html;
 use tracing::{debug, error, instrument};
 use url::Url;
@@ -15,7 +18,7 @@ use url::Url;
 use crate::error::{ErrorContext, HttpExtractorError, whole_seconds};
 use crate::resolver::{GuardedResolver, SharedResolver};
 use crate::retry::{MAX_RETRY_AFTER, backoff, retry_after};
-use crate::{FetchSettings, tls};
+use crate::{FetchSettings, ProxyUrl, tls};
 
 const ACCEPT_VALUE: &str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5";
 const ACCEPT_LANGUAGE_VALUE: &str = "en;q=0.9,*;q=0.5";
@@ -23,6 +26,10 @@ const ACCEPT_LANGUAGE_VALUE: &str = "en;q=0.9,*;q=0.5";
 /// How much of the body is read before deciding whether it is HTML when
 /// the `Content-Type` leaves the question open.
 const SNIFF_BYTES: usize = 1024;
+
+/// How much of an error answer's page is read to tell a bot challenge
+/// (challenge pages are small; their scripts come first).
+const CHALLENGE_PAGE_BYTES: usize = 64 * 1024;
 
 /// Fetches home pages over HTTPS and extracts their metadata. Cheap to
 /// share: one connection pool and one TLS configuration for all fetches.
@@ -74,6 +81,7 @@ impl HttpExtractor {
     /// read or holds no certificate, the user agent is not a valid header
     /// value, or the client cannot be built.
     pub fn new(settings: FetchSettings) -> Result<HttpExtractor, HttpExtractorError> {
+        settings.validate()?;
         let tls = tls::client_config(&settings.extra_root_certificates)?;
         let resolver = Arc::new(GuardedResolver::new(
             settings.resolve.clone(),
@@ -96,9 +104,8 @@ impl HttpExtractor {
             .dns_resolver(SharedResolver(Arc::clone(&resolver)))
             // Redirects are followed by hand: each hop's address is checked,
             // the count and the final URL are ours to report.
-            .redirect(redirect::Policy::none())
-            // A proxy would resolve names itself, past the address filter.
-            .no_proxy()
+            .redirect(redirect::Policy::none());
+        let client = with_proxy(client, settings.proxy.as_ref())?
             .user_agent(user_agent)
             .default_headers(headers)
             .connect_timeout(settings.connect_timeout)
@@ -133,20 +140,63 @@ impl HttpExtractor {
     /// [`HttpExtractor::fetch`].
     pub async fn extract_url(&self, url: &Url) -> Result<SiteMetadata, ExtractionError> {
         let page = self.fetch(url).await?;
-        tokio::task::spawn_blocking(move || {
-            html::extract(&html::Page {
-                url: &page.final_url,
-                body: &page.body,
-                headers: &page.headers,
-            })
-        })
-        .await
-        .map_err(|error| {
-            // Only a panic in the parser gets here: hostile bytes that will
-            // fail again, so not worth a retry.
-            error!(%error, "metadata extraction failed");
-            ExtractionError::Unprocessable(error.to_string())
-        })
+        let home_url = page.final_url.clone();
+        let home = on_blocking_pool(page, html::extract_home_page).await?;
+        let mut metadata = home.metadata;
+        if metadata.site_kind == SiteKind::Challenge {
+            return Err(challenge_error(&metadata));
+        }
+        if self.settings.contact_pages > 0
+            && metadata.emails.len() < self.settings.contact_pages_when_fewer_than
+        {
+            self.read_contact_pages(&mut metadata, &home_url, home.contact_pages)
+                .await;
+        }
+        Ok(metadata)
+    }
+
+    /// Reads up to `contact_pages` of the candidates, one attempt each and
+    /// never off the site, and merges their contacts after the home
+    /// page's. A page that fails is recorded and skipped.
+    async fn read_contact_pages(
+        &self,
+        metadata: &mut SiteMetadata,
+        home_url: &Url,
+        candidates: Vec<Url>,
+    ) {
+        for candidate in candidates.into_iter().take(self.settings.contact_pages) {
+            let read = match upgrade_to_https(&candidate) {
+                Ok(url) => self
+                    .attempt(&url, Some(home_url))
+                    .await
+                    .map_err(|failed| failed.error),
+                Err(error) => Err(error),
+            };
+            let outcome = match read {
+                Ok(page) => {
+                    let url = page.final_url.to_string();
+                    on_blocking_pool(page, html::extract_contacts)
+                        .await
+                        .map(|contacts| (url, contacts))
+                }
+                Err(error) => Err(error),
+            };
+            match outcome {
+                Ok((url, contacts)) => {
+                    metadata.merge_contacts(&url, contacts);
+                    metadata
+                        .contact_pages
+                        .push(ContactPage { url, error: None });
+                }
+                Err(error) => {
+                    debug!(url = %candidate, %error, "contact page not read");
+                    metadata.contact_pages.push(ContactPage {
+                        url: candidate.to_string(),
+                        error: Some(error.to_string()),
+                    });
+                }
+            }
+        }
     }
 
     /// Fetches `url` (an `http://` URL is fetched as `https://`), following
@@ -165,11 +215,16 @@ impl HttpExtractor {
         let url = upgrade_to_https(url)?;
         let mut retry = 0;
         loop {
-            let failure = match self.attempt(&url).await {
+            let failure = match self.attempt(&url, None).await {
                 Ok(page) => return Ok(page),
                 Err(failure) => failure,
             };
-            if failure.error.kind() == FailureKind::Permanent || retry >= self.settings.retries {
+            // A challenge answers the same way a second later.
+            let challenged = matches!(failure.error, ExtractionError::BotChallenge { .. });
+            if failure.error.kind() == FailureKind::Permanent
+                || challenged
+                || retry >= self.settings.retries
+            {
                 return Err(failure.error);
             }
             let wait = match failure.retry_after {
@@ -189,10 +244,16 @@ impl HttpExtractor {
         }
     }
 
-    /// One attempt: every redirect hop and the body, under the total timeout.
-    async fn attempt(&self, url: &Url) -> Result<FetchedPage, AttemptError> {
+    /// One attempt: every redirect hop and the body, under the total
+    /// timeout; with `within_site`, a redirect off that site is refused
+    /// before it is followed.
+    async fn attempt(
+        &self,
+        url: &Url,
+        within_site: Option<&Url>,
+    ) -> Result<FetchedPage, AttemptError> {
         let limit = self.settings.total_timeout;
-        tokio::time::timeout(limit, self.follow(url))
+        tokio::time::timeout(limit, self.follow(url, within_site))
             .await
             .unwrap_or_else(|_| {
                 Err(ExtractionError::Timeout {
@@ -202,7 +263,11 @@ impl HttpExtractor {
             })
     }
 
-    async fn follow(&self, start: &Url) -> Result<FetchedPage, AttemptError> {
+    async fn follow(
+        &self,
+        start: &Url,
+        within_site: Option<&Url>,
+    ) -> Result<FetchedPage, AttemptError> {
         let mut url = start.clone();
         let mut redirects = 0;
         loop {
@@ -226,20 +291,67 @@ impl HttpExtractor {
                 if next.scheme() == "http" {
                     debug!(from = %url, to = %next, "redirected to plain http");
                 }
+                if let Some(site) = within_site
+                    && !html::same_site(&next, site)
+                {
+                    return Err(ExtractionError::Other(format!(
+                        "{url} redirects to another site ({next}), not followed"
+                    ))
+                    .into());
+                }
                 url = next;
                 continue;
             }
             if !status.is_success() {
+                let retry_after = retry_after(status, response.headers());
+                let status = status.as_u16();
+                // Bot challenges come as 403, 429 or 503 with a page that
+                // says whose they are.
+                if matches!(status, 403 | 429 | 503)
+                    && let Some(challenge) = self.challenge_page(url.clone(), response).await
+                {
+                    return Err(challenge.into());
+                }
                 return Err(AttemptError {
-                    retry_after: retry_after(status, response.headers()),
+                    retry_after,
                     error: ExtractionError::HttpStatus {
-                        status: status.as_u16(),
+                        status,
                         url: url.to_string(),
                     },
                 });
             }
             return self.read_page(url, redirects, response).await;
         }
+    }
+
+    /// The challenge an error answer's page is, if any: its first
+    /// [`CHALLENGE_PAGE_BYTES`] are read and looked at like a page.
+    async fn challenge_page(
+        &self,
+        url: Url,
+        mut response: reqwest::Response,
+    ) -> Option<ExtractionError> {
+        let headers = header_pairs(response.headers());
+        let mut body = Vec::new();
+        while body.len() < CHALLENGE_PAGE_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                // What arrived is enough to look at; a broken error body
+                // changes nothing about the status.
+                Ok(None) | Err(_) => break,
+            }
+        }
+        body.truncate(CHALLENGE_PAGE_BYTES);
+        let page = FetchedPage {
+            final_url: url,
+            status: response.status().as_u16(),
+            headers,
+            body,
+            truncated: false,
+            redirects: 0,
+        };
+        let home = on_blocking_pool(page, html::extract_home_page).await.ok()?;
+        (home.metadata.site_kind == SiteKind::Challenge).then(|| challenge_error(&home.metadata))
     }
 
     async fn read_page(
@@ -249,16 +361,7 @@ impl HttpExtractor {
         mut response: reqwest::Response,
     ) -> Result<FetchedPage, AttemptError> {
         let status = response.status().as_u16();
-        let headers: Vec<(String, String)> = response
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = header_pairs(response.headers());
         let content_type = response
             .headers()
             .get(CONTENT_TYPE)
@@ -331,6 +434,71 @@ impl HttpExtractor {
             resolver: &self.resolver,
         }
     }
+}
+
+/// Response headers as the HTML extractor takes them: lower-case names
+/// (as `http` keeps them), values read lossily.
+fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn challenge_error(metadata: &SiteMetadata) -> ExtractionError {
+    ExtractionError::BotChallenge {
+        provider: metadata
+            .site_kind_detail
+            .clone()
+            .unwrap_or_else(|| "an unknown service".to_owned()),
+    }
+}
+
+/// Runs an extraction over a fetched page on tokio's blocking pool: parsing
+/// is CPU work that must not hold a runtime thread.
+async fn on_blocking_pool<T: Send + 'static>(
+    page: FetchedPage,
+    extract: fn(&html::Page<'_>) -> T,
+) -> Result<T, ExtractionError> {
+    tokio::task::spawn_blocking(move || {
+        extract(&html::Page {
+            url: &page.final_url,
+            body: &page.body,
+            headers: &page.headers,
+        })
+    })
+    .await
+    .map_err(|error| {
+        // Only a panic in the parser gets here: hostile bytes that will
+        // fail again, so not worth a retry.
+        error!(%error, "metadata extraction failed");
+        ExtractionError::Unprocessable(error.to_string())
+    })
+}
+
+/// Every fetch through `proxy` when one is set; else none at all, not even
+/// one from the environment, which would resolve names past the address
+/// filter without the operator having said so.
+fn with_proxy(
+    builder: reqwest::ClientBuilder,
+    proxy: Option<&ProxyUrl>,
+) -> Result<reqwest::ClientBuilder, HttpExtractorError> {
+    let Some(proxy) = proxy else {
+        return Ok(builder.no_proxy());
+    };
+    let configured = reqwest::Proxy::all(proxy.as_url().as_str()).map_err(|error| {
+        HttpExtractorError::InvalidProxy {
+            proxy: proxy.to_string(),
+            // reqwest's message names the scheme, never the credentials.
+            reason: error.to_string(),
+        }
+    })?;
+    Ok(builder.proxy(configured))
 }
 
 impl MetadataExtractor for HttpExtractor {

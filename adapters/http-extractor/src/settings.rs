@@ -66,6 +66,103 @@ pub struct FetchSettings {
     /// non-public addresses. Addresses given by a [`ResolveRule`] are
     /// always allowed: the operator chose them.
     pub allow_private_networks: bool,
+    /// Same-site contact, about or legal pages read when the home page has
+    /// too few e-mails (config key `contact_pages`); 0 turns it off.
+    pub contact_pages: usize,
+    /// Contact pages are read when the home page yields fewer e-mails than
+    /// this (config key `contact_pages_when_fewer_than`).
+    pub contact_pages_when_fewer_than: usize,
+    /// An HTTP(S) or SOCKS5 proxy for every fetch (config key `proxy`).
+    /// Its credentials never reach a log or an error.
+    pub proxy: Option<ProxyUrl>,
+    /// The operator's confirmation that fetching through `proxy` is safe
+    /// although the address filter cannot apply through it (config key
+    /// `proxy_trusted`).
+    pub proxy_trusted: bool,
+}
+
+/// The most contact pages one site may cost: each is a whole fetch.
+pub const MAX_CONTACT_PAGES: usize = 10;
+
+/// A proxy URL: `http://`, `https://`, `socks5://` or `socks5h://`, with
+/// optional `user:password@`. Shown (`Display`, `Debug`) with the password
+/// replaced by `***`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ProxyUrl(url::Url);
+
+impl TryFrom<String> for ProxyUrl {
+    type Error = HttpExtractorError;
+
+    fn try_from(text: String) -> Result<ProxyUrl, HttpExtractorError> {
+        ProxyUrl::parse(&text)
+    }
+}
+
+impl ProxyUrl {
+    /// Parses and checks a proxy URL.
+    ///
+    /// # Errors
+    ///
+    /// [`HttpExtractorError::InvalidProxy`] (naming the URL without its
+    /// password) when it does not parse, has another scheme, or no host.
+    pub fn parse(text: &str) -> Result<ProxyUrl, HttpExtractorError> {
+        let url =
+            url::Url::parse(text.trim()).map_err(|error| HttpExtractorError::InvalidProxy {
+                // An unparsable URL cannot be redacted piecewise: say only
+                // what kind of text it was.
+                proxy: format!("({} characters)", text.chars().count()),
+                reason: error.to_string(),
+            })?;
+        let proxy = ProxyUrl(url);
+        let invalid = |reason: &str| HttpExtractorError::InvalidProxy {
+            proxy: proxy.to_string(),
+            reason: reason.to_owned(),
+        };
+        if !matches!(proxy.0.scheme(), "http" | "https" | "socks5" | "socks5h") {
+            return Err(invalid(
+                "the scheme must be http, https, socks5 or socks5h (the proxy resolves names)",
+            ));
+        }
+        if proxy.0.host_str().is_none_or(str::is_empty) {
+            return Err(invalid("it has no host"));
+        }
+        if proxy.0.path() != "/" && !proxy.0.path().is_empty() {
+            return Err(invalid("a proxy URL has no path"));
+        }
+        Ok(proxy)
+    }
+
+    /// The URL with its credentials, for the HTTP client only.
+    pub(crate) fn as_url(&self) -> &url::Url {
+        &self.0
+    }
+}
+
+impl fmt::Display for ProxyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = self.0.clone();
+        if shown.password().is_some() {
+            // Only fails for URLs that cannot have credentials, which a
+            // parsed proxy URL with a host can.
+            let _ = shown.set_password(Some("***"));
+        }
+        f.write_str(shown.as_str())
+    }
+}
+
+impl fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ProxyUrl({self})")
+    }
+}
+
+impl FromStr for ProxyUrl {
+    type Err = HttpExtractorError;
+
+    fn from_str(text: &str) -> Result<ProxyUrl, HttpExtractorError> {
+        ProxyUrl::parse(text)
+    }
 }
 
 impl Default for FetchSettings {
@@ -81,6 +178,10 @@ impl Default for FetchSettings {
             resolve: Vec::new(),
             extra_root_certificates: Vec::new(),
             allow_private_networks: false,
+            contact_pages: 2,
+            contact_pages_when_fewer_than: 1,
+            proxy: None,
+            proxy_trusted: false,
         }
     }
 }
@@ -113,6 +214,28 @@ impl FetchSettings {
             64 * 1024,
         )?;
         check_range("fetch.retries", self.retries, 0, 10)?;
+        check_range(
+            "fetch.contact_pages",
+            self.contact_pages,
+            0,
+            MAX_CONTACT_PAGES,
+        )?;
+        if let Some(proxy) = &self.proxy
+            && !self.proxy_trusted
+            && !self.allow_private_networks
+        {
+            // Through a proxy the worker never sees the address a name
+            // resolves to, so the filter that keeps it off private networks
+            // cannot apply: the operator must say the proxy does that.
+            return Err(InvalidSetting::new(
+                "fetch.proxy",
+                proxy,
+                "a proxy confirmed with fetch.proxy_trusted = true (through a proxy the worker \
+                 cannot see the address a name resolves to, so it cannot keep fetches off \
+                 private networks; confirm that the proxy refuses them) or \
+                 fetch.allow_private_networks = true",
+            ));
+        }
         if self.user_agent.trim().is_empty() {
             return Err(InvalidSetting::new(
                 "fetch.user_agent",
@@ -440,6 +563,86 @@ mod tests {
             ..FetchSettings::default()
         };
         assert_eq!(settings.validate().unwrap_err().key, "fetch.max_body_kib");
+    }
+
+    #[test]
+    fn defaults_are_valid_and_follow_two_contact_pages_when_no_email() {
+        let settings = FetchSettings::default();
+        assert_eq!(settings.contact_pages, 2);
+        assert_eq!(settings.contact_pages_when_fewer_than, 1);
+        assert_eq!(settings.proxy, None);
+        assert!(settings.validate().is_ok());
+    }
+
+    #[test]
+    fn a_proxy_is_read_from_the_fetch_section_and_checked() {
+        let settings: FetchSettings = serde_json::from_str(
+            r#"{"proxy": "http://worker:s3cret@proxy.internal:3128", "proxy_trusted": true,
+                "contact_pages": 0}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            settings.proxy.as_ref().map(ToString::to_string).as_deref(),
+            Some("http://worker:***@proxy.internal:3128/")
+        );
+        assert_eq!(settings.contact_pages, 0);
+        settings.validate().unwrap();
+        let error = serde_json::from_str::<FetchSettings>(r#"{"proxy": "ftp://proxy.internal"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("scheme"), "{error}");
+    }
+
+    #[test]
+    fn too_many_contact_pages_are_refused() {
+        let settings = FetchSettings {
+            contact_pages: 50,
+            ..FetchSettings::default()
+        };
+        let message = settings.validate().unwrap_err().to_string();
+        assert!(message.contains("contact_pages"), "{message}");
+    }
+
+    #[test]
+    fn a_proxy_needs_the_operators_confirmation() {
+        let proxy = ProxyUrl::parse("http://worker:s3cret@proxy.internal:3128").unwrap();
+        let untrusted = FetchSettings {
+            proxy: Some(proxy),
+            ..FetchSettings::default()
+        };
+        let message = untrusted.validate().unwrap_err().to_string();
+        assert!(message.contains("proxy_trusted"), "{message}");
+        assert!(!message.contains("s3cret"), "{message}");
+        let trusted = FetchSettings {
+            proxy_trusted: true,
+            ..untrusted.clone()
+        };
+        assert!(trusted.validate().is_ok());
+        let private = FetchSettings {
+            allow_private_networks: true,
+            ..untrusted
+        };
+        assert!(private.validate().is_ok());
+    }
+
+    #[test]
+    fn proxy_credentials_never_show() {
+        let proxy = ProxyUrl::parse("socks5h://worker:s3cret@proxy.internal:1080").unwrap();
+        assert_eq!(
+            proxy.to_string(),
+            "socks5h://worker:***@proxy.internal:1080"
+        );
+        assert!(!format!("{proxy:?}").contains("s3cret"));
+        let settings = FetchSettings {
+            proxy: Some(proxy),
+            ..FetchSettings::default()
+        };
+        assert!(!format!("{settings:?}").contains("s3cret"));
+        let bad_scheme = ProxyUrl::parse("ftp://worker:s3cret@proxy.internal").unwrap_err();
+        assert!(bad_scheme.to_string().contains("scheme"), "{bad_scheme}");
+        assert!(!bad_scheme.to_string().contains("s3cret"), "{bad_scheme}");
+        let unparsable = ProxyUrl::parse("http://worker:s3cret@[bad").unwrap_err();
+        assert!(!unparsable.to_string().contains("s3cret"), "{unparsable}");
     }
 
     #[test]

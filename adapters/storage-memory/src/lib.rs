@@ -21,7 +21,7 @@ use scheduler_domain::stored::{
     self, EMAIL_COLUMN_LIMIT, PHONE_COLUMN_LIMIT, capped_error, lease_expired_message, strip_nul,
 };
 use scheduler_domain::{
-    ClaimRequest, ClaimedDomain, DomainId, DomainName, DomainRepository, DomainStatus,
+    ClaimRequest, ClaimedDomain, Completion, DomainId, DomainName, DomainRepository, DomainStatus,
     EnqueueReport, ErrorSample, RepositoryError, RescueReport, SiteMetadata, StatusReport,
     WorkerId, WriteOutcome,
 };
@@ -255,6 +255,30 @@ impl DomainRepository for MemoryRepository {
             })
             .collect();
         Ok(claimed)
+    }
+
+    async fn complete_many(
+        &self,
+        completions: &[Completion],
+    ) -> Result<Vec<WriteOutcome>, RepositoryError> {
+        // All or nothing, as one transaction: every value is checked first.
+        for completion in completions {
+            stored::meta_json(&completion.metadata).map_err(not_json)?;
+            stored::tech_stack_json(&completion.metadata).map_err(not_json)?;
+        }
+        let mut outcomes = Vec::with_capacity(completions.len());
+        for completion in completions {
+            outcomes.push(
+                self.complete(
+                    completion.id,
+                    &completion.worker,
+                    &completion.metadata,
+                    completion.now,
+                )
+                .await?,
+            );
+        }
+        Ok(outcomes)
     }
 
     async fn complete(

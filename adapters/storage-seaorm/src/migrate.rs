@@ -247,7 +247,7 @@ const INDEXES: &[IndexSpec] = &[
         sqlite: "ON domains (updated_at, id) WHERE status = 'pending'",
     },
     // The rescue sweep looks for `processing` rows whose lease ran out; it
-    // runs every tick, so it must not scan the table.
+    // runs every `interval`, so it must not scan the table.
     IndexSpec {
         name: "domains_lease_idx",
         unique: false,

@@ -4,13 +4,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use scheduler_domain::{
-    ClaimRequest, ClaimedDomain, DomainId, DomainName, DomainRepository, DomainStatus,
+    ClaimRequest, ClaimedDomain, Completion, DomainId, DomainName, DomainRepository, DomainStatus,
     EnqueueReport, ErrorSample, RepositoryError, RescueReport, SiteMetadata, StatusReport,
     WorkerId, WriteOutcome,
 };
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use tracing::{debug, info, instrument};
 
+use crate::entity::Column;
 use crate::error::{StorageError, from_db};
 use crate::migrate::{MigrationReport, reconcile};
 use crate::settings::{PoolerMode, StorageSettings, redacted_url};
@@ -90,7 +91,7 @@ async fn open(
             options.map_sqlx_postgres_opts(|options| options.statement_cache_capacity(0));
             // A ping on every check-out is one more pooler round trip (and
             // server check-out) per operation. A connection in steady use
-            // is alive; one that sat idle (across a fetch, between ticks)
+            // is alive; one that sat idle (across a fetch, while the worker idles)
             // may have been closed by the pooler or a restart, and a write
             // failing on it would cost the domain a retry: ping only those.
             options.test_before_acquire_if_idle_for(settings.ping_connections_idle_for);
@@ -259,6 +260,46 @@ impl DomainRepository for SeaOrmRepository {
     ) -> Result<WriteOutcome, RepositoryError> {
         let statement = statements::complete(self.backend(), id, worker, metadata, now)?;
         self.guarded_write(self.built(&statement)).await
+    }
+
+    async fn complete_many(
+        &self,
+        completions: &[Completion],
+    ) -> Result<Vec<WriteOutcome>, RepositoryError> {
+        if completions.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One transaction (on Postgres one simple query, one round trip,
+        // one commit) for the group; each update says by its RETURNING
+        // whether its lease still held.
+        let statements = completions
+            .iter()
+            .map(|completion| {
+                let mut update = statements::complete(
+                    self.backend(),
+                    completion.id,
+                    &completion.worker,
+                    &completion.metadata,
+                    completion.now,
+                )?;
+                update.returning_col(Column::Id);
+                Ok(self.built(&update))
+            })
+            .collect::<Result<Vec<Built>, RepositoryError>>()?;
+        let mut written = std::collections::HashSet::new();
+        for row in self.runner.fetch(&statements).await? {
+            written.insert(row.uuid("id")?);
+        }
+        Ok(completions
+            .iter()
+            .map(|completion| {
+                if written.contains(&completion.id.as_uuid()) {
+                    WriteOutcome::Written
+                } else {
+                    WriteOutcome::LeaseLost
+                }
+            })
+            .collect())
     }
 
     async fn fail(

@@ -1,0 +1,207 @@
+//! Which links of a home page lead to the site's contact, about or legal
+//! page, where businesses put the e-mail and phone their home page lacks.
+//!
+//! A link counts by its path segments and its text, in the languages of the
+//! larger markets; the links that say it most strongly come first. Only
+//! pages of the same site (the same host, or it with or without `www.`)
+//! are candidates.
+
+use url::Url;
+
+use crate::Resolver;
+use crate::contacts::percent_decode;
+use crate::walk::Anchor;
+
+/// How strongly a word says "the contact details are here".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Strength {
+    /// A team or company page: sometimes.
+    Weak = 1,
+    /// An about or legal page: often (an Impressum must give them).
+    Medium = 2,
+    /// A contact page.
+    Strong = 3,
+}
+
+/// Path segments (less an extension such as `.html`), compared whole and
+/// lower-cased after percent-decoding.
+const PATH_WORDS: &[(&str, Strength)] = &[
+    ("contact", Strength::Strong),
+    ("contacts", Strength::Strong),
+    ("contact-us", Strength::Strong),
+    ("contactus", Strength::Strong),
+    ("contact_us", Strength::Strong),
+    ("kontakt", Strength::Strong),
+    ("kontakty", Strength::Strong),
+    ("contacto", Strength::Strong),
+    ("contactanos", Strength::Strong),
+    ("contactenos", Strength::Strong),
+    ("contato", Strength::Strong),
+    ("fale-conosco", Strength::Strong),
+    ("contatti", Strength::Strong),
+    ("contattaci", Strength::Strong),
+    ("nous-contacter", Strength::Strong),
+    ("contactez-nous", Strength::Strong),
+    ("お問い合わせ", Strength::Strong),
+    ("inquiry", Strength::Strong),
+    ("联系我们", Strength::Strong),
+    ("impressum", Strength::Medium),
+    ("imprint", Strength::Medium),
+    ("legal", Strength::Medium),
+    ("legal-notice", Strength::Medium),
+    ("mentions-legales", Strength::Medium),
+    ("aviso-legal", Strength::Medium),
+    ("note-legali", Strength::Medium),
+    ("about", Strength::Medium),
+    ("about-us", Strength::Medium),
+    ("aboutus", Strength::Medium),
+    ("uber-uns", Strength::Medium),
+    ("ueber-uns", Strength::Medium),
+    ("über-uns", Strength::Medium),
+    ("chi-siamo", Strength::Medium),
+    ("quienes-somos", Strength::Medium),
+    ("qui-sommes-nous", Strength::Medium),
+    ("a-propos", Strength::Medium),
+    ("sobre-nosotros", Strength::Medium),
+    ("sobre-nos", Strength::Medium),
+    ("会社概要", Strength::Medium),
+    ("关于我们", Strength::Medium),
+    ("team", Strength::Weak),
+    ("our-team", Strength::Weak),
+    ("unser-team", Strength::Weak),
+    ("equipe", Strength::Weak),
+    ("company", Strength::Weak),
+    ("unternehmen", Strength::Weak),
+];
+
+/// Words looked for inside a link's text (lower-cased).
+const TEXT_WORDS: &[(&str, Strength)] = &[
+    ("contact", Strength::Strong),
+    ("kontakt", Strength::Strong),
+    ("contatti", Strength::Strong),
+    ("contato", Strength::Strong),
+    ("contáctanos", Strength::Strong),
+    ("nous contacter", Strength::Strong),
+    ("お問い合わせ", Strength::Strong),
+    ("联系", Strength::Strong),
+    ("impressum", Strength::Medium),
+    ("imprint", Strength::Medium),
+    ("mentions légales", Strength::Medium),
+    ("aviso legal", Strength::Medium),
+    ("legal notice", Strength::Medium),
+    ("about us", Strength::Medium),
+    ("über uns", Strength::Medium),
+    ("chi siamo", Strength::Medium),
+    ("quiénes somos", Strength::Medium),
+    ("qui sommes-nous", Strength::Medium),
+    ("à propos", Strength::Medium),
+    ("会社概要", Strength::Medium),
+    ("our team", Strength::Weak),
+    ("unser team", Strength::Weak),
+];
+
+/// Link text longer than this is a sentence that mentions a word, not a
+/// menu entry that names a page.
+const MAX_LINK_TEXT_CHARS: usize = 40;
+
+/// Extensions of files that are no page.
+const FILE_EXTENSIONS: &[&str] = &[
+    "pdf", "jpg", "jpeg", "png", "gif", "svg", "webp", "zip", "doc", "docx", "xls", "xlsx", "mp4",
+    "mp3", "vcf",
+];
+
+/// The same-site pages the anchors point at whose path or text says
+/// contact, about, legal or team, strongest first (a tie keeps page order),
+/// without the page itself and without repeats.
+pub(crate) fn candidates(anchors: &[Anchor], resolver: &Resolver, page_url: &Url) -> Vec<Url> {
+    let mut ranked: Vec<(u8, usize, Url)> = Vec::new();
+    for (index, anchor) in anchors.iter().enumerate() {
+        let text_strength = text_strength(&anchor.text);
+        let Some(mut url) = resolver.resolve_url(&anchor.href) else {
+            continue;
+        };
+        url.set_fragment(None);
+        let path_strength = path_strength(&url);
+        if path_strength.is_none() && text_strength.is_none() {
+            continue;
+        }
+        if !same_site(&url, page_url) || same_page(&url, page_url) || is_file(&url) {
+            continue;
+        }
+        if ranked.iter().any(|(_, _, seen)| same_page(seen, &url)) {
+            continue;
+        }
+        // The strongest word decides; saying it in both path and text
+        // breaks a tie.
+        let (path, text) = (
+            path_strength.map_or(0, |s| s as u8),
+            text_strength.map_or(0, |s| s as u8),
+        );
+        ranked.push((path.max(text) * 8 + path.min(text), index, url));
+    }
+    ranked.sort_by(|(a_score, a_index, _), (b_score, b_index, _)| {
+        b_score.cmp(a_score).then(a_index.cmp(b_index))
+    });
+    ranked.into_iter().map(|(_, _, url)| url).collect()
+}
+
+fn path_strength(url: &Url) -> Option<Strength> {
+    url.path_segments()?
+        .filter(|segment| !segment.is_empty())
+        .filter_map(|segment| {
+            let decoded = percent_decode(segment).to_lowercase();
+            let stem = match decoded.rsplit_once('.') {
+                Some((stem, "html" | "htm" | "php" | "aspx" | "asp" | "jsp")) => stem.to_owned(),
+                _ => decoded,
+            };
+            PATH_WORDS
+                .iter()
+                .find(|(word, _)| *word == stem)
+                .map(|(_, strength)| *strength)
+        })
+        .max()
+}
+
+fn text_strength(text: &str) -> Option<Strength> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > MAX_LINK_TEXT_CHARS {
+        return None;
+    }
+    let folded = text.to_lowercase();
+    TEXT_WORDS
+        .iter()
+        .filter(|(word, _)| folded.contains(word))
+        .map(|(_, strength)| *strength)
+        .max()
+}
+
+/// The same host, or one is the other with `www.` in front, over http or
+/// https (the worker fetches both as https) on the same explicit port.
+pub fn same_site(url: &Url, site: &Url) -> bool {
+    let (Some(host), Some(site_host)) = (url.host_str(), site.host_str()) else {
+        return false;
+    };
+    let bare = |host: &str| {
+        host.strip_prefix("www.")
+            .unwrap_or(host)
+            .to_ascii_lowercase()
+    };
+    bare(host) == bare(site_host)
+        && matches!(url.scheme(), "http" | "https")
+        && url.port() == site.port()
+}
+
+fn same_page(a: &Url, b: &Url) -> bool {
+    fn bare(host: Option<&str>) -> Option<&str> {
+        host.map(|host| host.strip_prefix("www.").unwrap_or(host))
+    }
+    bare(a.host_str()) == bare(b.host_str())
+        && a.path().trim_end_matches('/') == b.path().trim_end_matches('/')
+        && a.query() == b.query()
+}
+
+fn is_file(url: &Url) -> bool {
+    url.path().rsplit_once('.').is_some_and(|(_, extension)| {
+        FILE_EXTENSIONS.contains(&extension.to_ascii_lowercase().as_str())
+    })
+}

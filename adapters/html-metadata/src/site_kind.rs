@@ -1,0 +1,221 @@
+//! Pages that are not the site's own content: bot challenges, parking and
+//! for-sale pages, web servers' default pages, hosts' "suspended" and
+//! "coming soon" placeholders. Recognised by the providers' own signals
+//! (headers, script and link hosts, markup) and, for the placeholders that
+//! have none, by their titles on a page with little else on it.
+
+use scheduler_domain::SiteKind;
+
+use crate::Page;
+use crate::walk::Collected;
+
+/// A page with more visible text than this is a real page that happens to
+/// mention a phrase (a blog post about parked domains, a shop that sells
+/// "coming soon" items).
+const MAX_PLACEHOLDER_TEXT: usize = 3000;
+
+/// What the page is, and what gave it away.
+pub(crate) fn detect(
+    page: &Page<'_>,
+    collected: &Collected,
+    title: Option<&str>,
+) -> (SiteKind, Option<String>) {
+    if let Some(provider) = challenge(page, collected, title) {
+        return (SiteKind::Challenge, Some(provider.to_owned()));
+    }
+    if let Some(detail) = parked(collected) {
+        return (SiteKind::Parked, Some(detail));
+    }
+    let short = collected.visible_text.len() <= MAX_PLACEHOLDER_TEXT;
+    if !short {
+        return (SiteKind::Site, None);
+    }
+    let title = title.unwrap_or_default().to_lowercase();
+    let h1 = collected
+        .first_h1
+        .as_deref()
+        .unwrap_or_default()
+        .trim()
+        .to_lowercase();
+    if let Some(server) = server_default(&title, &h1) {
+        return (
+            SiteKind::ServerDefault,
+            Some(format!("{server} default page")),
+        );
+    }
+    let says = |phrases: &[&str]| {
+        phrases
+            .iter()
+            .any(|phrase| title.contains(phrase) || h1.contains(phrase))
+    };
+    if says(SUSPENDED) || uses_asset(collected, "/cgi-sys/suspendedpage.cgi") {
+        return (SiteKind::Suspended, Some("account suspended".to_owned()));
+    }
+    if says(COMING_SOON) {
+        return (SiteKind::ComingSoon, Some("coming soon page".to_owned()));
+    }
+    (SiteKind::Site, None)
+}
+
+/// The bot-protection service whose challenge or block page this is.
+fn challenge(page: &Page<'_>, collected: &Collected, title: Option<&str>) -> Option<&'static str> {
+    let header = |name: &str| page.header(name).map(str::to_ascii_lowercase);
+    if header("cf-mitigated").is_some_and(|value| value.contains("challenge")) {
+        return Some("Cloudflare");
+    }
+    let title = title.unwrap_or_default();
+    let script = |needle: &str| {
+        collected.script_srcs.iter().any(|src| src.contains(needle))
+            || collected
+                .inline_scripts
+                .iter()
+                .any(|text| text.contains(needle))
+    };
+    if script("/cdn-cgi/challenge-platform/")
+        && (title.starts_with("Just a moment") || script("_cf_chl_opt"))
+        || title.contains("Attention Required! | Cloudflare")
+    {
+        return Some("Cloudflare");
+    }
+    if header("x-datadome").is_some() || script("captcha-delivery.com") {
+        return Some("DataDome");
+    }
+    if script("_pxAppId") || script("px-captcha") || script("perimeterx.net") {
+        return Some("PerimeterX");
+    }
+    if script("/_Incapsula_Resource") {
+        return Some("Imperva");
+    }
+    if header("x-sucuri-block").is_some() || title.starts_with("Sucuri WebSite Firewall") {
+        return Some("Sucuri");
+    }
+    if header("x-amzn-waf-action").is_some_and(|value| value == "challenge" || value == "captcha")
+        || script("awswaf.com")
+    {
+        return Some("AWS WAF");
+    }
+    let akamai = header("server").is_some_and(|server| server.contains("akamaighost"));
+    if script("/_sec/cp_challenge/") || akamai && title.trim() == "Access Denied" {
+        return Some("Akamai");
+    }
+    None
+}
+
+/// Parking services and domain marketplaces, by the hosts their pages load
+/// from or link to: `(needle, name, sells the domain)`.
+const PARKING: &[(&str, &str, bool)] = &[
+    ("sedoparking.com", "Sedo", true),
+    ("sedo.com/search/details", "Sedo", true),
+    ("dan.com/buy-domain", "Dan.com", true),
+    ("afternic.com", "Afternic", true),
+    ("hugedomains.com", "HugeDomains", true),
+    ("buydomains.com", "BuyDomains", true),
+    ("undeveloped.com", "Undeveloped", true),
+    ("img1.wsimg.com/parking-lander", "GoDaddy", false),
+    ("parking-lander", "GoDaddy", false),
+    ("parkingcrew.net", "ParkingCrew", false),
+    ("bodis.com", "Bodis", false),
+    ("bodiscdn.com", "Bodis", false),
+    ("above.com", "Above", false),
+    ("parklogic.com", "ParkLogic", false),
+    ("porkbun.com/parked", "Porkbun", false),
+];
+
+/// Visible-text phrases of parking pages without a provider signal.
+const FOR_SALE_PHRASES: &[&str] = &[
+    "this domain is for sale",
+    "this domain may be for sale",
+    "the domain name is for sale",
+    "buy this domain",
+    "this domain name is parked",
+    "this domain is parked",
+];
+
+fn parked(collected: &Collected) -> Option<String> {
+    let signals = collected
+        .script_srcs
+        .iter()
+        .chain(collected.form_actions.iter())
+        .chain(collected.anchors.iter().map(|anchor| &anchor.href))
+        .chain(collected.inline_scripts.iter());
+    let mut found: Option<(&str, bool)> = None;
+    for signal in signals {
+        let signal = signal.to_ascii_lowercase();
+        if let Some((_, name, sells)) = PARKING
+            .iter()
+            .find(|(needle, _, _)| signal.contains(needle))
+        {
+            // A marketplace that sells the domain says more than a parking
+            // service that only shows ads.
+            if found.is_none_or(|(_, known_sells)| *sells && !known_sells) {
+                found = Some((name, *sells));
+            }
+        }
+    }
+    if let Some((name, sells)) = found {
+        return Some(if sells {
+            format!("for sale at {name}")
+        } else {
+            format!("parked at {name}")
+        });
+    }
+    let text = collected.visible_text.to_lowercase();
+    (collected.visible_text.len() <= MAX_PLACEHOLDER_TEXT
+        && FOR_SALE_PHRASES.iter().any(|phrase| text.contains(phrase)))
+    .then(|| "for sale".to_owned())
+}
+
+fn server_default(title: &str, h1: &str) -> Option<&'static str> {
+    const DEFAULTS: &[(&str, &str)] = &[
+        ("welcome to nginx", "nginx"),
+        ("test page for the nginx", "nginx"),
+        ("welcome to openresty", "OpenResty"),
+        ("apache2 ubuntu default page", "Apache"),
+        ("apache2 debian default page", "Apache"),
+        ("test page for the apache", "Apache"),
+        ("apache http server test page", "Apache"),
+        ("iis windows server", "IIS"),
+        ("internet information services", "IIS"),
+        ("welcome to centos", "Apache"),
+        ("domain default page", "Plesk"),
+        ("default web site page", "cPanel"),
+        ("litespeed web server", "LiteSpeed"),
+    ];
+    DEFAULTS
+        .iter()
+        .find(|(phrase, _)| title.contains(phrase) || h1.contains(phrase))
+        .map(|(_, server)| *server)
+        // Apache's own index.html: no title (so the heading stands in for
+        // it), one heading.
+        .or_else(|| (h1 == "it works!" && (title.is_empty() || title == h1)).then_some("Apache"))
+}
+
+const SUSPENDED: &[&str] = &[
+    "account suspended",
+    "account has been suspended",
+    "website suspended",
+    "site suspended",
+    "site has been suspended",
+    "website is suspended",
+];
+
+const COMING_SOON: &[&str] = &[
+    "coming soon",
+    "under construction",
+    "launching soon",
+    "site is under maintenance",
+    "bientôt disponible",
+    "demnächst verfügbar",
+    "in kürze verfügbar",
+    "próximamente",
+    "prossimamente",
+];
+
+fn uses_asset(collected: &Collected, needle: &str) -> bool {
+    collected
+        .script_srcs
+        .iter()
+        .chain(collected.form_actions.iter())
+        .chain(collected.anchors.iter().map(|anchor| &anchor.href))
+        .any(|value| value.contains(needle))
+}
