@@ -22,6 +22,11 @@ eval CORPUS="../shared/corpus":
 bench CORPUS="../shared/corpus":
     cargo bench -p scheduler-html-metadata --bench extract -- {{CORPUS}}
 
+# The worker in service mode end to end: local HTTPS sites serving the corpus,
+# a fresh database, one table of figures (`just bench-e2e --help` for options).
+bench-e2e *ARGS:
+    cargo run --release -p scheduler-bench-e2e -- {{ARGS}}
+
 # What CI runs.
 ci:
     bash .ci/run

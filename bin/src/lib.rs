@@ -45,10 +45,7 @@ pub fn main_entry() -> ExitCode {
     if let Err(error) = telemetry::init_telemetry(format, level, diagnostic_dir) {
         return report(&CliError::from(error));
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(error) => {
             return report(&CliError::Failed(format!(
@@ -60,6 +57,18 @@ pub fn main_entry() -> ExitCode {
         Ok(code) => code,
         Err(error) => report(&error),
     }
+}
+
+/// The runtime every command runs on; the end-to-end benchmark runs its
+/// worker on it too, so that its figures are the binary's.
+///
+/// # Errors
+///
+/// When the operating system refuses the runtime's threads or its I/O driver.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
 }
 
 fn report(error: &CliError) -> ExitCode {

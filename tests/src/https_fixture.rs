@@ -6,8 +6,9 @@
 //! at random (tests run in parallel processes; a taken address is retried),
 //! with a CA and a leaf certificate made at start-up. Sites are chosen by
 //! the `Host` header. The responder is a minimal HTTP/1.1 one written here,
-//! one request per connection, so hostile answers (a body that never ends
-//! or trickles, garbage, a hang-up) are easy to play.
+//! one request per connection unless asked to keep connections alive, so
+//! hostile answers (a body that never ends or trickles, garbage, a hang-up)
+//! are easy to play.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -30,7 +31,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use scheduler_http_extractor::{FetchSettings, ResolveRule};
@@ -73,6 +74,8 @@ enum Answer {
 #[derive(Debug, Clone)]
 enum Body {
     Full(Vec<u8>),
+    /// A page served by many sites: one copy in memory for all of them.
+    Shared(Arc<[u8]>),
     /// Announces a long body, sends `prefix`, then one byte per `interval`.
     Trickle {
         prefix: Vec<u8>,
@@ -107,6 +110,17 @@ impl Site {
             200,
             vec![("Content-Type".to_owned(), content_type.to_owned())],
             Body::Full(body.into()),
+        )
+    }
+
+    /// 200 with `page` as `text/html` with no charset (the page's own
+    /// `<meta charset>` or a sniff decides), the bytes shared with every
+    /// other site serving the same page: thousands of sites cost one copy.
+    pub fn shared_html(page: Arc<[u8]>) -> Site {
+        Site::respond(
+            200,
+            vec![("Content-Type".to_owned(), "text/html".to_owned())],
+            Body::Shared(page),
         )
     }
 
@@ -240,10 +254,30 @@ impl RecordedRequest {
     }
 }
 
+/// Families of sites (see [`FixtureBuilder::sites_under`]): each suffix
+/// with what answers its hosts (`None` for a host that is not one of the
+/// family's sites).
+#[derive(Clone, Default)]
+struct SiteFamilies(Vec<(String, SiteFor)>);
+
+/// What answers the hosts of one family.
+type SiteFor = Arc<dyn Fn(&str) -> Option<Site> + Send + Sync>;
+
+impl std::fmt::Debug for SiteFamilies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(suffix, _)| suffix))
+            .finish()
+    }
+}
+
 /// Sites to serve, before the server starts.
 #[derive(Debug, Default)]
 pub struct FixtureBuilder {
     sites: Vec<(String, Site)>,
+    families: SiteFamilies,
+    response_delay: Duration,
+    keep_alive: Option<Duration>,
     pages: Vec<((String, String), Site)>,
 }
 
@@ -254,6 +288,38 @@ impl FixtureBuilder {
         let host = host.to_ascii_lowercase();
         self.sites.retain(|(known, _)| *known != host);
         self.sites.push((host, site));
+        self
+    }
+
+    /// Serves every host `<name>.<suffix>` with `site_for(host)` (the host
+    /// in lower case; `None` answers 404), without listing the hosts: a
+    /// benchmark's twenty thousand sites cost one certificate name
+    /// (`*.suffix`) and one resolve rule ([`FixtureServer::resolve_rules`]
+    /// includes it). A listed [`FixtureBuilder::site`] wins over a family.
+    pub fn sites_under(
+        mut self,
+        suffix: &str,
+        site_for: impl Fn(&str) -> Option<Site> + Send + Sync + 'static,
+    ) -> FixtureBuilder {
+        self.families
+            .0
+            .push((suffix.to_ascii_lowercase(), Arc::new(site_for)));
+        self
+    }
+
+    /// Keeps connections open after an answer of known length, for further
+    /// requests, until the client closes or `idle` passes without one: as
+    /// real servers do (nginx waits 75 s), where the default of one request
+    /// per connection would hide what a client keeps open between fetches.
+    pub fn keep_alive(mut self, idle: Duration) -> FixtureBuilder {
+        self.keep_alive = Some(idle);
+        self
+    }
+
+    /// Waits `delay` after reading each request before answering: a
+    /// stand-in for the round trips of the internet.
+    pub fn response_delay(mut self, delay: Duration) -> FixtureBuilder {
+        self.response_delay = delay;
         self
     }
 
@@ -284,7 +350,13 @@ impl FixtureBuilder {
                 hosts.push(host.clone());
             }
         }
-        let certificates = Certificates::generate(&hosts, ip)?;
+        // A family's suffix as a name covers `*.suffix` in the certificate.
+        let certificate_names: Vec<String> = hosts
+            .iter()
+            .cloned()
+            .chain(self.families.0.iter().map(|(suffix, _)| suffix.clone()))
+            .collect();
+        let certificates = Certificates::generate(&certificate_names, ip)?;
         let ca_pem = tempfile::Builder::new()
             .prefix("fixture-ca-")
             .suffix(".pem")
@@ -307,7 +379,11 @@ impl FixtureBuilder {
             hosts,
             pages: self.pages.into_iter().collect(),
             sites: self.sites.into_iter().collect(),
+            families: self.families,
+            response_delay: self.response_delay,
+            keep_alive: self.keep_alive,
             requests: Mutex::new(HashMap::new()),
+            first_connections: Mutex::new(HashMap::new()),
         });
         let task = tokio::spawn(serve(listener, acceptor, Arc::clone(&state)));
         Ok(FixtureServer {
@@ -335,7 +411,26 @@ struct State {
     hosts: Vec<String>,
     pages: HashMap<(String, String), Site>,
     sites: HashMap<String, Site>,
+    families: SiteFamilies,
+    response_delay: Duration,
+    keep_alive: Option<Duration>,
     requests: Mutex<HashMap<String, Vec<RecordedRequest>>>,
+    /// When the first connection that asked for each host was accepted.
+    first_connections: Mutex<HashMap<String, SystemTime>>,
+}
+
+impl State {
+    /// The site that answers `host`: a listed one, else its family's.
+    fn site(&self, host: &str) -> Option<Site> {
+        if let Some(site) = self.sites.get(host) {
+            return Some(site.clone());
+        }
+        self.families.0.iter().find_map(|(suffix, site_for)| {
+            host.strip_suffix(suffix.as_str())
+                .filter(|name| name.len() > 1 && name.ends_with('.'))
+                .and_then(|_| site_for(host))
+        })
+    }
 }
 
 impl FixtureServer {
@@ -360,12 +455,21 @@ impl FixtureServer {
         format!("https://{host}/")
     }
 
-    /// One exact rule per site, each host to this server's address.
+    /// One exact rule per site, each host to this server's address, and one
+    /// wildcard rule per family of [`FixtureBuilder::sites_under`].
     pub fn resolve_rules(&self) -> Vec<ResolveRule> {
+        let families = self
+            .state
+            .families
+            .0
+            .iter()
+            .map(|(suffix, _)| format!("*.{suffix}"));
         self.state
             .hosts
             .iter()
-            .filter_map(|host| ResolveRule::new(host, self.ip).ok())
+            .cloned()
+            .chain(families)
+            .filter_map(|host| ResolveRule::new(&host, self.ip).ok())
             .collect()
     }
 
@@ -397,6 +501,16 @@ impl FixtureServer {
     /// answers included; refused TLS handshakes are not requests).
     pub fn request_count(&self, host: &str) -> usize {
         self.requests(host).len()
+    }
+
+    /// For each host that was asked for, when the server accepted the first
+    /// connection that asked for it (before its TLS handshake).
+    pub fn first_connection_times(&self) -> HashMap<String, SystemTime> {
+        self.state
+            .first_connections
+            .lock()
+            .map(|times| times.clone())
+            .unwrap_or_default()
     }
 
     /// The requests that reached the site `host`, in order.
@@ -651,20 +765,54 @@ async fn serve(listener: TcpListener, acceptor: TlsAcceptor, state: Arc<State>) 
 }
 
 async fn handle(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
+    let accepted_at = SystemTime::now();
     // Errors end the connection: the client under test sees a broken
     // connection, which is what it would see from a real server.
     let Ok(Ok(mut tls)) = tokio::time::timeout(REQUEST_TIMEOUT, acceptor.accept(stream)).await
     else {
         return;
     };
-    let Ok(Ok(Some(request))) = tokio::time::timeout(REQUEST_TIMEOUT, read_request(&mut tls)).await
-    else {
-        return;
-    };
+    let mut wait = REQUEST_TIMEOUT;
+    while let Ok(Ok(Some(request))) = tokio::time::timeout(wait, read_request(&mut tls)).await {
+        let Some(answer) = answer(&state, request, accepted_at) else {
+            return;
+        };
+        if !state.response_delay.is_zero() {
+            tokio::time::sleep(state.response_delay).await;
+        }
+        // Only a body of known length leaves the connection usable.
+        let reusable = matches!(
+            &answer,
+            Answer::Respond {
+                body: Body::Full(_) | Body::Shared(_),
+                ..
+            }
+        );
+        let keep_alive = state.keep_alive.filter(|_| reusable);
+        if write_answer(&mut tls, answer, keep_alive.is_some())
+            .await
+            .is_err()
+        {
+            return;
+        }
+        match keep_alive {
+            Some(idle) => wait = idle,
+            None => break,
+        }
+    }
+    let _ = tls.shutdown().await;
+}
+
+/// Records `request` and picks its answer; `None` when the state is
+/// poisoned.
+fn answer(state: &State, request: RecordedRequest, accepted_at: SystemTime) -> Option<Answer> {
     let host = request
         .header("host")
         .map(|host| host_without_port(host).to_ascii_lowercase())
         .unwrap_or_default();
+    if let Ok(mut times) = state.first_connections.lock() {
+        times.entry(host.clone()).or_insert(accepted_at);
+    }
     let path = request.path.clone();
     let index = match state.requests.lock() {
         Ok(mut requests) => {
@@ -672,13 +820,14 @@ async fn handle(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
             seen.push(request);
             seen.len() - 1
         }
-        Err(_) => return,
+        Err(_) => return None,
     };
     let site = state
         .pages
         .get(&(host.clone(), path))
-        .or_else(|| state.sites.get(&host));
-    let answer = match site {
+        .cloned()
+        .or_else(|| state.site(&host));
+    Some(match site {
         Some(site) => site
             .answers
             .get(index)
@@ -690,9 +839,7 @@ async fn handle(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
             headers: vec![("Content-Type".to_owned(), "text/plain".to_owned())],
             body: Body::Full(format!("no site {host:?} here").into_bytes()),
         },
-    };
-    let _ = write_answer(&mut tls, answer).await;
-    let _ = tls.shutdown().await;
+    })
 }
 
 fn host_without_port(host: &str) -> &str {
@@ -734,7 +881,11 @@ async fn read_request<S: AsyncReadExt + Unpin>(
     }))
 }
 
-async fn write_answer<S: AsyncWriteExt + Unpin>(stream: &mut S, answer: Answer) -> io::Result<()> {
+async fn write_answer<S: AsyncWriteExt + Unpin>(
+    stream: &mut S,
+    answer: Answer,
+    keep_alive: bool,
+) -> io::Result<()> {
     let (status, headers, body) = match answer {
         Answer::HangUp => return Ok(()),
         Answer::Garbage(noise) => {
@@ -753,12 +904,19 @@ async fn write_answer<S: AsyncWriteExt + Unpin>(stream: &mut S, answer: Answer) 
             .iter()
             .any(|(key, _)| key.eq_ignore_ascii_case(name))
     };
-    if let Body::Full(bytes) = &body
+    let length = match &body {
+        Body::Full(bytes) => Some(bytes.len()),
+        Body::Shared(bytes) => Some(bytes.len()),
+        Body::Trickle { .. } | Body::Endless { .. } => None,
+    };
+    if let Some(length) = length
         && !has("content-length")
     {
-        head.push_str(&format!("Content-Length: {}\r\n", bytes.len()));
+        head.push_str(&format!("Content-Length: {length}\r\n"));
     }
-    head.push_str("Connection: close\r\n");
+    if !keep_alive {
+        head.push_str("Connection: close\r\n");
+    }
     for (name, value) in &headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -766,6 +924,7 @@ async fn write_answer<S: AsyncWriteExt + Unpin>(stream: &mut S, answer: Answer) 
     stream.write_all(head.as_bytes()).await?;
     match body {
         Body::Full(bytes) => stream.write_all(&bytes).await?,
+        Body::Shared(bytes) => stream.write_all(&bytes).await?,
         Body::Trickle { prefix, interval } => {
             stream.write_all(&prefix).await?;
             stream.flush().await?;
@@ -848,6 +1007,29 @@ mod tests {
     #[test]
     fn crc32_matches_the_standard_check_value() {
         assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
+    }
+
+    #[test]
+    fn a_family_answers_only_names_under_its_suffix() {
+        let builder = FixtureBuilder::default()
+            .site("bench.test", Site::status(410))
+            .sites_under("Bench.Test", |host| Some(Site::html(host.to_owned())));
+        let state = State {
+            hosts: Vec::new(),
+            pages: HashMap::new(),
+            sites: builder.sites.into_iter().collect(),
+            families: builder.families,
+            response_delay: Duration::ZERO,
+            keep_alive: None,
+            requests: Mutex::new(HashMap::new()),
+            first_connections: Mutex::new(HashMap::new()),
+        };
+        assert!(state.site("d1.bench.test").is_some());
+        assert!(state.site("a.b.bench.test").is_some());
+        assert!(state.site("xbench.test").is_none());
+        assert!(state.site(".bench.test").is_none());
+        let listed = state.site("bench.test").map(|site| site.answers.len());
+        assert_eq!(listed, Some(1));
     }
 
     #[test]

@@ -1,0 +1,315 @@
+//! The queue of one run: a fresh database (a temporary SQLite file, a new
+//! Postgres database, or one behind a new PgBouncer), seeded with pending
+//! rows, watched while the worker drains it, dropped at the end.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use scheduler_domain::{DomainName, DomainRepository};
+use scheduler_storage_seaorm::{SeaOrmRepository, StorageSettings};
+use scheduler_tests::pgbouncer::{PgBouncer, PgBouncerConfig};
+use scheduler_tests::postgres::{TestDatabase, admin_url};
+use serde::Serialize;
+use sqlx::{AssertSqlSafe, Connection, PgConnection, Row, SqliteConnection};
+
+use crate::BenchError;
+
+/// Which database the worker drains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum DatabaseKind {
+    /// A temporary SQLite file.
+    Sqlite,
+    /// Postgres at the test server, directly.
+    Postgres,
+    /// The same, through a PgBouncer in transaction mode.
+    Pgbouncer,
+}
+
+/// Rows enqueued per statement while seeding.
+const SEED_CHUNK: usize = 1000;
+
+/// How long the Postgres statistics get to settle after the last
+/// transaction: idle backends flush theirs within a second.
+const STATS_SETTLE: Duration = Duration::from_millis(1200);
+
+/// A database made for one run.
+#[derive(Debug)]
+pub(crate) struct BenchDatabase {
+    kind: DatabaseKind,
+    place: Place,
+}
+
+#[derive(Debug)]
+enum Place {
+    Sqlite(tempfile::TempDir),
+    Postgres(TestDatabase),
+    PgBouncer(TestDatabase, PgBouncer),
+}
+
+/// What the worker's `[database]` section says.
+#[derive(Debug)]
+pub(crate) struct WorkerDatabase {
+    pub(crate) url: String,
+    pub(crate) pooler: &'static str,
+    pub(crate) migration_url: Option<String>,
+}
+
+/// One row after the run.
+#[derive(Debug)]
+pub(crate) struct FinishedRow {
+    pub(crate) domain: String,
+    pub(crate) status: String,
+    pub(crate) updated_at: Option<DateTime<Utc>>,
+}
+
+impl BenchDatabase {
+    /// Makes an empty database of `kind` (and, for PgBouncer, a pooler with
+    /// `pool_size` server connections in front of it).
+    pub(crate) async fn create(
+        kind: DatabaseKind,
+        pool_size: u32,
+    ) -> Result<BenchDatabase, BenchError> {
+        let place = match kind {
+            DatabaseKind::Sqlite => {
+                Place::Sqlite(tempfile::tempdir().map_err(|source| BenchError::Io {
+                    context: "creating a directory for the SQLite file".to_owned(),
+                    source,
+                })?)
+            }
+            DatabaseKind::Postgres => Place::Postgres(TestDatabase::create().await),
+            DatabaseKind::Pgbouncer => {
+                let database = TestDatabase::create().await;
+                let pooler = PgBouncer::start_with(PgBouncerConfig {
+                    pool_size,
+                    ..PgBouncerConfig::default()
+                })
+                .await?;
+                Place::PgBouncer(database, pooler)
+            }
+        };
+        Ok(BenchDatabase { kind, place })
+    }
+
+    /// The URL the bench itself uses: always direct, so that its own
+    /// queries never pass through the pooler whose statistics are read.
+    fn direct_url(&self) -> String {
+        match &self.place {
+            Place::Sqlite(dir) => format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("bench.db").display()
+            ),
+            Place::Postgres(database) | Place::PgBouncer(database, _) => database.url().to_owned(),
+        }
+    }
+
+    /// What the worker is configured with.
+    pub(crate) fn worker_database(&self) -> WorkerDatabase {
+        match &self.place {
+            Place::PgBouncer(database, pooler) => WorkerDatabase {
+                url: pooler.pooled_url(database.url()),
+                pooler: "transaction",
+                migration_url: Some(database.url().to_owned()),
+            },
+            Place::Sqlite(_) | Place::Postgres(_) => WorkerDatabase {
+                url: self.direct_url(),
+                pooler: "none",
+                migration_url: None,
+            },
+        }
+    }
+
+    /// Creates the schema and enqueues `names`, through the storage
+    /// adapter the worker uses.
+    pub(crate) async fn seed(&self, names: &[DomainName]) -> Result<(), BenchError> {
+        let storage = StorageSettings::new(self.direct_url());
+        let storage_error =
+            |error: scheduler_storage_seaorm::StorageError| BenchError::Storage(error.to_string());
+        SeaOrmRepository::migrate(&storage)
+            .await
+            .map_err(storage_error)?;
+        let repository = SeaOrmRepository::connect(&storage)
+            .await
+            .map_err(storage_error)?;
+        for chunk in names.chunks(SEED_CHUNK) {
+            repository
+                .enqueue(chunk, Utc::now())
+                .await
+                .map_err(|error| BenchError::Storage(error.to_string()))?;
+        }
+        repository.close().await;
+        Ok(())
+    }
+
+    /// A connection that watches the queue.
+    pub(crate) async fn observer(&self) -> Result<Observer, BenchError> {
+        let url = self.direct_url();
+        Ok(match self.kind {
+            DatabaseKind::Sqlite => Observer::Sqlite(SqliteConnection::connect(&url).await?),
+            DatabaseKind::Postgres | DatabaseKind::Pgbouncer => Observer::Postgres {
+                connection: PgConnection::connect(&url).await?,
+                queries: 0,
+            },
+        })
+    }
+
+    /// The round trips the database has served so far, not counting the
+    /// observer's: Postgres's committed and rolled-back transactions of
+    /// this database (every worker operation is one simple-protocol query
+    /// in a transaction of its own), PgBouncer's transactions of the pool,
+    /// `None` on SQLite.
+    pub(crate) async fn round_trips(
+        &self,
+        observer: &mut Observer,
+    ) -> Result<Option<u64>, BenchError> {
+        match &self.place {
+            Place::Sqlite(_) => Ok(None),
+            Place::PgBouncer(database, pooler) => {
+                let stats = pooler.stats(database.name()).await?;
+                Ok(Some(stats.transactions))
+            }
+            Place::Postgres(database) => {
+                // The observer's statistics are pushed out now, so that
+                // every query of its that was counted is one it counted.
+                observer
+                    .execute("SELECT pg_stat_force_next_flush()")
+                    .await?;
+                let observed = observer.queries();
+                let total = settled_transactions(database.name()).await?;
+                Ok(Some(total.saturating_sub(observed)))
+            }
+        }
+    }
+
+    /// Drops the database and stops the pooler.
+    pub(crate) async fn remove(self) {
+        match self.place {
+            Place::Sqlite(dir) => drop(dir),
+            Place::Postgres(database) => database.drop().await,
+            Place::PgBouncer(database, pooler) => {
+                drop(pooler);
+                database.drop().await;
+            }
+        }
+    }
+}
+
+/// `xact_commit + xact_rollback` of `name`, read until two readings
+/// `STATS_SETTLE` apart agree (backends flush their counts when idle).
+async fn settled_transactions(name: &str) -> Result<u64, BenchError> {
+    let mut admin = PgConnection::connect(&admin_url()).await?;
+    let sql = format!(
+        "SELECT (xact_commit + xact_rollback)::int8 FROM pg_stat_database WHERE datname = '{}'",
+        name.replace('\'', "''")
+    );
+    let mut last: Option<i64> = None;
+    let deadline = Instant::now() + STATS_SETTLE * 10;
+    loop {
+        tokio::time::sleep(STATS_SETTLE).await;
+        let row = sqlx::raw_sql(AssertSqlSafe(sql.clone()))
+            .fetch_one(&mut admin)
+            .await?;
+        let now: i64 = row.try_get(0)?;
+        if last == Some(now) || Instant::now() > deadline {
+            admin.close().await?;
+            return Ok(u64::try_from(now).unwrap_or(0));
+        }
+        last = Some(now);
+    }
+}
+
+/// The bench's own connection to the queue.
+#[derive(Debug)]
+pub(crate) enum Observer {
+    Sqlite(SqliteConnection),
+    Postgres {
+        connection: PgConnection,
+        /// Simple-protocol queries sent: each is one transaction that the
+        /// round-trip count must leave out.
+        queries: u64,
+    },
+}
+
+impl Observer {
+    async fn execute(&mut self, sql: &'static str) -> Result<(), BenchError> {
+        match self {
+            Observer::Sqlite(connection) => {
+                sqlx::raw_sql(sql).execute(connection).await?;
+            }
+            Observer::Postgres {
+                connection,
+                queries,
+            } => {
+                *queries += 1;
+                sqlx::raw_sql(sql).execute(connection).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn queries(&self) -> u64 {
+        match self {
+            Observer::Sqlite(_) => 0,
+            Observer::Postgres { queries, .. } => *queries,
+        }
+    }
+
+    /// Rows still `pending` or `processing`.
+    pub(crate) async fn unfinished(&mut self) -> Result<u64, BenchError> {
+        const SQL: &str = "SELECT count(*) FROM domains WHERE status IN ('pending', 'processing')";
+        let count: i64 = match self {
+            Observer::Sqlite(connection) => {
+                sqlx::raw_sql(SQL).fetch_one(connection).await?.try_get(0)?
+            }
+            Observer::Postgres {
+                connection,
+                queries,
+            } => {
+                *queries += 1;
+                sqlx::raw_sql(SQL).fetch_one(connection).await?.try_get(0)?
+            }
+        };
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// Every row's domain, status and `updated_at`.
+    pub(crate) async fn rows(&mut self) -> Result<Vec<FinishedRow>, BenchError> {
+        match self {
+            Observer::Sqlite(connection) => {
+                let rows = sqlx::raw_sql("SELECT domain, status, updated_at FROM domains")
+                    .fetch_all(connection)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        let updated_at: Option<String> = row.try_get(2)?;
+                        Ok(FinishedRow {
+                            domain: row.try_get(0)?,
+                            status: row.try_get(1)?,
+                            updated_at: updated_at
+                                .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
+                                .map(|time| time.with_timezone(&Utc)),
+                        })
+                    })
+                    .collect()
+            }
+            Observer::Postgres {
+                connection,
+                queries,
+            } => {
+                *queries += 1;
+                let rows = sqlx::raw_sql("SELECT domain, status, updated_at FROM domains")
+                    .fetch_all(connection)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(FinishedRow {
+                            domain: row.try_get(0)?,
+                            status: row.try_get(1)?,
+                            updated_at: row.try_get(2)?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    }
+}
