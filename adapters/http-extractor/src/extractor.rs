@@ -12,11 +12,11 @@ use scheduler_domain::{
     SiteMetadata,
 };
 use scheduler_html_metadata as html;
-use tokio::sync::Semaphore;
 use tracing::{debug, error, instrument};
 use url::Url;
 
 use crate::error::{ErrorContext, HttpExtractorError, whole_seconds};
+use crate::parse_pool::{Panicked, ParsePool};
 use crate::resolver::{GuardedResolver, SharedResolver};
 use crate::retry::{MAX_RETRY_AFTER, backoff, retry_after};
 use crate::{FetchSettings, ProxyUrl, tls};
@@ -39,8 +39,8 @@ pub struct HttpExtractor {
     client: Client,
     resolver: Arc<GuardedResolver>,
     settings: Arc<FetchSettings>,
-    /// One permit per core: pages parsed at once.
-    parses: Arc<Semaphore>,
+    /// One thread per core that parses pages.
+    parser: Arc<ParsePool>,
 }
 
 /// A fetched page, before extraction.
@@ -126,9 +126,14 @@ impl HttpExtractor {
             client,
             resolver,
             settings: Arc::new(settings),
-            parses: Arc::new(Semaphore::new(
-                std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
-            )),
+            parser: Arc::new(
+                ParsePool::new(
+                    std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+                )
+                .map_err(|error| {
+                    HttpExtractorError::Client(format!("cannot start the parsing threads: {error}"))
+                })?,
+            ),
         })
     }
 
@@ -147,7 +152,7 @@ impl HttpExtractor {
     pub async fn extract_url(&self, url: &Url) -> Result<SiteMetadata, ExtractionError> {
         let page = self.fetch(url).await?;
         let home_url = page.final_url.clone();
-        let home = self.on_blocking_pool(page, html::extract_home_page).await?;
+        let home = self.on_parse_thread(page, html::extract_home_page).await?;
         let mut metadata = home.metadata;
         if metadata.site_kind == SiteKind::Challenge {
             return Err(challenge_error(&metadata));
@@ -181,7 +186,7 @@ impl HttpExtractor {
             let outcome = match read {
                 Ok(page) => {
                     let url = page.final_url.to_string();
-                    self.on_blocking_pool(page, html::extract_contacts)
+                    self.on_parse_thread(page, html::extract_contacts)
                         .await
                         .map(|contacts| (url, contacts))
                 }
@@ -357,7 +362,7 @@ impl HttpExtractor {
             redirects: 0,
         };
         let home = self
-            .on_blocking_pool(page, html::extract_home_page)
+            .on_parse_thread(page, html::extract_home_page)
             .await
             .ok()?;
         (home.metadata.site_kind == SiteKind::Challenge).then(|| challenge_error(&home.metadata))
@@ -495,33 +500,29 @@ fn with_proxy(
 }
 
 impl HttpExtractor {
-    /// Runs an extraction over a fetched page on tokio's blocking pool:
-    /// parsing is CPU work that must not hold a runtime thread. At most one
-    /// page per core is parsed at once: more buys no speed, and each parse
-    /// thread would grow an allocator arena and regex caches of its own, so
-    /// memory would grow with `concurrency` instead of with the cores.
-    async fn on_blocking_pool<T: Send + 'static>(
+    /// Runs an extraction over a fetched page on a parsing thread (see
+    /// `parse_pool`: one per core, so memory grows with the cores, not with
+    /// `concurrency`).
+    async fn on_parse_thread<T: Send + 'static>(
         &self,
         page: FetchedPage,
         extract: fn(&html::Page<'_>) -> T,
     ) -> Result<T, ExtractionError> {
-        // The semaphore is never closed; without a permit the parse still
-        // runs, unbounded as before.
-        let _permit = self.parses.acquire().await.ok();
-        tokio::task::spawn_blocking(move || {
-            extract(&html::Page {
-                url: &page.final_url,
-                body: &page.body,
-                headers: &page.headers,
+        self.parser
+            .run(move || {
+                extract(&html::Page {
+                    url: &page.final_url,
+                    body: &page.body,
+                    headers: &page.headers,
+                })
             })
-        })
-        .await
-        .map_err(|error| {
-            // Only a panic in the parser gets here: hostile bytes that will
-            // fail again, so not worth a retry.
-            error!(%error, "metadata extraction failed");
-            ExtractionError::Unprocessable(error.to_string())
-        })
+            .await
+            .map_err(|Panicked(message)| {
+                // Only a panic in the parser gets here: hostile bytes that
+                // will fail again, so not worth a retry.
+                error!(error = %message, "metadata extraction failed");
+                ExtractionError::Unprocessable(message)
+            })
     }
 }
 

@@ -17,6 +17,7 @@
 //!   overrides, like curl's `--resolve`).
 //! - `extractor`: [`HttpExtractor`] and [`FetchedPage`]: redirects, body
 //!   cap, retries, the port implementation.
+//! - `parse_pool`: the parsing threads, one per core.
 //! - `resolver`: the DNS resolver given to reqwest: rules, then the system
 //!   resolver, then the address filter.
 //! - [`address`]: [`is_public_address`], the filter's classifier.
@@ -29,6 +30,7 @@
 pub mod address;
 mod error;
 mod extractor;
+mod parse_pool;
 mod resolver;
 mod retry;
 pub mod settings;

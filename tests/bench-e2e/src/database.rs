@@ -20,11 +20,19 @@ use crate::BenchError;
 pub(crate) enum DatabaseKind {
     /// A temporary SQLite file.
     Sqlite,
-    /// Postgres at the test server, directly.
+    /// Postgres at the test server, directly over TCP.
     Postgres,
+    /// The same server, directly over its Unix socket in
+    /// `/var/run/postgresql` (the queue without the network stack).
+    #[value(name = "postgres-socket")]
+    #[serde(rename = "postgres-socket")]
+    PostgresSocket,
     /// The same, through a PgBouncer in transaction mode.
     Pgbouncer,
 }
+
+/// Where Debian's Postgres keeps its Unix socket.
+const POSTGRES_SOCKET_DIR: &str = "/var/run/postgresql";
 
 /// Rows enqueued per statement while seeding.
 const SEED_CHUNK: usize = 1000;
@@ -77,7 +85,9 @@ impl BenchDatabase {
                     source,
                 })?)
             }
-            DatabaseKind::Postgres => Place::Postgres(TestDatabase::create().await),
+            DatabaseKind::Postgres | DatabaseKind::PostgresSocket => {
+                Place::Postgres(TestDatabase::create().await)
+            }
             DatabaseKind::Pgbouncer => {
                 let database = TestDatabase::create().await;
                 let pooler = PgBouncer::start_with(PgBouncerConfig {
@@ -111,6 +121,16 @@ impl BenchDatabase {
                 pooler: "transaction",
                 migration_url: Some(database.url().to_owned()),
             },
+            Place::Postgres(database) if self.kind == DatabaseKind::PostgresSocket => {
+                WorkerDatabase {
+                    url: format!(
+                        "postgres://postgres@localhost/{}?host={POSTGRES_SOCKET_DIR}",
+                        database.name()
+                    ),
+                    pooler: "none",
+                    migration_url: None,
+                }
+            }
             Place::Sqlite(_) | Place::Postgres(_) => WorkerDatabase {
                 url: self.direct_url(),
                 pooler: "none",
@@ -146,10 +166,12 @@ impl BenchDatabase {
         let url = self.direct_url();
         Ok(match self.kind {
             DatabaseKind::Sqlite => Observer::Sqlite(SqliteConnection::connect(&url).await?),
-            DatabaseKind::Postgres | DatabaseKind::Pgbouncer => Observer::Postgres {
-                connection: PgConnection::connect(&url).await?,
-                queries: 0,
-            },
+            DatabaseKind::Postgres | DatabaseKind::PostgresSocket | DatabaseKind::Pgbouncer => {
+                Observer::Postgres {
+                    connection: PgConnection::connect(&url).await?,
+                    queries: 0,
+                }
+            }
         })
     }
 

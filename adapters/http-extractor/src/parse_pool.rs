@@ -1,0 +1,111 @@
+//! [`ParsePool`]: the threads that parse pages, one per core.
+//!
+//! Parsing is CPU work that must not hold a runtime thread. On tokio's
+//! blocking pool each page could land on a different thread, and glibc
+//! gives each thread that allocates its own arena, which keeps the memory
+//! it once held: memory then grew with the number of threads that ever
+//! parsed (up to `concurrency`), not with the cores. A fixed set of threads
+//! keeps the arenas (and the regex caches, one per thread) to one per core;
+//! more parses at once than cores would buy no speed anyway.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::oneshot;
+
+/// One parse to run.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of parsing threads fed from one queue.
+#[derive(Debug)]
+pub(crate) struct ParsePool {
+    jobs: mpsc::Sender<Job>,
+}
+
+/// The job panicked (hostile bytes that will fail again).
+#[derive(Debug)]
+pub(crate) struct Panicked(pub(crate) String);
+
+impl ParsePool {
+    /// Starts `threads` parsing threads; they end when the pool is dropped.
+    ///
+    /// # Errors
+    ///
+    /// The OS error when no thread could be started.
+    pub(crate) fn new(threads: usize) -> std::io::Result<ParsePool> {
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for index in 0..threads.max(1) {
+            let receiver = Arc::clone(&receiver);
+            std::thread::Builder::new()
+                .name(format!("parse-{index}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only to take the next job.
+                        let job = receiver
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })?;
+        }
+        Ok(ParsePool { jobs: sender })
+    }
+
+    /// Runs `work` on a parsing thread and returns its result.
+    ///
+    /// # Errors
+    ///
+    /// [`Panicked`] when `work` panicked (or the pool is gone).
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Panicked> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let outcome = catch_unwind(AssertUnwindSafe(work)).map_err(|payload| {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|text| (*text).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "the parser panicked".to_owned());
+                Panicked(message)
+            });
+            // A caller that gave up (shutdown) no longer needs the answer.
+            let _ = reply.send(outcome);
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| Panicked("the parsing threads are gone".to_owned()))?;
+        answer
+            .await
+            .map_err(|_| Panicked("the parsing thread stopped".to_owned()))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn jobs_run_on_the_pool_and_a_panic_is_an_error_not_a_lost_thread() {
+        let pool = ParsePool::new(1).unwrap();
+        assert_eq!(pool.run(|| 6 * 7).await.unwrap(), 42);
+        let panicked = pool
+            .run(|| -> u32 { panic!("hostile bytes") })
+            .await
+            .unwrap_err();
+        assert_eq!(panicked.0, "hostile bytes");
+        // The one thread survived the panic.
+        let name = pool
+            .run(|| std::thread::current().name().map(str::to_owned))
+            .await
+            .unwrap();
+        assert_eq!(name.as_deref(), Some("parse-0"));
+    }
+}
