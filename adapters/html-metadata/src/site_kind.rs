@@ -159,10 +159,15 @@ fn parked(collected: &Collected) -> Option<String> {
             format!("parked at {name}")
         });
     }
+    // Only a short page can be a placeholder: a long one is not folded.
+    if collected.visible_text.len() > MAX_PLACEHOLDER_TEXT {
+        return None;
+    }
     let text = collected.visible_text.to_lowercase();
-    (collected.visible_text.len() <= MAX_PLACEHOLDER_TEXT
-        && FOR_SALE_PHRASES.iter().any(|phrase| text.contains(phrase)))
-    .then(|| "for sale".to_owned())
+    FOR_SALE_PHRASES
+        .iter()
+        .any(|phrase| text.contains(phrase))
+        .then(|| "for sale".to_owned())
 }
 
 fn server_default(title: &str, h1: &str) -> Option<&'static str> {
