@@ -30,6 +30,8 @@ const MAX_RECONNECT_WAIT: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct TableSignal {
     poll_interval: Duration,
+    /// Whether a listener was started (it may be reconnecting right now).
+    listens: bool,
     shared: Arc<Shared>,
 }
 
@@ -45,6 +47,7 @@ impl TableSignal {
     pub fn polling(poll_interval: Duration) -> TableSignal {
         TableSignal {
             poll_interval,
+            listens: false,
             shared: Arc::default(),
         }
     }
@@ -53,9 +56,17 @@ impl TableSignal {
     /// own, which re-establishes a lost connection and ends when the pool
     /// is closed), and polls while it cannot.
     pub(crate) fn listening(pool: sqlx::PgPool, poll_interval: Duration) -> TableSignal {
-        let signal = TableSignal::polling(poll_interval);
+        let signal = TableSignal {
+            listens: true,
+            ..TableSignal::polling(poll_interval)
+        };
         tokio::spawn(listen(pool, Arc::clone(&signal.shared)));
         signal
+    }
+
+    /// Whether this signal listens for notifications (else it only polls).
+    pub fn listens(&self) -> bool {
+        self.listens
     }
 
     /// Whether a listener is connected right now (a poll stands in while

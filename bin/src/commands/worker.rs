@@ -7,6 +7,7 @@ use std::time::Duration;
 use scheduler_application::{BatchProcessor, Scheduler, SystemClock};
 use scheduler_domain::{MetadataExtractor, WorkerId};
 use scheduler_http_extractor::HttpExtractor;
+use scheduler_storage_seaorm::TableSignal;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
@@ -69,7 +70,26 @@ where
         worker,
         settings.scheduler.clone(),
     ));
-    let signal = Arc::new(repository.work_signal(settings.scheduler.poll_interval));
+    let poll_interval = settings.scheduler.poll_interval;
+    // A drain never waits for new rows: it needs no listener.
+    let signal = Arc::new(if once {
+        TableSignal::polling(poll_interval)
+    } else {
+        repository.work_signal(poll_interval)
+    });
+    let poll_s = poll_interval.as_secs_f64();
+    if !once {
+        if signal.listens() {
+            info!(
+                "when idle: LISTEN for new pending rows (polling every {poll_s}s while the \
+                 listener is down)"
+            );
+        } else {
+            info!(
+                "when idle: polling every {poll_s}s (no LISTEN with pooler = transaction or SQLite)"
+            );
+        }
+    }
     let scheduler = Scheduler::new(processor, signal);
 
     let outcome = if once {
