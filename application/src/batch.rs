@@ -249,9 +249,7 @@ where
         shutdown: &CancellationToken,
         grace_over: &CancellationToken,
     ) -> DomainOutcome {
-        let span = info_span!("domain", domain_id = %domain.id, domain = %domain.raw_domain);
         self.process_one(claim, domain, shutdown, grace_over, None)
-            .instrument(span)
             .await
     }
 
@@ -265,9 +263,7 @@ where
         grace_over: &CancellationToken,
         writer: &GroupWriter,
     ) -> DomainOutcome {
-        let span = info_span!("domain", domain_id = %domain.id, domain = %domain.raw_domain);
         self.process_one(claim, domain, shutdown, grace_over, Some(writer))
-            .instrument(span)
             .await
     }
 
@@ -276,7 +272,23 @@ where
         Arc::clone(&self.repository)
     }
 
+    /// One row in a span of its own, its result written by `writer` when
+    /// given, else directly.
     async fn process_one(
+        &self,
+        claim: &Claim,
+        domain: ClaimedDomain,
+        shutdown: &CancellationToken,
+        grace_over: &CancellationToken,
+        writer: Option<&GroupWriter>,
+    ) -> DomainOutcome {
+        let span = info_span!("domain", domain_id = %domain.id, domain = %domain.raw_domain);
+        self.outcome_of(claim, domain, shutdown, grace_over, writer)
+            .instrument(span)
+            .await
+    }
+
+    async fn outcome_of(
         &self,
         claim: &Claim,
         domain: ClaimedDomain,
@@ -322,7 +334,7 @@ where
         let written = match writer {
             Some(writer) => {
                 writer
-                    .complete(domain.id, &claim.claimant, &metadata, now)
+                    .complete(domain.id, &claim.claimant, metadata, now)
                     .await
             }
             None => {

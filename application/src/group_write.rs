@@ -47,19 +47,20 @@ impl GroupWriter {
     }
 
     /// Writes one completion with whatever others are waiting, and returns
-    /// its own outcome.
+    /// its own outcome. Takes the metadata by value: it travels to the
+    /// writer, and the caller has no use for it afterwards.
     pub(crate) async fn complete(
         &self,
         id: DomainId,
         worker: &WorkerId,
-        metadata: &SiteMetadata,
+        metadata: SiteMetadata,
         now: DateTime<Utc>,
     ) -> Result<WriteOutcome, RepositoryError> {
         let (reply, outcome) = oneshot::channel();
         let completion = Completion {
             id,
             worker: worker.clone(),
-            metadata: metadata.clone(),
+            metadata,
             now,
         };
         self.sender
@@ -100,16 +101,7 @@ async fn write_groups<R: DomainRepository>(
 async fn write_group<R: DomainRepository>(repository: &R, group: Vec<(Completion, Reply)>) {
     let (completions, replies): (Vec<Completion>, Vec<Reply>) = group.into_iter().unzip();
     let outcomes = if completions.len() == 1 {
-        vec![
-            repository
-                .complete(
-                    completions[0].id,
-                    &completions[0].worker,
-                    &completions[0].metadata,
-                    completions[0].now,
-                )
-                .await,
-        ]
+        write_alone(repository, &completions).await
     } else {
         match repository.complete_many(&completions).await {
             Ok(outcomes) if outcomes.len() == completions.len() => {
@@ -120,15 +112,7 @@ async fn write_group<R: DomainRepository>(repository: &R, group: Vec<(Completion
                     rows = completions.len(),
                     "a group write failed; writing its rows one by one"
                 );
-                let alone = completions.iter().map(|completion| {
-                    repository.complete(
-                        completion.id,
-                        &completion.worker,
-                        &completion.metadata,
-                        completion.now,
-                    )
-                });
-                futures::future::join_all(alone).await
+                write_alone(repository, &completions).await
             }
         }
     };
@@ -136,4 +120,20 @@ async fn write_group<R: DomainRepository>(repository: &R, group: Vec<(Completion
         // A domain task that is gone (shutdown) no longer needs its answer.
         let _ = reply.send(outcome);
     }
+}
+
+/// Each completion in a transaction of its own.
+async fn write_alone<R: DomainRepository>(
+    repository: &R,
+    completions: &[Completion],
+) -> Vec<Result<WriteOutcome, RepositoryError>> {
+    let alone = completions.iter().map(|completion| {
+        repository.complete(
+            completion.id,
+            &completion.worker,
+            &completion.metadata,
+            completion.now,
+        )
+    });
+    futures::future::join_all(alone).await
 }

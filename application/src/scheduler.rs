@@ -94,13 +94,13 @@ impl Pipeline {
     async fn finish(self) -> (BatchSummary, usize) {
         self.domains.close();
         self.domains.wait().await;
+        // Every domain task has counted its outcome (after its write).
+        let counts = (self.totals(), self.claims.load(Ordering::Relaxed));
         // The writers end once the last handle to them is gone.
         drop(self.writer);
         self.writers.close();
         self.writers.wait().await;
-        let claims = self.claims.load(Ordering::Relaxed);
-        let totals = *self.totals.lock().unwrap_or_else(PoisonError::into_inner);
-        (totals, claims)
+        counts
     }
 }
 
@@ -131,12 +131,12 @@ where
             "scheduler started"
         );
         let pipeline = self.pipeline(shutdown.clone());
-        let sweeper = self.sweep_every_interval(&pipeline);
-        let claimers = futures::future::join_all(
-            (0..settings.max_instances.max(1))
-                .map(|claimer| self.claim_loop(&pipeline, Mode::Serve, claimer)),
+        // Serving claimers log a failed claim and claim again: they end
+        // without an error, at shutdown.
+        let ((), _) = tokio::join!(
+            self.sweep_every_interval(&pipeline),
+            self.claimers(&pipeline, Mode::Serve)
         );
-        tokio::join!(sweeper, claimers);
         info!(
             "shutdown requested: no more claims; waiting for {} domain(s) in flight",
             pipeline.domains.len()
@@ -169,13 +169,9 @@ where
         let started = std::time::Instant::now();
         let rescued = self.rescue().await;
         let pipeline = self.pipeline(shutdown.clone());
-        let results = futures::future::join_all(
-            (0..self.processor.settings().max_instances.max(1))
-                .map(|claimer| self.claim_loop(&pipeline, Mode::Drain, claimer)),
-        )
-        .await;
+        let claimed = self.claimers(&pipeline, Mode::Drain).await;
         let (mut totals, batches) = pipeline.finish().await;
-        results.into_iter().collect::<Result<(), BatchError>>()?;
+        claimed?;
         totals.duration = started.elapsed();
         totals.log_done("drain");
         Ok(DrainSummary {
@@ -203,6 +199,18 @@ where
             writer,
             writers,
         }
+    }
+
+    /// `max_instances` claimers side by side; the first claim error, if any
+    /// (only a drain stops on one).
+    async fn claimers(&self, pipeline: &Pipeline, mode: Mode) -> Result<(), BatchError> {
+        futures::future::join_all(
+            (0..self.processor.settings().max_instances.max(1))
+                .map(|claimer| self.claim_loop(pipeline, mode, claimer)),
+        )
+        .await
+        .into_iter()
+        .collect()
     }
 
     /// One claimer: room, then a claim, then a task per row; waits for the

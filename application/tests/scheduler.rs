@@ -52,11 +52,24 @@ impl Queue {
     }
 }
 
-fn repository(queue: &Queue) -> MockDomainRepository {
+/// A repository whose claims hand out `queue`'s rows and whose rescue
+/// sweeps find nothing; the writes are the caller's to expect.
+fn claiming_from(queue: &Queue) -> MockDomainRepository {
     let mut repository = MockDomainRepository::new();
     repository
         .expect_rescue_expired()
         .returning(|_, _| Box::pin(async { Ok(RescueReport::default()) }));
+    let queue = queue.clone();
+    repository.expect_claim().returning(move |request| {
+        let rows = queue.take(&request);
+        Box::pin(async move { Ok(rows) })
+    });
+    repository
+}
+
+/// [`claiming_from`], every write succeeding.
+fn repository(queue: &Queue) -> MockDomainRepository {
+    let mut repository = claiming_from(queue);
     repository
         .expect_complete()
         .returning(|_, _, _, _| Box::pin(async { Ok(WriteOutcome::Written) }));
@@ -67,11 +80,6 @@ fn repository(queue: &Queue) -> MockDomainRepository {
     repository
         .expect_release()
         .returning(|_, _, _| Box::pin(async { Ok(WriteOutcome::Written) }));
-    let queue = queue.clone();
-    repository.expect_claim().returning(move |request| {
-        let rows = queue.take(&request);
-        Box::pin(async move { Ok(rows) })
-    });
     repository
 }
 
@@ -519,10 +527,7 @@ async fn a_failing_rescue_sweep_does_not_stop_the_drain() {
 /// A repository whose group writes fail as a whole, and whose single
 /// writes refuse the domain titled `refused`.
 fn repository_refusing_one(queue: &Queue, groups: Arc<AtomicUsize>) -> MockDomainRepository {
-    let mut repository = MockDomainRepository::new();
-    repository
-        .expect_rescue_expired()
-        .returning(|_, _| Box::pin(async { Ok(RescueReport::default()) }));
+    let mut repository = claiming_from(queue);
     repository.expect_complete_many().returning(move |group| {
         groups.fetch_add(1, Ordering::SeqCst);
         let refused = group
@@ -554,11 +559,6 @@ fn repository_refusing_one(queue: &Queue, groups: Arc<AtomicUsize>) -> MockDomai
     repository
         .expect_fail()
         .returning(|_, _, _, _| Box::pin(async { Ok(WriteOutcome::Written) }));
-    let queue = queue.clone();
-    repository.expect_claim().returning(move |request| {
-        let rows = queue.take(&request);
-        Box::pin(async move { Ok(rows) })
-    });
     repository
 }
 

@@ -172,6 +172,17 @@ fn direct_postgres(url: &str) -> String {
     format!("[database]\nurl = {url:?}\npooler = \"none\"\n")
 }
 
+/// The `[database]` section for `database` behind `pooler`, as in
+/// production behind Supavisor's port 6543: the worker's URL is the
+/// pooler's, migrations go over a direct one.
+fn pooled_postgres(pooler: &PgBouncer, database: &TestDatabase) -> String {
+    format!(
+        "[database]\nurl = {:?}\npooler = \"transaction\"\nmigration_url = {:?}\n",
+        pooler.pooled_url(database.url()),
+        database.url()
+    )
+}
+
 /// [`scenario`] with other `[scheduler]` lines, and `slow.test` playing `slow`.
 async fn scenario_with(database: Option<String>, scheduler: &str, slow: Site) -> Scenario {
     let server = FixtureServer::builder()
@@ -458,14 +469,7 @@ async fn worker_once_on_postgres_completes_good_sites_and_explains_the_rest() {
 async fn worker_once_through_a_transaction_pooler_completes_good_sites_and_explains_the_rest() {
     let database = TestDatabase::create().await;
     let pooler = PgBouncer::start().await.unwrap();
-    // As in production behind Supavisor's port 6543: the worker's URL is
-    // the pooler's, migrations go over a direct one.
-    let section = format!(
-        "[database]\nurl = {:?}\npooler = \"transaction\"\nmigration_url = {:?}\n",
-        pooler.pooled_url(database.url()),
-        database.url()
-    );
-    postgres_scenario(database.url(), section).await;
+    postgres_scenario(database.url(), pooled_postgres(&pooler, &database)).await;
     drop(pooler);
     database.drop().await;
 }
@@ -674,7 +678,7 @@ async fn a_notified_row_is_claimed_without_waiting_for_the_poll() {
         Site::status(204),
     )
     .await;
-    let _worker = cli.spawn(&["worker"]);
+    let worker = cli.spawn(&["worker"]);
     // The worker is idle once its listener is up.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while listening_sessions(database.url(), database.name()).await == 0 {
@@ -695,7 +699,7 @@ async fn a_notified_row_is_claimed_without_waiting_for_the_poll() {
         |rows| all_finished(rows, 1) && rows["plain.test"].status == "completed",
     )
     .await;
-    drop(_worker);
+    drop(worker);
     database.drop().await;
 }
 
@@ -703,11 +707,7 @@ async fn a_notified_row_is_claimed_without_waiting_for_the_poll() {
 async fn behind_a_transaction_pooler_the_worker_polls_and_never_listens() {
     let database = TestDatabase::create().await;
     let pooler = PgBouncer::start().await.unwrap();
-    let section = format!(
-        "[database]\nurl = {:?}\npooler = \"transaction\"\nmigration_url = {:?}\n",
-        pooler.pooled_url(database.url()),
-        database.url()
-    );
+    let section = pooled_postgres(&pooler, &database);
     let Scenario {
         server: _server,
         cli,

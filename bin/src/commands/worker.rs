@@ -71,14 +71,12 @@ where
         settings.scheduler.clone(),
     ));
     let poll_interval = settings.scheduler.poll_interval;
-    // A drain never waits for new rows: it needs no listener.
     let signal = Arc::new(if once {
+        // A drain never waits for new rows: it needs no listener.
         TableSignal::polling(poll_interval)
     } else {
-        repository.work_signal(poll_interval)
-    });
-    let poll_s = poll_interval.as_secs_f64();
-    if !once {
+        let signal = repository.work_signal(poll_interval);
+        let poll_s = poll_interval.as_secs_f64();
         if signal.listens() {
             info!(
                 "when idle: LISTEN for new pending rows (polling every {poll_s}s while the \
@@ -89,7 +87,8 @@ where
                 "when idle: polling every {poll_s}s (no LISTEN with pooler = transaction or SQLite)"
             );
         }
-    }
+        signal
+    });
     let scheduler = Scheduler::new(processor, signal);
 
     let outcome = if once {
