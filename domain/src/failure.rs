@@ -102,6 +102,79 @@ impl ExtractionError {
     }
 }
 
+/// One kind of failure as `status` groups `last_error`: the messages of
+/// the kind match `like`, an SQL `LIKE` pattern of one of two forms,
+/// `prefix%` or `%infix%`, so that a repository can group in SQL with the
+/// same table [`error_kind`] applies in Rust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorKindRule {
+    /// The kind's name.
+    pub kind: &'static str,
+    /// The messages of the kind.
+    pub like: &'static str,
+    /// When set, the kind is the message's first this many characters
+    /// instead (`HTTP 404`): the status code tells more than "HTTP".
+    pub keep_prefix: Option<u8>,
+}
+
+const fn rule(kind: &'static str, like: &'static str) -> ErrorKindRule {
+    ErrorKindRule {
+        kind,
+        like,
+        keep_prefix: None,
+    }
+}
+
+/// The kinds of `last_error`, first match wins; a message matching none is
+/// of kind `other`. The patterns follow the messages of
+/// [`ExtractionError`], of invalid names, of the rescue sweep
+/// ([`crate::stored::lease_expired_message`]) and of failed writes.
+pub const ERROR_KINDS: &[ErrorKindRule] = &[
+    ErrorKindRule {
+        kind: "HTTP",
+        like: "HTTP %",
+        keep_prefix: Some(8),
+    },
+    rule("dns", "DNS lookup failed%"),
+    rule("timeout", "timed out%"),
+    rule("connection", "connection failed%"),
+    rule("tls", "TLS failed%"),
+    rule("bot challenge", "bot challenge by%"),
+    rule("not html", "not an HTML page%"),
+    rule("redirects", "too many redirects%"),
+    rule("private address", "refused to fetch%"),
+    rule("unprocessable", "could not extract the page%"),
+    rule("lease expired", "lease expired after%"),
+    rule("write failed", "could not write the result%"),
+    rule("invalid domain", "%is not a valid domain name:%"),
+];
+
+/// The kind name of messages that match no rule of [`ERROR_KINDS`].
+pub const OTHER_ERROR_KIND: &str = "other";
+
+/// The kind of a `last_error` message by [`ERROR_KINDS`].
+pub fn error_kind(message: &str) -> String {
+    ERROR_KINDS
+        .iter()
+        .find(|rule| like_matches(rule.like, message))
+        .map_or_else(
+            || OTHER_ERROR_KIND.to_owned(),
+            |rule| match rule.keep_prefix {
+                Some(keep) => message.chars().take(usize::from(keep)).collect(),
+                None => rule.kind.to_owned(),
+            },
+        )
+}
+
+/// `LIKE` for the two forms the rules use (case-sensitive, as in Postgres).
+fn like_matches(pattern: &str, text: &str) -> bool {
+    match (pattern.strip_prefix('%'), pattern.strip_suffix('%')) {
+        (Some(_), Some(_)) => text.contains(&pattern[1..pattern.len() - 1]),
+        (None, Some(prefix)) => text.starts_with(prefix),
+        _ => text == pattern,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +238,73 @@ mod tests {
             ExtractionError::Timeout { seconds: 30 }.to_string(),
             "timed out after 30s"
         );
+    }
+
+    #[test]
+    fn every_failure_message_has_a_kind_of_its_own() {
+        let url = "https://example.com/".to_owned();
+        let cases = [
+            (status(404), "HTTP 404"),
+            (status(503), "HTTP 503"),
+            (ExtractionError::Dns("no such host".into()), "dns"),
+            (ExtractionError::Timeout { seconds: 20 }, "timeout"),
+            (ExtractionError::Connection("reset".into()), "connection"),
+            (ExtractionError::Tls("expired".into()), "tls"),
+            (
+                ExtractionError::BotChallenge {
+                    provider: "Akamai".into(),
+                },
+                "bot challenge",
+            ),
+            (
+                ExtractionError::NotHtml {
+                    content_type: "image/png".into(),
+                    url,
+                },
+                "not html",
+            ),
+            (ExtractionError::TooManyRedirects { limit: 10 }, "redirects"),
+            (
+                ExtractionError::ForbiddenAddress {
+                    host: "a.example".into(),
+                    address: "10.0.0.1".into(),
+                },
+                "private address",
+            ),
+            (
+                ExtractionError::Unprocessable("bad".into()),
+                "unprocessable",
+            ),
+            (
+                ExtractionError::from(crate::DomainName::parse("nope").unwrap_err()),
+                "invalid domain",
+            ),
+            (ExtractionError::Other("odd".into()), OTHER_ERROR_KIND),
+        ];
+        for (failure, kind) in cases {
+            assert_eq!(error_kind(&failure.to_string()), kind, "{failure}");
+        }
+        assert_eq!(
+            error_kind(&crate::stored::lease_expired_message(3)),
+            "lease expired"
+        );
+        assert_eq!(
+            error_kind("could not write the result: database unavailable: gone"),
+            "write failed"
+        );
+        // A retry's suffix does not change the kind.
+        assert_eq!(
+            error_kind("timed out after 20s (gave up after 3 attempts)"),
+            "timeout"
+        );
+    }
+
+    #[test]
+    fn every_rule_is_a_prefix_or_an_infix_pattern() {
+        for rule in ERROR_KINDS {
+            let body = rule.like.trim_matches('%');
+            assert!(rule.like.ends_with('%'), "{rule:?}");
+            assert!(!body.contains(['%', '_', '\\', '\'']), "{rule:?}");
+        }
     }
 }

@@ -29,14 +29,17 @@ pub mod settings;
 pub mod status;
 pub mod stored;
 
-pub use failure::{ExtractionError, FailureKind};
+pub use failure::{
+    ERROR_KINDS, ErrorKindRule, ExtractionError, FailureKind, OTHER_ERROR_KIND, error_kind,
+};
 pub use metadata::{
     ContactKind, ContactPage, ContactSource, MetadataDocument, PageContacts, SiteKind,
     SiteMetadata, SocialProfiles, TechStack, Technology, WordPressInfo,
 };
 pub use model::{
-    ClaimRequest, ClaimedDomain, Completion, DomainId, EnqueueReport, ErrorSample, RescueReport,
-    StatusReport, WorkerId, WriteOutcome,
+    ClaimRequest, ClaimedDomain, CompletedSample, Completion, DomainId, EnqueueReport,
+    ErrorKindCount, ErrorSample, LastHour, RescueReport, STATUS_ERROR_KINDS, StatusReport,
+    StatusRequest, WorkerId, WriteOutcome,
 };
 pub use name::{DomainName, DomainNameError};
 pub use ports::{DomainRepository, MetadataExtractor, RepositoryError, WorkSignal};

@@ -142,7 +142,85 @@ pub struct ErrorSample {
     pub at: DateTime<Utc>,
 }
 
-/// Row counts per state and the latest errors.
+/// What `status` should list besides the counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusRequest {
+    /// The current time: due rows, expired leases and the last hour are
+    /// reckoned from it.
+    pub now: DateTime<Utc>,
+    /// How many of the latest errors to list.
+    pub recent_errors: u32,
+    /// How many of the latest completed rows to list (with their titles).
+    pub recent_completed: u32,
+}
+
+impl StatusRequest {
+    /// Counts and figures at `now`, no rows listed.
+    pub fn at(now: DateTime<Utc>) -> StatusRequest {
+        StatusRequest {
+            now,
+            recent_errors: 0,
+            recent_completed: 0,
+        }
+    }
+
+    /// Also the `count` latest errors.
+    pub fn with_errors(self, count: u32) -> StatusRequest {
+        StatusRequest {
+            recent_errors: count,
+            ..self
+        }
+    }
+
+    /// Also the `count` latest completed rows.
+    pub fn with_completed(self, count: u32) -> StatusRequest {
+        StatusRequest {
+            recent_completed: count,
+            ..self
+        }
+    }
+}
+
+/// A recently completed row, for the status page.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CompletedSample {
+    /// The `domain` column.
+    pub domain: String,
+    /// The `title` column, as the site wrote it (untrusted text).
+    pub title: Option<String>,
+    /// When it was written.
+    pub at: DateTime<Utc>,
+}
+
+/// How many `error` rows share one kind of failure
+/// ([`crate::failure::error_kind`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ErrorKindCount {
+    /// The kind, e.g. `dns`, `timeout` or `HTTP 404`.
+    pub kind: String,
+    /// Rows in `error` with a `last_error` of that kind.
+    pub count: u64,
+}
+
+/// Rows finished within the hour before the report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LastHour {
+    /// Rows `completed` in that hour (by `updated_at`).
+    pub completed: u64,
+    /// Rows moved to `error` in that hour (by `updated_at`).
+    pub failed: u64,
+}
+
+impl LastHour {
+    /// Rows finished per minute over the hour.
+    pub fn per_minute(&self) -> f64 {
+        (self.completed + self.failed) as f64 / 60.0
+    }
+}
+
+/// Row counts per state, the queue's lag, the last hour's throughput, the
+/// most frequent kinds of error and the latest errors: one consistent
+/// snapshot of the table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StatusReport {
     /// Rows in `pending` (due now or waiting for a retry).
@@ -159,9 +237,23 @@ pub struct StatusReport {
     pub error: u64,
     /// Rows whose status is none of the four.
     pub other: u64,
+    /// How long the due `pending` row that has waited longest has been
+    /// waiting (since it was enqueued, put back or its retry time came), in
+    /// seconds; `None` when no row is due.
+    pub oldest_pending_seconds: Option<u64>,
+    /// Rows finished in the last hour.
+    pub last_hour: LastHour,
+    /// The most frequent kinds of error among `error` rows, most frequent
+    /// first (at most ten).
+    pub error_kinds: Vec<ErrorKindCount>,
     /// The most recent errors, newest first.
     pub recent_errors: Vec<ErrorSample>,
+    /// The most recently completed rows, newest first.
+    pub recent_completed: Vec<CompletedSample>,
 }
+
+/// How many kinds of error a [`StatusReport`] lists.
+pub const STATUS_ERROR_KINDS: usize = 10;
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     ClaimRequest, ClaimedDomain, Completion, DomainId, DomainName, EnqueueReport, ExtractionError,
-    RescueReport, SiteMetadata, StatusReport, WorkerId, WriteOutcome,
+    RescueReport, SiteMetadata, StatusReport, StatusRequest, WorkerId, WriteOutcome,
 };
 
 /// A storage failure, as the application sees it.
@@ -147,15 +147,15 @@ pub trait DomainRepository: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<EnqueueReport, RepositoryError>> + Send;
 
-    /// Counts rows per state and lists the `recent_errors` latest errors.
+    /// Reads a [`StatusReport`] from one consistent snapshot of the table
+    /// (one read-only transaction that sees a single point in time).
     ///
     /// # Errors
     ///
     /// Any [`RepositoryError`].
     fn status(
         &self,
-        now: DateTime<Utc>,
-        recent_errors: u32,
+        request: StatusRequest,
     ) -> impl Future<Output = Result<StatusReport, RepositoryError>> + Send;
 }
 

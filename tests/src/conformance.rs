@@ -22,8 +22,8 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use scheduler_domain::{
     ClaimRequest, ClaimedDomain, Completion, ContactKind, ContactPage, ContactSource, DomainId,
-    DomainName, DomainRepository, RescueReport, SiteKind, SiteMetadata, SocialProfiles, Technology,
-    WordPressInfo, WorkerId, WriteOutcome,
+    DomainName, DomainRepository, RescueReport, SiteKind, SiteMetadata, SocialProfiles,
+    StatusRequest, Technology, WordPressInfo, WorkerId, WriteOutcome,
 };
 use scheduler_storage_memory::MemoryRepository;
 use scheduler_storage_seaorm::{Backend, PoolerMode, SeaOrmRepository, StorageSettings};
@@ -1158,7 +1158,11 @@ pub async fn complete_round_trips_hostile_text_exactly<T: ConformanceTarget>(tar
         Some(format!("{error}beforeafter"))
     );
 
-    let status = target.repository().status(at(200), 5).await.unwrap();
+    let status = target
+        .repository()
+        .status(StatusRequest::at(at(200)).with_errors(5))
+        .await
+        .unwrap();
     assert_eq!(status.error, 2, "the table is still there");
     assert_eq!(
         status.completed,
@@ -1513,7 +1517,11 @@ pub async fn status_counts_rows_per_state_and_lists_recent_errors<T: Conformance
         .seed(SeedRow::pending("x1.example").status("archived"))
         .await;
 
-    let report = target.repository().status(at(100), 2).await.unwrap();
+    let report = target
+        .repository()
+        .status(StatusRequest::at(at(100)).with_errors(2))
+        .await
+        .unwrap();
     assert_eq!(
         (
             report.pending,
@@ -1539,11 +1547,117 @@ pub async fn status_counts_rows_per_state_and_lists_recent_errors<T: Conformance
     assert!(
         target
             .repository()
-            .status(at(100), 0)
+            .status(StatusRequest::at(at(100)).with_errors(0))
             .await
             .unwrap()
             .recent_errors
             .is_empty()
+    );
+}
+
+/// `status` also reports how long the oldest due row has waited, what
+/// finished in the last hour, the most frequent kinds of error (by the
+/// domain's table) and the latest completed rows with their titles.
+pub async fn status_reports_lag_last_hour_error_kinds_and_recent_completions<
+    T: ConformanceTarget,
+>(
+    target: &T,
+) {
+    let repository = target.repository();
+    target.seed(SeedRow::pending("done.example")).await;
+    let worker = worker("w");
+    let claimed = repository
+        .claim(claim_request(&worker, 1, at(100), at(110)))
+        .await
+        .unwrap();
+    let metadata = SiteMetadata {
+        title: Some("<script>alert('t')</script> Done".into()),
+        ..rich_metadata()
+    };
+    repository
+        .complete(claimed[0].id, &worker, &metadata, at(150))
+        .await
+        .unwrap();
+    for seed in [
+        SeedRow::pending("p1.example").updated_at(Some(at(20))),
+        SeedRow::pending("p2.example").updated_at(Some(at(50))),
+        // Due since its retry time, not since its last update.
+        SeedRow::pending("r1.example").next_attempt_at(at(30)),
+        // Not due: not waiting in the queue.
+        SeedRow::pending("f1.example").next_attempt_at(at(500)),
+        // Completed before the last hour.
+        SeedRow::pending("old.example")
+            .status("completed")
+            .updated_at(Some(at(100))),
+    ] {
+        target.seed(seed).await;
+    }
+    let errors: [(&str, Option<&str>, i64); 9] = [
+        ("e1.example", Some("HTTP 404 from https://e1.example/"), 150),
+        ("e2.example", Some("HTTP 404 from https://e2.example/"), 160),
+        ("e3.example", Some("HTTP 503 from https://e3.example/"), 10),
+        ("e4.example", Some("DNS lookup failed: no such host"), 10),
+        ("e5.example", Some("DNS lookup failed: no such host"), 11),
+        ("e6.example", Some("DNS lookup failed: no such host"), 12),
+        (
+            "e7.example",
+            Some("timed out after 20s (gave up after 3 attempts)"),
+            10,
+        ),
+        ("e8.example", None, 10),
+        ("e9.example", Some("something odd"), 10),
+    ];
+    for (domain, error, minute) in errors {
+        let mut seed = SeedRow::pending(domain)
+            .status("error")
+            .updated_at(Some(at(minute)));
+        if let Some(error) = error {
+            seed = seed.last_error(error);
+        }
+        target.seed(seed).await;
+    }
+
+    let report = repository
+        .status(StatusRequest::at(at(200)).with_errors(1).with_completed(5))
+        .await
+        .unwrap();
+    assert_eq!(report.oldest_pending_seconds, Some(180 * 60));
+    assert_eq!(
+        (report.last_hour.completed, report.last_hour.failed),
+        (1, 2)
+    );
+    let kinds: Vec<(&str, u64)> = report
+        .error_kinds
+        .iter()
+        .map(|kind| (kind.kind.as_str(), kind.count))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("dns", 3),
+            ("HTTP 404", 2),
+            ("other", 2),
+            ("HTTP 503", 1),
+            ("timeout", 1)
+        ]
+    );
+    assert_eq!(report.recent_errors.len(), 1);
+    assert_eq!(report.recent_errors[0].domain, "e2.example");
+    let completed: Vec<(&str, Option<&str>, DateTime<Utc>)> = report
+        .recent_completed
+        .iter()
+        .map(|row| (row.domain.as_str(), row.title.as_deref(), row.at))
+        .collect();
+    assert_eq!(
+        completed,
+        [
+            (
+                "done.example",
+                Some("<script>alert('t')</script> Done"),
+                at(150)
+            ),
+            ("old.example", None, at(100)),
+        ]
     );
 }
 

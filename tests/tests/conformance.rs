@@ -37,6 +37,7 @@ macro_rules! conformance_tests {
                 guarded_writes_refuse_rows_leased_to_another_worker,
                 enqueue_adds_new_names_and_reports_the_rest,
                 status_counts_rows_per_state_and_lists_recent_errors,
+                status_reports_lag_last_hour_error_kinds_and_recent_completions,
                 row_inserted_with_only_domain_gets_defaults_and_is_claimable,
                 $($extra,)*
             );

@@ -238,7 +238,7 @@ mod worker_through_the_pooler {
     use chrono::{TimeDelta, Utc};
     use scheduler_domain::{
         ClaimRequest, ClaimedDomain, DomainName, DomainRepository, RepositoryError, SiteMetadata,
-        WorkerId, WriteOutcome,
+        StatusRequest, WorkerId, WriteOutcome,
     };
     use scheduler_storage_seaorm::{SeaOrmRepository, StorageSettings};
 
@@ -402,7 +402,9 @@ mod worker_through_the_pooler {
             }
             let rescued = repository.rescue_expired(Utc::now(), 3).await;
             record("rescue_expired", rescued.map(|_| ()));
-            let status = repository.status(Utc::now(), 5).await;
+            let status = repository
+                .status(StatusRequest::at(Utc::now()).with_errors(5))
+                .await;
             record("status", status.map(|_| ()));
         }
 
@@ -472,7 +474,10 @@ mod worker_through_the_pooler {
             }
         }
         repository.rescue_expired(Utc::now(), 3).await.unwrap();
-        repository.status(Utc::now(), 5).await.unwrap();
+        repository
+            .status(StatusRequest::at(Utc::now()).with_errors(5))
+            .await
+            .unwrap();
     }
 
     /// The named prepared statements on every server connection of the
@@ -651,8 +656,12 @@ mod worker_through_the_pooler {
             repository.release(claimed[3].id, &worker, now)
         );
         measure!("rescue_expired", 1, repository.rescue_expired(now, 3));
-        // Counts and recent errors are read in two transactions.
-        measure!("status", 2, repository.status(now, 5));
+        // The whole report is one snapshot: one transaction.
+        measure!(
+            "status",
+            1,
+            repository.status(StatusRequest::at(now).with_errors(5))
+        );
 
         let table = measured
             .iter()

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use scheduler_domain::{DomainName, DomainRepository, RepositoryError, WorkerId};
+use scheduler_domain::{DomainName, DomainRepository, RepositoryError, StatusRequest, WorkerId};
 use scheduler_storage_seaorm::{PoolerMode, SeaOrmRepository, StorageSettings};
 use scheduler_tests::conformance::{at, claim_request, rich_metadata};
 use scheduler_tests::postgres::TestDatabase;
@@ -104,7 +104,10 @@ async fn exercise(repository: &SeaOrmRepository) {
             .requeued,
         1
     );
-    repository.status(at(200), 5).await.unwrap();
+    repository
+        .status(StatusRequest::at(at(200)).with_errors(5))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -205,7 +208,10 @@ async fn each_session_setting_is_logged_at_debug_level_per_transaction() {
         .claim(claim_request(&a, 5, at(100), at(110)))
         .await
         .unwrap();
-    repository.status(at(100), 5).await.unwrap();
+    repository
+        .status(StatusRequest::at(at(100)).with_errors(5))
+        .await
+        .unwrap();
     drop(guard);
 
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();

@@ -14,6 +14,7 @@
 //! A `std::sync::Mutex`, not a tokio one: no method holds the lock across an
 //! await point (each operation is one synchronous step, like one statement).
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
@@ -21,9 +22,10 @@ use scheduler_domain::stored::{
     self, EMAIL_COLUMN_LIMIT, PHONE_COLUMN_LIMIT, capped_error, lease_expired_message, strip_nul,
 };
 use scheduler_domain::{
-    ClaimRequest, ClaimedDomain, Completion, DomainId, DomainName, DomainRepository, DomainStatus,
-    EnqueueReport, ErrorSample, RepositoryError, RescueReport, SiteMetadata, StatusReport,
-    WorkerId, WriteOutcome,
+    ClaimRequest, ClaimedDomain, CompletedSample, Completion, DomainId, DomainName,
+    DomainRepository, DomainStatus, EnqueueReport, ErrorKindCount, ErrorSample, RepositoryError,
+    RescueReport, STATUS_ERROR_KINDS, SiteMetadata, StatusReport, StatusRequest, WorkerId,
+    WriteOutcome, error_kind,
 };
 use serde_json::Value as Json;
 
@@ -420,19 +422,28 @@ impl DomainRepository for MemoryRepository {
         Ok(report)
     }
 
-    async fn status(
-        &self,
-        now: DateTime<Utc>,
-        recent_errors: u32,
-    ) -> Result<StatusReport, RepositoryError> {
+    async fn status(&self, request: StatusRequest) -> Result<StatusReport, RepositoryError> {
+        let StatusRequest {
+            now,
+            recent_errors,
+            recent_completed,
+        } = request;
         let rows = self.lock();
         let mut report = StatusReport::default();
+        let hour_ago = now - chrono::TimeDelta::hours(1);
+        let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
+        let mut oldest_due: Option<DateTime<Utc>> = None;
         for row in rows.iter() {
+            let in_last_hour = row.updated_at.is_some_and(|at| at >= hour_ago);
             match row.status.as_deref().and_then(|status| status.parse().ok()) {
                 Some(DomainStatus::Pending) => {
                     report.pending += 1;
                     if row.next_attempt_at.is_some_and(|at| at > now) {
                         report.waiting_for_retry += 1;
+                    } else if let Some(since) =
+                        row.next_attempt_at.or(row.updated_at).or(row.created_at)
+                    {
+                        oldest_due = Some(oldest_due.map_or(since, |oldest| oldest.min(since)));
                     }
                 }
                 Some(DomainStatus::Processing) => {
@@ -441,40 +452,66 @@ impl DomainRepository for MemoryRepository {
                         report.expired_leases += 1;
                     }
                 }
-                Some(DomainStatus::Completed) => report.completed += 1,
-                Some(DomainStatus::Error) => report.error += 1,
+                Some(DomainStatus::Completed) => {
+                    report.completed += 1;
+                    report.last_hour.completed += u64::from(in_last_hour);
+                }
+                Some(DomainStatus::Error) => {
+                    report.error += 1;
+                    report.last_hour.failed += u64::from(in_last_hour);
+                    *kinds
+                        .entry(error_kind(row.last_error.as_deref().unwrap_or_default()))
+                        .or_default() += 1;
+                }
                 None => report.other += 1,
             }
         }
-        let mut errors: Vec<&DomainRow> = rows
-            .iter()
-            .filter(|row| row.has_status(DomainStatus::Error))
-            .collect();
-        // Newest first, rows without a time last, ties by id descending: the
-        // order the SQL adapters use.
-        errors.sort_by(|a, b| {
-            (
-                a.updated_at.is_none(),
-                std::cmp::Reverse(a.updated_at),
-                std::cmp::Reverse(a.id),
-            )
-                .cmp(&(
-                    b.updated_at.is_none(),
-                    std::cmp::Reverse(b.updated_at),
-                    std::cmp::Reverse(b.id),
-                ))
-        });
-        report.recent_errors = errors
+        report.oldest_pending_seconds =
+            oldest_due.map(|since| u64::try_from((now - since).num_seconds()).unwrap_or(0));
+        let mut kinds: Vec<ErrorKindCount> = kinds
             .into_iter()
-            .take(usize::try_from(recent_errors).unwrap_or(usize::MAX))
+            .map(|(kind, count)| ErrorKindCount { kind, count })
+            .collect();
+        // Most frequent first; the BTreeMap left ties in name order.
+        kinds.sort_by_key(|kind| std::cmp::Reverse(kind.count));
+        kinds.truncate(STATUS_ERROR_KINDS);
+        report.error_kinds = kinds;
+        report.recent_errors = newest(&rows, DomainStatus::Error, recent_errors)
             .map(|row| ErrorSample {
                 domain: row.domain.clone(),
                 error: row.last_error.clone().unwrap_or_default(),
                 at: row.updated_at.unwrap_or(DateTime::UNIX_EPOCH),
             })
             .collect();
+        report.recent_completed = newest(&rows, DomainStatus::Completed, recent_completed)
+            .map(|row| CompletedSample {
+                domain: row.domain.clone(),
+                title: row.title.clone(),
+                at: row.updated_at.unwrap_or(DateTime::UNIX_EPOCH),
+            })
+            .collect();
         Ok(report)
     }
+}
+
+/// Up to `limit` rows in `status`, newest first, rows without a time last,
+/// ties by id descending: the order the SQL adapters use.
+fn newest(
+    rows: &[DomainRow],
+    status: DomainStatus,
+    limit: u32,
+) -> impl Iterator<Item = &DomainRow> {
+    let mut matching: Vec<&DomainRow> = rows.iter().filter(|row| row.has_status(status)).collect();
+    matching.sort_by_key(|row| {
+        (
+            row.updated_at.is_none(),
+            std::cmp::Reverse(row.updated_at),
+            std::cmp::Reverse(row.id),
+        )
+    });
+    matching
+        .into_iter()
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
 }
 
 #[cfg(test)]

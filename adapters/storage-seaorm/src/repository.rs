@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use scheduler_domain::{
-    ClaimRequest, ClaimedDomain, Completion, DomainId, DomainName, DomainRepository, DomainStatus,
-    EnqueueReport, ErrorSample, RepositoryError, RescueReport, SiteMetadata, StatusReport,
-    WorkerId, WriteOutcome,
+    ClaimRequest, ClaimedDomain, CompletedSample, Completion, DomainId, DomainName,
+    DomainRepository, DomainStatus, EnqueueReport, ErrorKindCount, ErrorSample, LastHour,
+    RepositoryError, RescueReport, SiteMetadata, StatusReport, StatusRequest, WorkerId,
+    WriteOutcome,
 };
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use tracing::{debug, info, instrument};
@@ -17,7 +18,7 @@ use crate::migrate::{MigrationReport, reconcile};
 use crate::settings::{PoolerMode, StorageSettings, redacted_url};
 use crate::signal::TableSignal;
 use crate::sql::{Built, Runner};
-use crate::statements;
+use crate::statements::{self, StatusPart};
 
 /// The database behind a [`SeaOrmRepository`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -387,37 +388,63 @@ impl DomainRepository for SeaOrmRepository {
         Ok(report)
     }
 
-    async fn status(
-        &self,
-        now: DateTime<Utc>,
-        recent_errors: u32,
-    ) -> Result<StatusReport, RepositoryError> {
-        let counts = self.built(&statements::status_counts(self.backend(), now));
+    async fn status(&self, request: StatusRequest) -> Result<StatusReport, RepositoryError> {
+        let statements: Vec<Built> = statements::status_report(self.backend(), &request)
+            .iter()
+            .map(|statement| self.built(statement))
+            .collect();
         let mut report = StatusReport::default();
-        for row in self.runner.fetch(&[counts]).await? {
-            let total = count(row.integer("total")?);
-            match row.text("status")?.as_deref().and_then(|s| s.parse().ok()) {
-                Some(DomainStatus::Pending) => {
-                    report.pending = total;
-                    report.waiting_for_retry = count(row.integer("waiting")?);
+        for row in self.runner.fetch_snapshot(&statements).await? {
+            let part = row.text(StatusPart::COLUMN)?;
+            match part.as_deref().and_then(StatusPart::parse) {
+                Some(StatusPart::Counts) => {
+                    let total = count(row.integer("total")?);
+                    match row.text("status")?.as_deref().and_then(|s| s.parse().ok()) {
+                        Some(DomainStatus::Pending) => {
+                            report.pending = total;
+                            report.waiting_for_retry = count(row.integer("waiting")?);
+                        }
+                        Some(DomainStatus::Processing) => {
+                            report.processing = total;
+                            report.expired_leases = count(row.integer("expired")?);
+                        }
+                        Some(DomainStatus::Completed) => report.completed = total,
+                        Some(DomainStatus::Error) => report.error = total,
+                        None => report.other += total,
+                    }
                 }
-                Some(DomainStatus::Processing) => {
-                    report.processing = total;
-                    report.expired_leases = count(row.integer("expired")?);
+                Some(StatusPart::OldestDuePending) => {
+                    report.oldest_pending_seconds = row.time("since")?.map(|since| {
+                        u64::try_from((request.now - since).num_seconds()).unwrap_or(0)
+                    });
                 }
-                Some(DomainStatus::Completed) => report.completed = total,
-                Some(DomainStatus::Error) => report.error = total,
-                None => report.other += total,
-            }
-        }
-        if recent_errors > 0 {
-            let errors = self.built(&statements::recent_errors(recent_errors));
-            for row in self.runner.fetch(&[errors]).await? {
-                report.recent_errors.push(ErrorSample {
+                Some(StatusPart::LastHour) => {
+                    report.last_hour = LastHour {
+                        completed: count(row.integer("completed")?),
+                        failed: count(row.integer("failed")?),
+                    };
+                }
+                Some(StatusPart::ErrorKinds) => report.error_kinds.push(ErrorKindCount {
+                    kind: row.text("kind")?.unwrap_or_default(),
+                    count: count(row.integer("total")?),
+                }),
+                Some(StatusPart::RecentErrors) => report.recent_errors.push(ErrorSample {
                     domain: row.text("domain")?.unwrap_or_default(),
-                    error: row.text("last_error")?.unwrap_or_default(),
+                    error: row.text("detail")?.unwrap_or_default(),
                     at: row.time("updated_at")?.unwrap_or(DateTime::UNIX_EPOCH),
-                });
+                }),
+                Some(StatusPart::RecentCompleted) => {
+                    report.recent_completed.push(CompletedSample {
+                        domain: row.text("domain")?.unwrap_or_default(),
+                        title: row.text("detail")?,
+                        at: row.time("updated_at")?.unwrap_or(DateTime::UNIX_EPOCH),
+                    });
+                }
+                None => {
+                    return Err(RepositoryError::Database(format!(
+                        "status returned a row of unknown part {part:?}"
+                    )));
+                }
             }
         }
         Ok(report)

@@ -97,9 +97,32 @@ impl Runner {
     /// Runs `statements` in one transaction and returns every row they
     /// return, in order.
     pub(crate) async fn fetch(&self, statements: &[Built]) -> Result<Vec<Row>, RepositoryError> {
+        self.fetch_in(statements, Isolation::ReadCommitted).await
+    }
+
+    /// [`Runner::fetch`] in one snapshot: every statement sees the table as
+    /// it was when the first one began. Postgres: a read-only repeatable-read
+    /// transaction (still one simple query). SQLite: a read transaction is a
+    /// snapshot already (WAL) or keeps writers out until it ends.
+    pub(crate) async fn fetch_snapshot(
+        &self,
+        statements: &[Built],
+    ) -> Result<Vec<Row>, RepositoryError> {
+        self.fetch_in(statements, Isolation::Snapshot).await
+    }
+
+    async fn fetch_in(
+        &self,
+        statements: &[Built],
+        isolation: Isolation,
+    ) -> Result<Vec<Row>, RepositoryError> {
         match self.backend {
             Backend::Postgres => {
-                let script = self.postgres_script(statements)?;
+                let mut script = self.postgres_script(statements)?;
+                if isolation == Isolation::Snapshot {
+                    // Must come before the first query of the transaction.
+                    script.insert_str(0, SNAPSHOT);
+                }
                 let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(script))
                     .fetch_all(self.db.get_postgres_connection_pool())
                     .await
@@ -174,6 +197,18 @@ impl Runner {
         Ok(script)
     }
 }
+
+/// How a [`Runner::fetch`] transaction sees concurrent writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isolation {
+    /// Each statement sees what was committed when it began.
+    ReadCommitted,
+    /// Every statement sees what was committed when the first began.
+    Snapshot,
+}
+
+/// What makes a Postgres script one read-only snapshot.
+pub(crate) const SNAPSHOT: &str = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;\n";
 
 /// `SET LOCAL` of both timeouts, logged at debug level once per transaction.
 pub(crate) fn session_settings(

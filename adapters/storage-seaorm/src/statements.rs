@@ -5,7 +5,8 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use scheduler_domain::{
-    ClaimRequest, DomainId, DomainName, DomainStatus, RepositoryError, SiteMetadata, WorkerId,
+    ClaimRequest, DomainId, DomainName, DomainStatus, ERROR_KINDS, OTHER_ERROR_KIND,
+    RepositoryError, STATUS_ERROR_KINDS, SiteMetadata, StatusRequest, WorkerId,
 };
 use sea_orm::sea_query::{
     Alias, ArrayType, BinOper, Cond, Expr, ExprTrait, Func, InsertStatement, LockBehavior,
@@ -325,10 +326,88 @@ pub(crate) fn enqueue(
         .collect()
 }
 
-/// Per `status`: `total`, `waiting` (not due yet) and `expired` (lease past).
-pub(crate) fn status_counts(backend: Backend, now: DateTime<Utc>) -> SelectStatement {
-    let count_where = |cond: Cond| Func::sum(Expr::case(cond, 1).finally(0));
+/// The statements of one `status` report. Each row they return carries a
+/// `part` column naming the statement it came from, so that all of them can
+/// run in one snapshot and come back as one list.
+pub(crate) fn status_report(backend: Backend, request: &StatusRequest) -> Vec<SelectStatement> {
+    let mut statements = vec![
+        status_counts(backend, request.now),
+        oldest_due_pending(backend, request.now),
+        finished_since(backend, request.now - chrono::TimeDelta::hours(1)),
+        error_kinds(),
+    ];
+    if request.recent_errors > 0 {
+        statements.push(newest(
+            DomainStatus::Error,
+            StatusPart::RecentErrors,
+            Column::LastError,
+            request.recent_errors,
+        ));
+    }
+    if request.recent_completed > 0 {
+        statements.push(newest(
+            DomainStatus::Completed,
+            StatusPart::RecentCompleted,
+            Column::Title,
+            request.recent_completed,
+        ));
+    }
+    statements
+}
+
+/// Which statement of [`status_report`] a row came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StatusPart {
+    Counts,
+    OldestDuePending,
+    LastHour,
+    ErrorKinds,
+    RecentErrors,
+    RecentCompleted,
+}
+
+impl StatusPart {
+    const ALL: [StatusPart; 6] = [
+        StatusPart::Counts,
+        StatusPart::OldestDuePending,
+        StatusPart::LastHour,
+        StatusPart::ErrorKinds,
+        StatusPart::RecentErrors,
+        StatusPart::RecentCompleted,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            StatusPart::Counts => "counts",
+            StatusPart::OldestDuePending => "oldest",
+            StatusPart::LastHour => "hour",
+            StatusPart::ErrorKinds => "kinds",
+            StatusPart::RecentErrors => "errors",
+            StatusPart::RecentCompleted => "completed",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<StatusPart> {
+        StatusPart::ALL
+            .into_iter()
+            .find(|part| part.as_str() == text)
+    }
+
+    /// The column that tells the statements' rows apart.
+    pub(crate) const COLUMN: &'static str = "part";
+}
+
+fn tagged(part: StatusPart) -> SelectStatement {
     Query::select()
+        .expr_as(Expr::val(part.as_str()), Alias::new(StatusPart::COLUMN))
+        .from(Entity)
+        .to_owned()
+}
+
+/// Per `status`: `total`, `waiting` (not due yet) and `expired` (lease past).
+fn status_counts(backend: Backend, now: DateTime<Utc>) -> SelectStatement {
+    let count_where = |cond: Cond| Func::sum(Expr::case(cond, 1).finally(0));
+    tagged(StatusPart::Counts)
         .column(Column::Status)
         .expr_as(Expr::cust("COUNT(*)"), Alias::new("total"))
         .expr_as(
@@ -343,16 +422,86 @@ pub(crate) fn status_counts(backend: Backend, now: DateTime<Utc>) -> SelectState
             ),
             Alias::new("expired"),
         )
-        .from(Entity)
         .group_by_col(Column::Status)
         .to_owned()
 }
 
-pub(crate) fn recent_errors(limit: u32) -> SelectStatement {
-    Query::select()
-        .columns([Column::Domain, Column::LastError, Column::UpdatedAt])
-        .from(Entity)
+/// `since`: when the due `pending` row that has waited longest became due
+/// (its retry time, else when it was enqueued or put back).
+fn oldest_due_pending(backend: Backend, now: DateTime<Utc>) -> SelectStatement {
+    tagged(StatusPart::OldestDuePending)
+        .expr_as(
+            Func::min(Func::coalesce([
+                Expr::col(Column::NextAttemptAt),
+                Expr::col(Column::UpdatedAt),
+                Expr::col(Column::CreatedAt),
+            ])),
+            Alias::new("since"),
+        )
+        .and_where(Expr::col(Column::Status).eq(status(DomainStatus::Pending)))
+        .cond_where(
+            Cond::any()
+                .add(Expr::col(Column::NextAttemptAt).is_null())
+                .add(Expr::col(Column::NextAttemptAt).lte(backend.time(now))),
+        )
+        .to_owned()
+}
+
+/// `completed` and `failed`: rows that reached either state since `since`.
+fn finished_since(backend: Backend, since: DateTime<Utc>) -> SelectStatement {
+    let count_of = |state: DomainStatus| {
+        Func::sum(Expr::case(Expr::col(Column::Status).eq(status(state)), 1).finally(0))
+    };
+    tagged(StatusPart::LastHour)
+        .expr_as(count_of(DomainStatus::Completed), Alias::new("completed"))
+        .expr_as(count_of(DomainStatus::Error), Alias::new("failed"))
+        .and_where(Expr::col(Column::UpdatedAt).gte(backend.time(since)))
+        .and_where(
+            Expr::col(Column::Status)
+                .is_in([status(DomainStatus::Completed), status(DomainStatus::Error)]),
+        )
+        .to_owned()
+}
+
+/// `kind` and `total` of the most frequent kinds of `last_error` among
+/// `error` rows, by the domain's [`ERROR_KINDS`] table.
+fn error_kinds() -> SelectStatement {
+    let kind = ERROR_KINDS.iter().fold(
+        Expr::case(Expr::col(Column::LastError).is_null(), OTHER_ERROR_KIND),
+        |case, rule| {
+            let matches = Expr::col(Column::LastError).like(rule.like);
+            match rule.keep_prefix {
+                Some(keep) => case.case(
+                    matches,
+                    Func::cust(Alias::new("SUBSTR")).args([
+                        Expr::col(Column::LastError),
+                        Expr::val(1),
+                        Expr::val(i32::from(keep)),
+                    ]),
+                ),
+                None => case.case(matches, rule.kind),
+            }
+        },
+    );
+    tagged(StatusPart::ErrorKinds)
+        .expr_as(kind.finally(OTHER_ERROR_KIND), Alias::new("kind"))
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new("total"))
         .and_where(Expr::col(Column::Status).eq(status(DomainStatus::Error)))
+        .group_by_col(Alias::new("kind"))
+        .order_by(Alias::new("total"), Order::Desc)
+        .order_by(Alias::new("kind"), Order::Asc)
+        .limit(STATUS_ERROR_KINDS as u64)
+        .to_owned()
+}
+
+/// `domain`, `detail` (the `detail` column given) and `updated_at` of the
+/// `limit` newest rows in `state`.
+fn newest(state: DomainStatus, part: StatusPart, detail: Column, limit: u32) -> SelectStatement {
+    tagged(part)
+        .column(Column::Domain)
+        .expr_as(Expr::col(detail), Alias::new("detail"))
+        .column(Column::UpdatedAt)
+        .and_where(Expr::col(Column::Status).eq(status(state)))
         .order_by_with_nulls(Column::UpdatedAt, Order::Desc, NullOrdering::Last)
         .order_by(Column::Id, Order::Desc)
         .limit(u64::from(limit))

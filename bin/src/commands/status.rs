@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use scheduler_domain::{DomainRepository, StatusReport};
+use scheduler_domain::{DomainRepository, StatusReport, StatusRequest};
 
 use super::{CliError, Schema, open_repository};
 use crate::cli::StatusArgs;
@@ -11,7 +11,7 @@ use crate::settings::Settings;
 pub(super) async fn run(settings: &Settings, args: StatusArgs) -> Result<ExitCode, CliError> {
     let repository = open_repository(settings, Schema::MigrateSqlite).await?;
     let report = repository
-        .status(chrono::Utc::now(), args.errors)
+        .status(StatusRequest::at(chrono::Utc::now()).with_errors(args.errors))
         .await
         .map_err(|error| CliError::Failed(error.to_string()));
     repository.close().await;
@@ -30,9 +30,13 @@ pub(super) async fn run(settings: &Settings, args: StatusArgs) -> Result<ExitCod
 }
 
 fn render(report: &StatusReport) -> String {
+    let lag = report.oldest_pending_seconds.map_or_else(
+        || "none due".to_owned(),
+        |seconds| format!("the oldest due has waited {}", age(seconds)),
+    );
     let mut lines = vec![
         format!(
-            "pending     {:>8}  ({} waiting for a retry)",
+            "pending     {:>8}  ({} waiting for a retry; {lag})",
             report.pending, report.waiting_for_retry
         ),
         format!(
@@ -48,6 +52,22 @@ fn render(report: &StatusReport) -> String {
             report.other
         ));
     }
+    let hour = &report.last_hour;
+    lines.push(String::new());
+    lines.push(format!(
+        "last hour   {:>8}  finished ({} completed, {} failed): {:.1}/min",
+        hour.completed + hour.failed,
+        hour.completed,
+        hour.failed,
+        hour.per_minute()
+    ));
+    if !report.error_kinds.is_empty() {
+        lines.push(String::new());
+        lines.push("errors by kind:".into());
+        for kind in &report.error_kinds {
+            lines.push(format!("  {:>8}  {}", kind.count, kind.kind));
+        }
+    }
     if !report.recent_errors.is_empty() {
         lines.push(String::new());
         lines.push("recent errors:".into());
@@ -61,4 +81,33 @@ fn render(report: &StatusReport) -> String {
         }
     }
     lines.join("\n")
+}
+
+/// `3h 20m`, `4m 10s`, `12s`: two units at most.
+fn age(seconds: u64) -> String {
+    let (days, hours, minutes, seconds) = (
+        seconds / 86_400,
+        seconds / 3600 % 24,
+        seconds / 60 % 60,
+        seconds % 60,
+    );
+    match (days, hours, minutes) {
+        (0, 0, 0) => format!("{seconds}s"),
+        (0, 0, _) => format!("{minutes}m {seconds}s"),
+        (0, _, _) => format!("{hours}h {minutes}m"),
+        _ => format!("{days}d {hours}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_in_two_units_at_most() {
+        assert_eq!(age(12), "12s");
+        assert_eq!(age(250), "4m 10s");
+        assert_eq!(age(12_000), "3h 20m");
+        assert_eq!(age(3 * 86_400 + 7200 + 59), "3d 2h");
+    }
 }
