@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::group_write::GroupWriter;
+use crate::observe::{self, Activity};
 use crate::{Clock, DIAGNOSTICS_TARGET, SchedulerSettings};
 
 /// A batch that could not start: the claim itself failed. Failures of single
@@ -123,6 +124,7 @@ pub struct BatchProcessor<R, E> {
     settings: SchedulerSettings,
     /// Claims made so far: numbers each claim's claimant id.
     claims: AtomicU64,
+    activity: Arc<Activity>,
 }
 
 impl<R, E> BatchProcessor<R, E>
@@ -145,7 +147,14 @@ where
             worker,
             settings,
             claims: AtomicU64::new(0),
+            activity: Arc::new(Activity::default()),
         }
+    }
+
+    /// What this processor is doing now, for a status page or a readiness
+    /// probe.
+    pub fn activity(&self) -> Arc<Activity> {
+        Arc::clone(&self.activity)
     }
 
     /// The repository, for the scheduler's rescue sweep.
@@ -187,11 +196,12 @@ where
             now,
             lease_until: claim.lease_until,
         };
-        let claimed = self
-            .repository
-            .claim(request)
-            .await
-            .map_err(BatchError::Claim)?;
+        let started = Instant::now();
+        let claimed = self.repository.claim(request).await.map_err(|error| {
+            observe::database_error("claim", &error);
+            BatchError::Claim(error)
+        })?;
+        observe::claimed(claimed.len(), started.elapsed());
         if claimed.is_empty() {
             debug!("nothing to claim");
         } else {
@@ -315,8 +325,12 @@ where
                     .await;
             }
         };
+        let fetch_started = Instant::now();
         let extraction = tokio::select! {
-            result = self.extractor.extract(&name) => result,
+            result = self.extractor.extract(&name) => {
+                observe::fetched(result.is_ok(), fetch_started.elapsed());
+                result
+            }
             () = grace_over.cancelled() => {
                 warn!("shutdown grace period over; releasing {name} unfinished");
                 return self.release(claim, &domain).await;
@@ -338,9 +352,13 @@ where
                     .await
             }
             None => {
-                self.repository
+                let started = Instant::now();
+                let written = self
+                    .repository
                     .complete(domain.id, &claim.claimant, &metadata, now)
-                    .await
+                    .await;
+                observe::written(observe::WriteKind::Single, started.elapsed());
+                written
             }
         };
         match written {
@@ -350,6 +368,7 @@ where
             }
             Ok(WriteOutcome::LeaseLost) => self.lease_lost(&domain),
             Err(write_error) => {
+                observe::database_error("complete", &write_error);
                 error!(
                     target: DIAGNOSTICS_TARGET,
                     error = %write_error,
@@ -469,6 +488,7 @@ where
     }
 
     fn unrecorded(&self, domain: &ClaimedDomain, write_error: &RepositoryError) -> DomainOutcome {
+        observe::database_error("record_outcome", write_error);
         error!(
             target: DIAGNOSTICS_TARGET,
             domain = %domain.raw_domain,

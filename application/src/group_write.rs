@@ -8,6 +8,7 @@
 //! of its own, so one row that cannot be written never spoils the others.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use scheduler_domain::{
@@ -16,6 +17,8 @@ use scheduler_domain::{
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 use tracing::debug;
+
+use crate::observe::{self, WriteKind};
 
 /// Writers at once: each holds one database connection while it writes.
 const WRITERS: usize = 4;
@@ -103,11 +106,17 @@ async fn write_group<R: DomainRepository>(repository: &R, group: Vec<(Completion
     let outcomes = if completions.len() == 1 {
         write_alone(repository, &completions).await
     } else {
-        match repository.complete_many(&completions).await {
+        let started = Instant::now();
+        let written = repository.complete_many(&completions).await;
+        observe::written(WriteKind::Group, started.elapsed());
+        match written {
             Ok(outcomes) if outcomes.len() == completions.len() => {
                 outcomes.into_iter().map(Ok).collect()
             }
             Ok(_) | Err(_) => {
+                if let Err(error) = &written {
+                    observe::database_error("complete_many", error);
+                }
                 debug!(
                     rows = completions.len(),
                     "a group write failed; writing its rows one by one"
@@ -127,13 +136,18 @@ async fn write_alone<R: DomainRepository>(
     repository: &R,
     completions: &[Completion],
 ) -> Vec<Result<WriteOutcome, RepositoryError>> {
-    let alone = completions.iter().map(|completion| {
-        repository.complete(
-            completion.id,
-            &completion.worker,
-            &completion.metadata,
-            completion.now,
-        )
+    let alone = completions.iter().map(|completion| async move {
+        let started = Instant::now();
+        let written = repository
+            .complete(
+                completion.id,
+                &completion.worker,
+                &completion.metadata,
+                completion.now,
+            )
+            .await;
+        observe::written(WriteKind::Single, started.elapsed());
+        written
     });
     futures::future::join_all(alone).await
 }

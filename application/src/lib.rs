@@ -14,6 +14,8 @@
 //!   row to written outcome (extract, write, release what shutdown left).
 //! - `group_write`: group commits of the results of domains that finish
 //!   together, a failed group written again row by row.
+//! - [`observe`]: metrics through the `metrics` facade, and [`Activity`],
+//!   the live view of one worker (domains in flight, last sign of life).
 //! - [`scheduler`]: [`Scheduler`], the pipeline that keeps `concurrency`
 //!   domains in flight while rows are due and waits for a
 //!   [`WorkSignal`](scheduler_domain::WorkSignal) when none are, the rescue
@@ -27,11 +29,13 @@
 pub mod batch;
 pub mod clock;
 mod group_write;
+pub mod observe;
 pub mod scheduler;
 pub mod settings;
 
 pub use batch::{BatchError, BatchProcessor, BatchSummary, Claim, DomainOutcome};
 pub use clock::{Clock, SystemClock};
+pub use observe::{Activity, InFlight};
 pub use scheduler::{DrainSummary, Polling, Scheduler};
 pub use settings::{LEASE_HEADROOM, RetryPolicy, SchedulerSettings};
 

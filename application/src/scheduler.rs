@@ -24,6 +24,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::batch::{Claim, grace_deadline};
 use crate::group_write::GroupWriter;
+use crate::observe;
 use crate::{BatchError, BatchProcessor, BatchSummary, DIAGNOSTICS_TARGET};
 
 /// What a drain (`worker --once`) did.
@@ -227,7 +228,9 @@ where
         // one round trip per dozen domains) without leaving slots idle long.
         let low_water = (batch_size.min(settings.concurrency.max(1)) / 4).max(1);
         let mut failures: u32 = 0;
+        let activity = self.processor.activity();
         loop {
+            activity.tick();
             let Some(mut room) = self.room(pipeline, low_water, batch_size).await else {
                 return Ok(());
             };
@@ -336,6 +339,7 @@ where
         slot: OwnedSemaphorePermit,
     ) {
         let processor = Arc::clone(&self.processor);
+        let in_flight = processor.activity().start(&row.raw_domain, processor.now());
         let claim = Arc::clone(claim);
         let shutdown = pipeline.shutdown.clone();
         let grace_over = pipeline.grace_over.clone();
@@ -345,10 +349,12 @@ where
             let outcome = processor
                 .process_grouped(&claim, row, &shutdown, &grace_over, &writer)
                 .await;
+            observe::domain_finished(outcome);
             totals
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .count(outcome);
+            drop(in_flight);
             drop(slot);
         });
     }
@@ -367,6 +373,7 @@ where
                 () = pipeline.shutdown.cancelled() => return,
                 _ = ticker.tick() => {}
             }
+            self.processor.activity().tick();
             // A database that hangs must not hold shutdown up.
             tokio::select! {
                 biased;
@@ -409,6 +416,7 @@ where
             .await
         {
             Ok(report) => {
+                observe::rescued(&report);
                 if report.requeued + report.failed > 0 {
                     warn!(
                         target: DIAGNOSTICS_TARGET,
@@ -422,6 +430,7 @@ where
                 report.requeued + report.failed
             }
             Err(rescue_error) => {
+                observe::database_error("rescue", &rescue_error);
                 error!(
                     target: DIAGNOSTICS_TARGET,
                     error = %rescue_error,

@@ -39,11 +39,15 @@ pub enum Command {
     /// Run the worker: keep `scheduler.concurrency` domains in flight while
     /// rows are due, and pick up new ones as they arrive (LISTEN on a direct
     /// or session connection, polling behind a transaction pooler). Stops
-    /// cleanly on SIGINT/SIGTERM.
+    /// cleanly on SIGINT/SIGTERM. With `http.listen` set
+    /// (DOMAIN_SCHEDULER_HTTP_LISTEN), also serves a status page at `/`,
+    /// Prometheus metrics at `/metrics`, and `/healthz` and `/readyz`.
     Worker(WorkerArgs),
     /// Add domains to the queue as `pending` (standardized; duplicates skipped).
     Enqueue(EnqueueArgs),
-    /// Show how many domains are in each state, and the latest errors.
+    /// Show the rows in each state, how long the oldest due row has waited,
+    /// what finished in the last hour, the most frequent kinds of error and
+    /// the latest errors (one consistent snapshot).
     Status(StatusArgs),
     /// Fetch one site (or read a saved page) and print its metadata as JSON.
     /// Uses no database.

@@ -8,11 +8,14 @@
 //! - [`cli`]: the command line (clap).
 //! - [`settings`]: defaults < TOML file < environment, validated.
 //! - [`telemetry`]: stderr logs and the daily diagnostic file.
+//! - [`http`]: the operators' endpoint: Prometheus metrics, health and
+//!   readiness probes, and a live status page.
 //! - [`commands`]: one module per subcommand, and [`commands::CliError`]
 //!   with its exit codes.
 
 pub mod cli;
 pub mod commands;
+pub mod http;
 pub mod settings;
 pub mod telemetry;
 

@@ -17,6 +17,8 @@ use scheduler_http_extractor::FetchSettings;
 use scheduler_storage_seaorm::StorageSettings;
 use serde::Deserialize;
 
+pub use crate::http::HttpSettings;
+
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "domain-scheduler.toml";
 
@@ -61,6 +63,8 @@ pub struct Settings {
     pub fetch: FetchSettings,
     /// `[log]`
     pub log: LogSettings,
+    /// `[http]`: the operators' endpoint.
+    pub http: HttpSettings,
 }
 
 /// `[log]`
@@ -103,6 +107,7 @@ impl Default for Settings {
             scheduler: SchedulerSettings::default(),
             fetch: FetchSettings::default(),
             log: LogSettings::default(),
+            http: HttpSettings::default(),
         }
     }
 }
@@ -134,6 +139,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ),
     ("DOMAIN_SCHEDULER_WORKER_ID", "worker_id"),
     ("DOMAIN_SCHEDULER_LOG_FORMAT", "log.format"),
+    ("DOMAIN_SCHEDULER_HTTP_LISTEN", "http.listen"),
 ];
 
 /// `worker_id` is the first part of `locked_by`; the rest (`:random/N`)
@@ -198,6 +204,7 @@ impl Settings {
         self.scheduler.validate()?;
         self.fetch.validate()?;
         self.database.validate()?;
+        self.http.validate()?;
         // Every fetch in flight may hold a whole body in memory.
         let in_flight_bytes =
             (self.scheduler.concurrency as u128) * (self.fetch.max_body_bytes as u128);
@@ -316,6 +323,28 @@ mod tests {
         assert_eq!(settings.scheduler.max_per_minute.map(|n| n.get()), Some(50));
         let error = load("[scheduler]\nmax_per_minute = 0\n", &[]).unwrap_err();
         assert!(error.to_string().contains("max_per_minute"), "{error}");
+    }
+
+    #[test]
+    fn the_endpoint_is_off_unless_an_address_is_given() {
+        assert_eq!(load("", &[]).unwrap().http.listen, None);
+        let settings = load(
+            "[http]\nrefresh = \"2s\"\n",
+            &[("DOMAIN_SCHEDULER_HTTP_LISTEN", "127.0.0.1:9464")],
+        )
+        .unwrap();
+        assert_eq!(
+            settings.http.listen.map(|address| address.to_string()),
+            Some("127.0.0.1:9464".to_owned())
+        );
+        assert_eq!(settings.http.refresh.as_secs(), 2);
+        let error = load("", &[("DOMAIN_SCHEDULER_HTTP_LISTEN", "localhost")]).unwrap_err();
+        assert!(
+            error.to_string().contains("DOMAIN_SCHEDULER_HTTP_LISTEN"),
+            "{error}"
+        );
+        let error = load("[http]\nrefresh = \"50ms\"\n", &[]).unwrap_err();
+        assert!(error.to_string().contains("http.refresh"), "{error}");
     }
 
     #[test]

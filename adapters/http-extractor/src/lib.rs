@@ -18,6 +18,7 @@
 //! - `extractor`: [`HttpExtractor`] and [`FetchedPage`]: redirects, body
 //!   cap, retries, the port implementation.
 //! - `parse_pool`: the parsing threads, one per core.
+//! - `observe`: the extractor's metrics ([`describe_metrics`]).
 //! - `resolver`: the DNS resolver given to reqwest: rules, then the system
 //!   resolver, then the address filter.
 //! - [`address`]: [`is_public_address`], the filter's classifier.
@@ -30,6 +31,7 @@
 pub mod address;
 mod error;
 mod extractor;
+mod observe;
 mod parse_pool;
 mod resolver;
 mod retry;
@@ -39,6 +41,7 @@ mod tls;
 pub use address::is_public_address;
 pub use error::HttpExtractorError;
 pub use extractor::{FetchedPage, HttpExtractor};
+pub use observe::{EXTRACTION_DURATION, describe_metrics};
 pub use settings::{DEFAULT_USER_AGENT, FetchSettings, MAX_CONTACT_PAGES, ProxyUrl, ResolveRule};
 /// The URL type of [`HttpExtractor::extract_url`], re-exported so callers
 /// need no `url` dependency of their own.

@@ -11,6 +11,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use tokio::sync::oneshot;
 
@@ -68,6 +69,7 @@ impl ParsePool {
     ) -> Result<T, Panicked> {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move || {
+            let started = Instant::now();
             let outcome = catch_unwind(AssertUnwindSafe(work)).map_err(|payload| {
                 let message = payload
                     .downcast_ref::<&str>()
@@ -76,6 +78,7 @@ impl ParsePool {
                     .unwrap_or_else(|| "the parser panicked".to_owned());
                 Panicked(message)
             });
+            crate::observe::extracted(started.elapsed());
             // A caller that gave up (shutdown) no longer needs the answer.
             let _ = reply.send(outcome);
         });

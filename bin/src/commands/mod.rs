@@ -27,6 +27,10 @@ pub enum CliError {
     /// The fetch settings cannot be used, e.g. an unreadable PEM file (exit 2).
     #[error(transparent)]
     Extractor(#[from] HttpExtractorError),
+    /// The operators' endpoint cannot start, e.g. its address is in use
+    /// (exit 2).
+    #[error(transparent)]
+    Endpoint(#[from] crate::http::EndpointError),
     /// The arguments do not make sense together (exit 2).
     #[error("{0}")]
     Usage(String),
@@ -45,6 +49,7 @@ impl CliError {
             CliError::Settings(_)
             | CliError::DiagnosticDir(_)
             | CliError::Extractor(_)
+            | CliError::Endpoint(_)
             | CliError::Usage(_) => ExitCode::from(2),
             CliError::Storage(_) | CliError::Failed(_) => ExitCode::from(1),
         }

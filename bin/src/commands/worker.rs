@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::{CliError, Schema, open_repository};
+use crate::http::{Endpoint, install_metrics};
 use crate::settings::Settings;
 
 pub(super) async fn run(settings: &Settings, once: bool) -> Result<ExitCode, CliError> {
@@ -67,9 +68,33 @@ where
         Arc::clone(&repository),
         extractor,
         Arc::new(SystemClock),
-        worker,
+        worker.clone(),
         settings.scheduler.clone(),
     ));
+    // The endpoint outlives the scheduler by the last writes: it stops
+    // after them, so that a scrape during shutdown still answers.
+    let endpoint_stop = CancellationToken::new();
+    let endpoint = match settings.http.listen {
+        Some(listen) => {
+            let endpoint = Endpoint {
+                listen,
+                metrics: install_metrics()?,
+                activity: processor.activity(),
+                worker: worker.to_string(),
+                scheduler_interval: settings.scheduler.interval,
+                shutdown: shutdown.clone(),
+            };
+            let (_, server) = endpoint
+                .start(
+                    Arc::clone(&repository),
+                    settings.http.refresh,
+                    endpoint_stop.clone(),
+                )
+                .await?;
+            Some(server)
+        }
+        None => None,
+    };
     let poll_interval = settings.scheduler.poll_interval;
     let signal = Arc::new(if once {
         // A drain never waits for new rows: it needs no listener.
@@ -136,6 +161,10 @@ where
             }
         }
     };
+    endpoint_stop.cancel();
+    if let Some(server) = endpoint {
+        let _ = server.await;
+    }
     repository.close().await;
     outcome
 }

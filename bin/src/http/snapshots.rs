@@ -1,0 +1,175 @@
+//! One snapshot of the table every `http.refresh`: the rows per state for
+//! `/metrics`, the whole report for the status page, and whether the
+//! database answered, for `/readyz`.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use metrics::{describe_gauge, gauge};
+use metrics_exporter_prometheus::PrometheusHandle;
+use scheduler_application::observe;
+use scheduler_domain::{DomainRepository, StatusReport, StatusRequest};
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+/// The errors and completions a snapshot lists for the page.
+const PAGE_ERRORS: u32 = 50;
+const PAGE_COMPLETED: u32 = 10;
+
+const ROWS: &str = "domain_scheduler_rows";
+const WAITING_FOR_RETRY: &str = "domain_scheduler_rows_waiting_for_retry";
+const EXPIRED_LEASES: &str = "domain_scheduler_expired_leases";
+const OLDEST_PENDING_AGE: &str = "domain_scheduler_oldest_pending_age_seconds";
+const DATABASE_UP: &str = "domain_scheduler_database_up";
+
+/// Registers the help text of the snapshot's gauges.
+pub(super) fn describe_metrics() {
+    describe_gauge!(
+        ROWS,
+        "Rows of the domains table per status, refreshed every http.refresh (status = \
+         pending, processing, completed, error, other)."
+    );
+    describe_gauge!(
+        WAITING_FOR_RETRY,
+        "Pending rows whose retry time has not come yet."
+    );
+    describe_gauge!(
+        EXPIRED_LEASES,
+        "Processing rows whose lease has expired (their worker died; the rescue sweep frees them)."
+    );
+    describe_gauge!(
+        OLDEST_PENDING_AGE,
+        metrics::Unit::Seconds,
+        "How long the due pending row that has waited longest has been waiting (0 when none is due)."
+    );
+    describe_gauge!(
+        DATABASE_UP,
+        "1 when the last snapshot of the table was read, 0 when it failed."
+    );
+}
+
+/// The table at one moment.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(super) struct Snapshot {
+    /// When it was read.
+    pub(super) at: DateTime<Utc>,
+    /// What was read.
+    pub(super) report: StatusReport,
+}
+
+/// What the last refreshes found.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Health {
+    /// The last snapshot read.
+    pub(super) last: Option<Snapshot>,
+    /// Why the last refresh failed, when it did.
+    pub(super) failure: Option<String>,
+    answered: Option<Instant>,
+}
+
+/// The snapshot task's results, shared with the handlers.
+#[derive(Debug)]
+pub(super) struct Snapshots {
+    refresh: Duration,
+    health: Mutex<Health>,
+}
+
+impl Snapshots {
+    pub(super) fn new(refresh: Duration) -> Snapshots {
+        Snapshots {
+            refresh,
+            health: Mutex::new(Health::default()),
+        }
+    }
+
+    pub(super) fn refresh(&self) -> Duration {
+        self.refresh
+    }
+
+    pub(super) fn health(&self) -> Health {
+        self.health
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Why the database does not count as answering, if it does not.
+    pub(super) fn database_not_ready(&self) -> Option<String> {
+        let health = self.health();
+        if let Some(failure) = health.failure {
+            return Some(format!("the database did not answer: {failure}"));
+        }
+        let Some(answered) = health.answered else {
+            return Some("the database has not answered yet".to_owned());
+        };
+        // A refresh that hangs (up to the statement timeout) is noticed
+        // after a few periods.
+        let limit = self.refresh * 3 + Duration::from_secs(10);
+        let quiet = answered.elapsed();
+        (quiet > limit).then(|| format!("the database has not answered for {}s", quiet.as_secs()))
+    }
+
+    /// Reads a snapshot every `refresh` until `stop`, and keeps the
+    /// Prometheus recorder's histograms trimmed meanwhile.
+    pub(super) async fn refresh_until<R: DomainRepository>(
+        self: Arc<Self>,
+        repository: Arc<R>,
+        metrics: PrometheusHandle,
+        stop: CancellationToken,
+    ) {
+        let mut ticker = tokio::time::interval(self.refresh);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            metrics.run_upkeep();
+            let now = Utc::now();
+            let request = StatusRequest::at(now)
+                .with_errors(PAGE_ERRORS)
+                .with_completed(PAGE_COMPLETED);
+            let read = tokio::select! {
+                biased;
+                () = stop.cancelled() => return,
+                read = repository.status(request) => read,
+            };
+            let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
+            match read {
+                Ok(report) => {
+                    publish(&report);
+                    health.last = Some(Snapshot { at: now, report });
+                    health.failure = None;
+                    health.answered = Some(Instant::now());
+                }
+                Err(error) => {
+                    observe::database_error("status", &error);
+                    gauge!(DATABASE_UP).set(0.0);
+                    if health.failure.is_none() {
+                        warn!("status snapshot failed: {error}");
+                    }
+                    health.failure = Some(error.to_string());
+                }
+            }
+        }
+    }
+}
+
+fn publish(report: &StatusReport) {
+    for (status, rows) in [
+        ("pending", report.pending),
+        ("processing", report.processing),
+        ("completed", report.completed),
+        ("error", report.error),
+        ("other", report.other),
+    ] {
+        gauge!(ROWS, "status" => status).set(rows as f64);
+    }
+    gauge!(WAITING_FOR_RETRY).set(report.waiting_for_retry as f64);
+    gauge!(EXPIRED_LEASES).set(report.expired_leases as f64);
+    gauge!(OLDEST_PENDING_AGE).set(report.oldest_pending_seconds.unwrap_or(0) as f64);
+    gauge!(DATABASE_UP).set(1.0);
+}

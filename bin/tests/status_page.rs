@@ -1,0 +1,386 @@
+//! The operators' endpoint of a running worker, used as its users use it:
+//! Prometheus scrapes `/metrics`, an orchestrator probes `/readyz`, and a
+//! person opens `/` in a real browser (headless Chromium, Debian's
+//! `chromium` package; `tests/run` and `.ci/run` install it).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::Cli;
+use kuchikiki::traits::TendrilSink;
+use scheduler_tests::https_fixture::{FixtureServer, Site};
+use scheduler_tests::postgres::TestDatabase;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Text that would run or load something if the page wrote it as markup.
+const HOSTILE_TITLE: &str = "<script>document.title='owned'</script><b>bold</b>";
+const HOSTILE_ERROR: &str = "DNS lookup failed: <img src=x onerror=alert(1)>";
+
+/// One GET over a fresh connection: the status code and the body.
+async fn get(address: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (code, body.to_owned())
+}
+
+/// Polls `path` until it answers `code`; returns the last body.
+async fn wait_for(address: SocketAddr, path: &str, code: u16) -> String {
+    let mut last = (0, String::new());
+    for _ in 0..300 {
+        if let Ok(answer) =
+            tokio::time::timeout(Duration::from_secs(5), get_if_up(address, path)).await
+            && let Some(answer) = answer
+        {
+            if answer.0 == code {
+                return answer.1;
+            }
+            last = answer;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{path} never answered {code}; last answer: {last:?}");
+}
+
+async fn get_if_up(address: SocketAddr, path: &str) -> Option<(u16, String)> {
+    tokio::net::TcpStream::connect(address).await.ok()?;
+    Some(get(address, path).await)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn chromium() -> PathBuf {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|path| path.exists())
+        .expect("headless Chromium is needed: apt-get install chromium (tests/run does it)")
+}
+
+/// Runs headless Chromium on `url` until the page has settled, with
+/// `extra` arguments (what to print or save).
+async fn browse(url: &str, profile: &Path, extra: &[String]) -> String {
+    let output = tokio::process::Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--window-size=1280,1200",
+            // Runs the page's script and its fetches before printing.
+            "--virtual-time-budget=8000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(url)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn text_of(document: &kuchikiki::NodeRef, selector: &str) -> String {
+    document
+        .select_first(selector)
+        .unwrap_or_else(|()| panic!("{selector} is on the page"))
+        .text_contents()
+        .trim()
+        .to_owned()
+}
+
+/// The cells of each row of a table's body, as text.
+fn table(document: &kuchikiki::NodeRef, id: &str) -> Vec<Vec<String>> {
+    document
+        .select(&format!("#{id} tbody tr"))
+        .unwrap()
+        .map(|row| {
+            row.as_node()
+                .select("td")
+                .unwrap()
+                .map(|cell| cell.text_contents())
+                .collect()
+        })
+        .collect()
+}
+
+async fn seed(url: &str) {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let rows: [(&str, &str, Option<&str>, Option<&str>); 5] = [
+        ("plain.test", "completed", Some("Plain title"), None),
+        ("hostile.test", "completed", Some(HOSTILE_TITLE), None),
+        ("untitled.test", "completed", None, None),
+        (
+            "gone.test",
+            "error",
+            None,
+            Some("HTTP 404 from https://gone.test/"),
+        ),
+        ("nowhere.test", "error", None, Some(HOSTILE_ERROR)),
+    ];
+    for (domain, status, title, error) in rows {
+        sqlx::query(
+            "INSERT INTO domains (domain, status, title, last_error, updated_at) \
+             VALUES ($1, $2, $3, $4, now())",
+        )
+        .bind(domain)
+        .bind(status)
+        .bind(title)
+        .bind(error)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    // Stays in flight for the whole test: its body trickles.
+    sqlx::query("INSERT INTO domains (domain) VALUES ('slow.test')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+fn sample(scrape: &prometheus_parse::Scrape, name: &str, label: Option<(&str, &str)>) -> f64 {
+    let found = scrape
+        .samples
+        .iter()
+        .find(|sample| {
+            sample.metric == name
+                && label.is_none_or(|(key, value)| sample.labels.get(key) == Some(value))
+        })
+        .unwrap_or_else(|| panic!("{name} {label:?} is exported"));
+    match found.value {
+        prometheus_parse::Value::Gauge(value)
+        | prometheus_parse::Value::Counter(value)
+        | prometheus_parse::Value::Untyped(value) => value,
+        ref other => panic!("{name} is a {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_metrics_and_probes_see_the_worker_as_it_is() {
+    let database = TestDatabase::create().await;
+    let server = FixtureServer::builder()
+        .site("slow.test", Site::slow_body(Duration::from_millis(500)))
+        .start()
+        .await
+        .unwrap();
+    let address: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let cli = Cli::new();
+    cli.write(
+        "domain-scheduler.toml",
+        &format!(
+            "[database]\nurl = {url:?}\npooler = \"none\"\n\n\
+             [scheduler]\ninterval = \"5s\"\n\n\
+             [http]\nlisten = \"{address}\"\nrefresh = \"250ms\"\n\n\
+             [log]\nlevel = \"warn\"\n\n\
+             [fetch]\nretries = 0\ntimeout = \"120s\"\nextra_root_certificates = [{ca:?}]\n\n\
+             [fetch.resolve]\n\"slow.test\" = \"{ip}\"\n",
+            url = database.url(),
+            ca = server.ca_pem_path().display().to_string(),
+            ip = server.ip(),
+        ),
+    );
+    let migrated = cli.run(&["migrate"]).await;
+    assert_eq!(migrated.code, 0, "{migrated:?}");
+    seed(database.url()).await;
+
+    let mut worker = cli.spawn(&["worker"]);
+    assert_eq!(wait_for(address, "/readyz", 200).await, "ready\n");
+    assert_eq!(get(address, "/healthz").await, (200, "ok\n".to_owned()));
+    // The slow site is claimed and stays in flight, and a snapshot taken
+    // since shows it.
+    let mut seen = serde_json::Value::Null;
+    for _ in 0..200 {
+        seen = serde_json::from_str(&get(address, "/api/status").await.1).unwrap();
+        if seen["in_flight"][0]["domain"] == "slow.test"
+            && seen["snapshot"]["report"]["processing"] == 1
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen["in_flight"][0]["domain"], "slow.test", "{seen}");
+    assert_eq!(seen["snapshot"]["report"]["processing"], 1, "{seen}");
+
+    // Prometheus reads what the worker exports.
+    let (code, exposition) = get(address, "/metrics").await;
+    assert_eq!(code, 200);
+    let scrape =
+        prometheus_parse::Scrape::parse(exposition.lines().map(|line| Ok(line.to_owned())))
+            .unwrap();
+    assert_eq!(
+        sample(
+            &scrape,
+            "domain_scheduler_rows",
+            Some(("status", "completed"))
+        ),
+        3.0
+    );
+    assert_eq!(
+        sample(&scrape, "domain_scheduler_rows", Some(("status", "error"))),
+        2.0
+    );
+    assert_eq!(
+        sample(
+            &scrape,
+            "domain_scheduler_rows",
+            Some(("status", "processing"))
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(&scrape, "domain_scheduler_domains_in_flight", None),
+        1.0
+    );
+    assert_eq!(
+        sample(&scrape, "domain_scheduler_domains_claimed_total", None),
+        1.0
+    );
+    assert_eq!(sample(&scrape, "domain_scheduler_database_up", None), 1.0);
+    assert_eq!(
+        sample(
+            &scrape,
+            "domain_scheduler_build_info",
+            Some(("version", env!("CARGO_PKG_VERSION")))
+        ),
+        1.0
+    );
+    let claim_latency = scrape
+        .samples
+        .iter()
+        .find(|sample| sample.metric == "domain_scheduler_claim_duration_seconds")
+        .expect("the claim latency is exported");
+    assert!(
+        matches!(
+            claim_latency.value,
+            prometheus_parse::Value::Histogram(ref buckets) if !buckets.is_empty()
+        ),
+        "{claim_latency:?}"
+    );
+    for sample in &scrape.samples {
+        assert!(
+            sample.metric.starts_with("domain_scheduler_"),
+            "{} is prefixed",
+            sample.metric
+        );
+    }
+    // The outcome counters exist from the start, at zero, with their help.
+    assert!(
+        scrape
+            .docs
+            .contains_key("domain_scheduler_domains_finished_total"),
+        "{:?}",
+        scrape.docs.keys()
+    );
+    assert_eq!(
+        sample(
+            &scrape,
+            "domain_scheduler_domains_finished_total",
+            Some(("outcome", "completed"))
+        ),
+        0.0
+    );
+
+    // A person opens the page.
+    let profile = tempfile::tempdir().unwrap();
+    let page_url = format!("http://{address}/");
+    let dom = browse(&page_url, profile.path(), &["--dump-dom".to_owned()]).await;
+    let document = kuchikiki::parse_html().one(dom.as_str()).document_node;
+    assert!(
+        document.select_first("body[data-loaded=true]").is_ok(),
+        "the script ran and rendered: {dom}"
+    );
+    assert_eq!(text_of(&document, "#count-completed"), "3");
+    assert_eq!(text_of(&document, "#count-error"), "2");
+    assert_eq!(text_of(&document, "#count-processing"), "1");
+    assert_eq!(text_of(&document, "#count-pending"), "0");
+    assert_eq!(text_of(&document, "#readiness"), "ready");
+    let errors = table(&document, "recent-errors");
+    assert!(
+        errors
+            .iter()
+            .any(|row| row[1] == "gone.test" && row[2] == "HTTP 404 from https://gone.test/"),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|row| row[1] == "nowhere.test" && row[2] == HOSTILE_ERROR),
+        "the hostile error shows as text: {errors:?}"
+    );
+    let completed = table(&document, "recent-completed");
+    assert!(
+        completed
+            .iter()
+            .any(|row| row[1] == "hostile.test" && row[2] == HOSTILE_TITLE),
+        "the hostile title shows as text: {completed:?}"
+    );
+    let kinds = table(&document, "error-kinds");
+    assert!(
+        kinds.contains(&vec!["HTTP 404".to_owned(), "1".to_owned()])
+            && kinds.contains(&vec!["dns".to_owned(), "1".to_owned()]),
+        "{kinds:?}"
+    );
+    let in_flight = table(&document, "in-flight");
+    assert_eq!(in_flight.len(), 1, "{in_flight:?}");
+    assert_eq!(in_flight[0][0], "slow.test");
+    // Nothing from the database became markup: no image, no second
+    // script, and the title the hostile script would have set is intact.
+    assert!(document.select_first("img").is_err(), "{dom}");
+    assert!(document.select_first("td b").is_err(), "{dom}");
+    let scripts: Vec<_> = document.select("script").unwrap().collect();
+    assert_eq!(scripts.len(), 1, "{dom}");
+    assert_eq!(text_of(&document, "title"), "domain-scheduler");
+
+    // The screenshot a person would see, kept as the test's artifact.
+    let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page.png");
+    let _ = std::fs::remove_file(&screenshot);
+    browse(
+        &page_url,
+        profile.path(),
+        &[format!("--screenshot={}", screenshot.display())],
+    )
+    .await;
+    let png = std::fs::read(&screenshot).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG screenshot");
+    assert!(png.len() > 10_000, "the screenshot shows a page");
+    #[allow(clippy::print_stdout)]
+    {
+        println!("status page screenshot: {}", screenshot.display());
+    }
+
+    // The database goes away: the worker is alive but not ready, and says
+    // why.
+    database.drop().await;
+    let reason = wait_for(address, "/readyz", 503).await;
+    assert!(reason.contains("database"), "{reason}");
+    assert_eq!(get(address, "/healthz").await.0, 200);
+
+    worker.kill().await.unwrap();
+}
