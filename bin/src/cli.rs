@@ -45,7 +45,7 @@ pub enum Command {
     Worker(WorkerArgs),
     /// Add domains to the queue as `pending` (standardized; duplicates skipped).
     Enqueue(EnqueueArgs),
-    /// Show the rows in each state, how long the oldest due row has waited,
+    /// Show the rows in each state, how long the next due row has waited,
     /// what finished in the last hour, the most frequent kinds of error and
     /// the latest errors (one consistent snapshot).
     Status(StatusArgs),

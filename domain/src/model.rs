@@ -152,15 +152,28 @@ pub struct StatusRequest {
     pub recent_errors: u32,
     /// How many of the latest completed rows to list (with their titles).
     pub recent_completed: u32,
+    /// Also the last hour's throughput and the kinds of error: each reads
+    /// the whole table, where the counts and the queue's head take one scan
+    /// and one index probe.
+    pub details: bool,
 }
 
 impl StatusRequest {
-    /// Counts and figures at `now`, no rows listed.
+    /// The counts and the queue's head at `now`: no details, no rows listed.
     pub fn at(now: DateTime<Utc>) -> StatusRequest {
         StatusRequest {
             now,
             recent_errors: 0,
             recent_completed: 0,
+            details: false,
+        }
+    }
+
+    /// Also the last hour and the kinds of error.
+    pub fn with_details(self) -> StatusRequest {
+        StatusRequest {
+            details: true,
+            ..self
         }
     }
 
@@ -218,9 +231,9 @@ impl LastHour {
     }
 }
 
-/// Row counts per state, the queue's lag, the last hour's throughput, the
-/// most frequent kinds of error and the latest errors: one consistent
-/// snapshot of the table.
+/// Row counts per state, the queue's lag, and on request the last hour's
+/// throughput, the most frequent kinds of error and the latest rows: one
+/// consistent snapshot of the table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StatusReport {
     /// Rows in `pending` (due now or waiting for a retry).
@@ -237,14 +250,14 @@ pub struct StatusReport {
     pub error: u64,
     /// Rows whose status is none of the four.
     pub other: u64,
-    /// How long the due `pending` row that has waited longest has been
-    /// waiting (since it was enqueued, put back or its retry time came), in
-    /// seconds; `None` when no row is due.
+    /// How long the due `pending` row next in line (the one the next claim
+    /// takes first) has waited since it became due (enqueued, put back, or
+    /// its retry time came), in seconds; `None` when no row is due.
     pub oldest_pending_seconds: Option<u64>,
-    /// Rows finished in the last hour.
+    /// Rows finished in the last hour (with details).
     pub last_hour: LastHour,
     /// The most frequent kinds of error among `error` rows, most frequent
-    /// first (at most ten).
+    /// first, at most ten (with details).
     pub error_kinds: Vec<ErrorKindCount>,
     /// The most recent errors, newest first.
     pub recent_errors: Vec<ErrorSample>,

@@ -22,7 +22,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use scheduler_domain::{
     ClaimRequest, ClaimedDomain, Completion, ContactKind, ContactPage, ContactSource, DomainId,
-    DomainName, DomainRepository, RescueReport, SiteKind, SiteMetadata, SocialProfiles,
+    DomainName, DomainRepository, LastHour, RescueReport, SiteKind, SiteMetadata, SocialProfiles,
     StatusRequest, Technology, WordPressInfo, WorkerId, WriteOutcome,
 };
 use scheduler_storage_memory::MemoryRepository;
@@ -1555,9 +1555,10 @@ pub async fn status_counts_rows_per_state_and_lists_recent_errors<T: Conformance
     );
 }
 
-/// `status` also reports how long the oldest due row has waited, what
-/// finished in the last hour, the most frequent kinds of error (by the
-/// domain's table) and the latest completed rows with their titles.
+/// `status` also reports how long the due row next in line has waited,
+/// and with details what finished in the last hour and the most frequent
+/// kinds of error (by the domain's table), and the latest completed rows
+/// with their titles.
 pub async fn status_reports_lag_last_hour_error_kinds_and_recent_completions<
     T: ConformanceTarget,
 >(
@@ -1618,14 +1619,27 @@ pub async fn status_reports_lag_last_hour_error_kinds_and_recent_completions<
     }
 
     let report = repository
-        .status(StatusRequest::at(at(200)).with_errors(1).with_completed(5))
+        .status(
+            StatusRequest::at(at(200))
+                .with_details()
+                .with_errors(1)
+                .with_completed(5),
+        )
         .await
         .unwrap();
-    assert_eq!(report.oldest_pending_seconds, Some(180 * 60));
+    // Next in line (claim order: oldest update first) is r1, due since its
+    // retry time.
+    assert_eq!(report.oldest_pending_seconds, Some(170 * 60));
     assert_eq!(
         (report.last_hour.completed, report.last_hour.failed),
         (1, 2)
     );
+    // Without details, neither is read.
+    let light = repository.status(StatusRequest::at(at(200))).await.unwrap();
+    assert_eq!(light.oldest_pending_seconds, Some(170 * 60));
+    assert_eq!(light.last_hour, LastHour::default());
+    assert!(light.error_kinds.is_empty() && light.recent_errors.is_empty());
+    assert_eq!((light.completed, light.error), (2, 9));
     let kinds: Vec<(&str, u64)> = report
         .error_kinds
         .iter()

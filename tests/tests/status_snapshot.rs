@@ -60,6 +60,7 @@ async fn a_report_agrees_with_itself_while_rows_move() {
         let report = repository
             .status(
                 StatusRequest::at(Utc::now())
+                    .with_details()
                     .with_errors(100)
                     .with_completed(100),
             )

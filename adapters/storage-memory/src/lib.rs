@@ -140,6 +140,11 @@ impl DomainRow {
     /// A `processing` row whose lease ended before `now`. A row without any
     /// lease (left `processing` by a system that kept none) counts as
     /// expired too, or it would stay stuck forever.
+    /// `pending` and its retry time, if any, has come.
+    fn is_due(&self, now: DateTime<Utc>) -> bool {
+        self.has_status(DomainStatus::Pending) && self.next_attempt_at.is_none_or(|at| at <= now)
+    }
+
     fn lease_expired(&self, now: DateTime<Utc>) -> bool {
         self.has_status(DomainStatus::Processing)
             && self.locked_until.is_none_or(|until| until < now)
@@ -230,10 +235,7 @@ impl DomainRepository for MemoryRepository {
         let mut due: Vec<usize> = rows
             .iter()
             .enumerate()
-            .filter(|(_, row)| {
-                row.has_status(DomainStatus::Pending)
-                    && row.next_attempt_at.is_none_or(|at| at <= request.now)
-            })
+            .filter(|(_, row)| row.is_due(request.now))
             .map(|(index, _)| index)
             .collect();
         // Oldest first with never-touched rows (NULL updated_at) before all,
@@ -427,23 +429,19 @@ impl DomainRepository for MemoryRepository {
             now,
             recent_errors,
             recent_completed,
+            details,
         } = request;
         let rows = self.lock();
         let mut report = StatusReport::default();
         let hour_ago = now - chrono::TimeDelta::hours(1);
         let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
-        let mut oldest_due: Option<DateTime<Utc>> = None;
         for row in rows.iter() {
-            let in_last_hour = row.updated_at.is_some_and(|at| at >= hour_ago);
+            let in_last_hour = details && row.updated_at.is_some_and(|at| at >= hour_ago);
             match row.status.as_deref().and_then(|status| status.parse().ok()) {
                 Some(DomainStatus::Pending) => {
                     report.pending += 1;
                     if row.next_attempt_at.is_some_and(|at| at > now) {
                         report.waiting_for_retry += 1;
-                    } else if let Some(since) =
-                        row.next_attempt_at.or(row.updated_at).or(row.created_at)
-                    {
-                        oldest_due = Some(oldest_due.map_or(since, |oldest| oldest.min(since)));
                     }
                 }
                 Some(DomainStatus::Processing) => {
@@ -459,15 +457,22 @@ impl DomainRepository for MemoryRepository {
                 Some(DomainStatus::Error) => {
                     report.error += 1;
                     report.last_hour.failed += u64::from(in_last_hour);
-                    *kinds
-                        .entry(error_kind(row.last_error.as_deref().unwrap_or_default()))
-                        .or_default() += 1;
+                    if details {
+                        *kinds
+                            .entry(error_kind(row.last_error.as_deref().unwrap_or_default()))
+                            .or_default() += 1;
+                    }
                 }
                 None => report.other += 1,
             }
         }
-        report.oldest_pending_seconds =
-            oldest_due.map(|since| u64::try_from((now - since).num_seconds()).unwrap_or(0));
+        // The row the next claim takes first, as `claim` orders them.
+        report.oldest_pending_seconds = rows
+            .iter()
+            .filter(|row| row.is_due(now))
+            .min_by_key(|row| (row.updated_at, row.id))
+            .and_then(|row| row.next_attempt_at.or(row.updated_at).or(row.created_at))
+            .map(|since| u64::try_from((now - since).num_seconds()).unwrap_or(0));
         let mut kinds: Vec<ErrorKindCount> = kinds
             .into_iter()
             .map(|(kind, count)| ErrorKindCount { kind, count })

@@ -333,9 +333,14 @@ pub(crate) fn status_report(backend: Backend, request: &StatusRequest) -> Vec<Se
     let mut statements = vec![
         status_counts(backend, request.now),
         oldest_due_pending(backend, request.now),
-        finished_since(backend, request.now - chrono::TimeDelta::hours(1)),
-        error_kinds(),
     ];
+    if request.details {
+        statements.push(finished_since(
+            backend,
+            request.now - chrono::TimeDelta::hours(1),
+        ));
+        statements.push(error_kinds());
+    }
     if request.recent_errors > 0 {
         statements.push(newest(
             DomainStatus::Error,
@@ -426,16 +431,17 @@ fn status_counts(backend: Backend, now: DateTime<Utc>) -> SelectStatement {
         .to_owned()
 }
 
-/// `since`: when the due `pending` row that has waited longest became due
-/// (its retry time, else when it was enqueued or put back).
+/// `since`: when the due `pending` row next in line became due (its retry
+/// time, else when it was enqueued or put back). "Next in line" is the
+/// claim's order, so that the claim index finds it without a scan.
 fn oldest_due_pending(backend: Backend, now: DateTime<Utc>) -> SelectStatement {
     tagged(StatusPart::OldestDuePending)
         .expr_as(
-            Func::min(Func::coalesce([
+            Func::coalesce([
                 Expr::col(Column::NextAttemptAt),
                 Expr::col(Column::UpdatedAt),
                 Expr::col(Column::CreatedAt),
-            ])),
+            ]),
             Alias::new("since"),
         )
         .and_where(Expr::col(Column::Status).eq(status(DomainStatus::Pending)))
@@ -444,6 +450,9 @@ fn oldest_due_pending(backend: Backend, now: DateTime<Utc>) -> SelectStatement {
                 .add(Expr::col(Column::NextAttemptAt).is_null())
                 .add(Expr::col(Column::NextAttemptAt).lte(backend.time(now))),
         )
+        .order_by_with_nulls(Column::UpdatedAt, Order::Asc, NullOrdering::First)
+        .order_by(Column::Id, Order::Asc)
+        .limit(1)
         .to_owned()
 }
 

@@ -11,7 +11,11 @@ use crate::settings::Settings;
 pub(super) async fn run(settings: &Settings, args: StatusArgs) -> Result<ExitCode, CliError> {
     let repository = open_repository(settings, Schema::MigrateSqlite).await?;
     let report = repository
-        .status(StatusRequest::at(chrono::Utc::now()).with_errors(args.errors))
+        .status(
+            StatusRequest::at(chrono::Utc::now())
+                .with_details()
+                .with_errors(args.errors),
+        )
         .await
         .map_err(|error| CliError::Failed(error.to_string()));
     repository.close().await;
@@ -32,7 +36,7 @@ pub(super) async fn run(settings: &Settings, args: StatusArgs) -> Result<ExitCod
 fn render(report: &StatusReport) -> String {
     let lag = report.oldest_pending_seconds.map_or_else(
         || "none due".to_owned(),
-        |seconds| format!("the oldest due has waited {}", age(seconds)),
+        |seconds| format!("the next in line has waited {}", age(seconds)),
     );
     let mut lines = vec![
         format!(

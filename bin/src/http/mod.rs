@@ -3,19 +3,21 @@
 //! - `/metrics`: Prometheus text format, rendered by
 //!   `metrics-exporter-prometheus` from the counters and histograms the
 //!   crates record through the `metrics` facade, plus the rows per state
-//!   that the snapshot task refreshes every `http.refresh`.
+//!   that a task reads every `http.refresh`.
 //! - `/healthz`: 200 while the process serves.
 //! - `/readyz`: 200 when the database answered the last refresh and the
 //!   scheduler showed a sign of life recently; 503 naming the reason.
 //! - `/`: a read-only status page for people. Its script polls
-//!   `/api/status` (the last snapshot, the domains in flight) and writes
+//!   `/api/status` (a detailed snapshot read at most once per
+//!   `http.refresh`, the domains in flight) and writes
 //!   every value with `textContent`, never as markup: titles and errors come
 //!   from web pages and the database. The page, its script and its style
 //!   are compiled into the binary; a content security policy allows nothing
 //!   else.
 //!
-//! One snapshot of the table per `http.refresh` serves every scrape and
-//! every open page: their number does not change the database's load.
+//! Neither scrapes nor open pages read the table themselves: the counts
+//! are read every `http.refresh`, the page's details at most that often,
+//! however many ask.
 
 mod snapshots;
 
@@ -46,9 +48,9 @@ pub struct HttpSettings {
     /// (`DOMAIN_SCHEDULER_HTTP_LISTEN`); unset: no endpoint. It has no
     /// authentication: keep it on a private address.
     pub listen: Option<SocketAddr>,
-    /// How often the rows per state, the queue's lag and the latest errors
-    /// are read from the database (5 s): one snapshot serves every scrape
-    /// and every open page.
+    /// How often the rows per state and the queue's head are read for
+    /// `/metrics` and `/readyz`, and at most how often an open status page
+    /// has the details read (5 s).
     #[serde(deserialize_with = "duration::seconds")]
     pub refresh: Duration,
 }
@@ -178,12 +180,8 @@ impl Endpoint {
                 address: self.listen,
                 source,
             })?;
-        let snapshots = Arc::new(Snapshots::new(refresh));
-        tokio::spawn(Arc::clone(&snapshots).refresh_until(
-            repository,
-            self.metrics.clone(),
-            stop.clone(),
-        ));
+        let snapshots = Arc::new(Snapshots::new(repository, refresh));
+        tokio::spawn(Arc::clone(&snapshots).refresh_until(self.metrics.clone(), stop.clone()));
         let shared = Arc::new(Shared {
             metrics: self.metrics,
             snapshots,
@@ -263,7 +261,10 @@ struct PageData {
 }
 
 async fn status(State(shared): State<Arc<Shared>>) -> Response {
-    let health = shared.snapshots.health();
+    let (snapshot, database_error) = match shared.snapshots.detailed().await {
+        Ok(snapshot) => (Some(snapshot), None),
+        Err(error) => (None, Some(error)),
+    };
     let data = PageData {
         worker: shared.worker.clone(),
         version: env!("CARGO_PKG_VERSION"),
@@ -271,8 +272,8 @@ async fn status(State(shared): State<Arc<Shared>>) -> Response {
         refresh_seconds: shared.snapshots.refresh().as_secs_f64(),
         ready: false,
         not_ready_because: not_ready_because(&shared),
-        snapshot: health.last,
-        database_error: health.failure,
+        snapshot,
+        database_error,
         in_flight: shared.activity.in_flight(),
     };
     let data = PageData {

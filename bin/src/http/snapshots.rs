@@ -6,15 +6,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 use metrics::{describe_gauge, gauge};
 use metrics_exporter_prometheus::PrometheusHandle;
 use scheduler_application::observe;
-use scheduler_domain::{DomainRepository, StatusReport, StatusRequest};
+use scheduler_domain::{DomainRepository, RepositoryError, StatusReport, StatusRequest};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-/// The errors and completions a snapshot lists for the page.
+/// The errors and completions the page lists.
 const PAGE_ERRORS: u32 = 50;
 const PAGE_COMPLETED: u32 = 10;
 
@@ -42,7 +43,7 @@ pub(super) fn describe_metrics() {
     describe_gauge!(
         OLDEST_PENDING_AGE,
         metrics::Unit::Seconds,
-        "How long the due pending row that has waited longest has been waiting (0 when none is due)."
+        "How long the due pending row next in line has waited (0 when none is due)."
     );
     describe_gauge!(
         DATABASE_UP,
@@ -62,26 +63,77 @@ pub(super) struct Snapshot {
 /// What the last refreshes found.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Health {
-    /// The last snapshot read.
-    pub(super) last: Option<Snapshot>,
     /// Why the last refresh failed, when it did.
     pub(super) failure: Option<String>,
     answered: Option<Instant>,
 }
 
+/// Reads a report from the repository (the handlers are not generic over
+/// it).
+type ReadStatus = Box<
+    dyn Fn(StatusRequest) -> BoxFuture<'static, Result<StatusReport, RepositoryError>>
+        + Send
+        + Sync,
+>;
+
 /// The snapshot task's results, shared with the handlers.
-#[derive(Debug)]
 pub(super) struct Snapshots {
     refresh: Duration,
+    read: ReadStatus,
     health: Mutex<Health>,
+    /// The page's last answer and when it was read.
+    detailed: tokio::sync::Mutex<Option<(Instant, Result<Snapshot, String>)>>,
+}
+
+impl std::fmt::Debug for Snapshots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshots")
+            .field("refresh", &self.refresh)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Snapshots {
-    pub(super) fn new(refresh: Duration) -> Snapshots {
+    pub(super) fn new<R: DomainRepository + 'static>(
+        repository: Arc<R>,
+        refresh: Duration,
+    ) -> Snapshots {
+        let read: ReadStatus = Box::new(move |request| {
+            let repository = Arc::clone(&repository);
+            Box::pin(async move { repository.status(request).await })
+        });
         Snapshots {
             refresh,
+            read,
             health: Mutex::new(Health::default()),
+            detailed: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// The detailed report for the page: read again when the last answer
+    /// (a report or a failure) is older than `refresh`, by one caller while
+    /// the others wait for it.
+    pub(super) async fn detailed(&self) -> Result<Snapshot, String> {
+        let mut cached = self.detailed.lock().await;
+        if let Some((taken, answer)) = cached.as_ref()
+            && taken.elapsed() < self.refresh
+        {
+            return answer.clone();
+        }
+        let now = Utc::now();
+        let request = StatusRequest::at(now)
+            .with_details()
+            .with_errors(PAGE_ERRORS)
+            .with_completed(PAGE_COMPLETED);
+        let answer = (self.read)(request)
+            .await
+            .map(|report| Snapshot { at: now, report })
+            .map_err(|error| {
+                observe::database_error("status", &error);
+                error.to_string()
+            });
+        *cached = Some((Instant::now(), answer.clone()));
+        answer
     }
 
     pub(super) fn refresh(&self) -> Duration {
@@ -111,11 +163,10 @@ impl Snapshots {
         (quiet > limit).then(|| format!("the database has not answered for {}s", quiet.as_secs()))
     }
 
-    /// Reads a snapshot every `refresh` until `stop`, and keeps the
+    /// Reads the counts every `refresh` until `stop`, and keeps the
     /// Prometheus recorder's histograms trimmed meanwhile.
-    pub(super) async fn refresh_until<R: DomainRepository>(
+    pub(super) async fn refresh_until(
         self: Arc<Self>,
-        repository: Arc<R>,
         metrics: PrometheusHandle,
         stop: CancellationToken,
     ) {
@@ -128,20 +179,15 @@ impl Snapshots {
                 _ = ticker.tick() => {}
             }
             metrics.run_upkeep();
-            let now = Utc::now();
-            let request = StatusRequest::at(now)
-                .with_errors(PAGE_ERRORS)
-                .with_completed(PAGE_COMPLETED);
             let read = tokio::select! {
                 biased;
                 () = stop.cancelled() => return,
-                read = repository.status(request) => read,
+                read = (self.read)(StatusRequest::at(Utc::now())) => read,
             };
             let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
             match read {
                 Ok(report) => {
                     publish(&report);
-                    health.last = Some(Snapshot { at: now, report });
                     health.failure = None;
                     health.answered = Some(Instant::now());
                 }
