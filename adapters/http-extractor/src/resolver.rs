@@ -136,11 +136,19 @@ async fn system_lookup(host: &str) -> Result<Vec<IpAddr>, LookupFailed> {
     .await;
     match looked_up {
         Ok(Ok(found)) => Ok(found),
-        Ok(Err(error)) => Err(LookupFailed {
-            host: host.to_owned(),
-            reason: error.to_string(),
-            temporary: is_temporary(error.kind()),
-        }),
+        Ok(Err(error)) => {
+            // The message reads "failed to lookup address information: Name
+            // or service not known"; the reason is what is worth keeping.
+            let text = error.to_string();
+            let reason = text
+                .strip_prefix("failed to lookup address information: ")
+                .map_or_else(|| text.clone(), str::to_owned);
+            Err(LookupFailed {
+                host: host.to_owned(),
+                reason,
+                temporary: is_temporary(error.kind()),
+            })
+        }
         // The blocking pool is shutting down or the call panicked: nothing
         // was learnt about the name.
         Err(error) => Err(LookupFailed {
@@ -222,6 +230,7 @@ mod tests {
         let failed = error.downcast_ref::<LookupFailed>().unwrap();
         assert_eq!(failed.host, "no-such-host.invalid");
         assert!(!failed.reason.is_empty());
+        assert!(!failed.reason.starts_with("failed to"), "{failed}");
         // `.invalid` never exists (RFC 6761): the resolver says so, and that
         // is final.
         assert!(!failed.temporary, "{failed}");
