@@ -2,18 +2,19 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use scheduler_domain::{
     ClaimRequest, ClaimedDomain, DomainName, DomainRepository, ExtractionError, FailureKind,
-    MetadataExtractor, RepositoryError, WorkerId, WriteOutcome,
+    MetadataExtractor, RepositoryError, SiteMetadata, WorkerId, WriteOutcome,
 };
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
-use crate::group_write::GroupWriter;
+use crate::group_write::{GroupWriter, Unwritten};
 use crate::observe::{self, Activity};
 use crate::{Clock, DIAGNOSTICS_TARGET, SchedulerSettings};
 
@@ -40,8 +41,9 @@ pub enum DomainOutcome {
     /// The row was no longer ours when we wrote (its lease had expired and
     /// another worker took it): nothing written.
     LeaseLost,
-    /// Even the write of the failure failed; the row stays `processing`
-    /// until its lease expires and the rescue sweep frees it.
+    /// Even the write of the failure failed, or the database did not take
+    /// a fetched result before the lease ran out: the row stays
+    /// `processing` until its lease expires and the rescue sweep frees it.
     Unrecorded,
 }
 
@@ -344,52 +346,132 @@ where
                     .await;
             }
         };
-        let now = self.clock.now();
-        let written = match writer {
-            Some(writer) => {
-                writer
-                    .complete(domain.id, &claim.claimant, metadata, now)
-                    .await
-            }
-            None => {
-                let started = Instant::now();
-                let written = self
-                    .repository
-                    .complete(domain.id, &claim.claimant, &metadata, now)
-                    .await;
-                observe::written(observe::WriteKind::Single, started.elapsed());
-                written
-            }
-        };
-        match written {
-            Ok(WriteOutcome::Written) => {
-                debug!("completed {name}");
-                DomainOutcome::Completed
-            }
-            Ok(WriteOutcome::LeaseLost) => self.lease_lost(&domain),
-            Err(write_error) => {
-                observe::database_error("complete", &write_error);
+        self.write_result(claim, &domain, &name, metadata, grace_over, writer)
+            .await
+    }
+
+    /// Writes a fetched site's metadata. A database that is away for a
+    /// while (`Unavailable`, `Timeout`) does not cost the fetch: the write
+    /// is tried again with backoff until the claim's lease ends (or, after
+    /// shutdown, the grace period), and only then is the result dropped and
+    /// the row left to the rescue sweep. Any other write error is recorded
+    /// as the row's error.
+    async fn write_result(
+        &self,
+        claim: &Claim,
+        domain: &ClaimedDomain,
+        name: &DomainName,
+        mut metadata: SiteMetadata,
+        grace_over: &CancellationToken,
+        writer: Option<&GroupWriter>,
+    ) -> DomainOutcome {
+        // Set at the first failure: the time left on the lease, by the
+        // runtime's clock from there on.
+        let mut lease_ends: Option<Instant> = None;
+        let mut failures = 0;
+        loop {
+            let now = self.clock.now();
+            let (written, kept) = match writer {
+                Some(writer) => {
+                    match writer
+                        .complete(domain.id, &claim.claimant, metadata, now)
+                        .await
+                    {
+                        Ok(outcome) => (Ok(outcome), None),
+                        Err(Unwritten { error, metadata }) => {
+                            (Err(error), metadata.map(|kept| *kept))
+                        }
+                    }
+                }
+                None => {
+                    let started = Instant::now();
+                    let written = self
+                        .repository
+                        .complete(domain.id, &claim.claimant, &metadata, now)
+                        .await;
+                    observe::written(observe::WriteKind::Single, started.elapsed());
+                    (written, Some(metadata))
+                }
+            };
+            let write_error = match written {
+                Ok(WriteOutcome::Written) => {
+                    debug!("completed {name}");
+                    return DomainOutcome::Completed;
+                }
+                Ok(WriteOutcome::LeaseLost) => return self.lease_lost(domain),
+                Err(write_error) => write_error,
+            };
+            observe::database_error("complete", &write_error);
+            if !matches!(
+                write_error,
+                RepositoryError::Unavailable(_) | RepositoryError::Timeout(_)
+            ) {
                 error!(
                     target: DIAGNOSTICS_TARGET,
                     error = %write_error,
                     "could not write the result of {name}: {write_error}"
                 );
-                // A database that is briefly gone or slow is no reason to give
-                // up on a site that answered: such failures retry like a
-                // transient fetch failure. Anything else is recorded as the
-                // row's error, in a transaction of its own.
-                let kind = match write_error {
-                    RepositoryError::Unavailable(_) | RepositoryError::Timeout(_) => {
-                        FailureKind::Transient
-                    }
-                    RepositoryError::InvalidRow(_) | RepositoryError::Database(_) => {
-                        FailureKind::Permanent
-                    }
-                };
                 let message = format!("could not write the result: {write_error}");
-                self.record_failure(claim, &domain, kind, message).await
+                return self
+                    .record_failure(claim, domain, FailureKind::Permanent, message)
+                    .await;
+            }
+            let Some(returned) = kept else {
+                return self.unrecorded(domain, &write_error);
+            };
+            metadata = returned;
+            let lease_ends = *lease_ends.get_or_insert_with(|| {
+                let left = (claim.lease_until - self.clock.now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO);
+                Instant::now() + left
+            });
+            let left = lease_ends.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return self.result_dropped(domain, &write_error, "its lease ran out");
+            }
+            if failures == 0 {
+                warn!(
+                    target: DIAGNOSTICS_TARGET,
+                    error = %write_error,
+                    "could not write the result of {name}: {write_error}; trying again until \
+                     its lease ends"
+                );
+            } else {
+                debug!(error = %write_error, failures, "result write failed again");
+            }
+            let wait = write_backoff(failures).min(left);
+            failures += 1;
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = grace_over.cancelled() => {
+                    return self.result_dropped(
+                        domain,
+                        &write_error,
+                        "the shutdown grace period is over",
+                    );
+                }
             }
         }
+    }
+
+    /// A fetched result given up on: the database did not take it in time.
+    fn result_dropped(
+        &self,
+        domain: &ClaimedDomain,
+        write_error: &RepositoryError,
+        why: &str,
+    ) -> DomainOutcome {
+        error!(
+            target: DIAGNOSTICS_TARGET,
+            domain = %domain.raw_domain,
+            domain_id = %domain.id,
+            error = %write_error,
+            "result of {} dropped: the database did not take it before {why} \
+             ({write_error}); the rescue sweep frees the row",
+            domain.raw_domain,
+        );
+        DomainOutcome::Unrecorded
     }
 
     /// A failure: retry later while attempts remain and it is transient,
@@ -516,6 +598,24 @@ fn add_saturating(at: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
         .ok()
         .and_then(|delta| at.checked_add_signed(delta))
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// The first wait before a result write is tried again.
+const FIRST_WRITE_RETRY: Duration = Duration::from_secs(1);
+
+/// The longest wait between two tries of a result write.
+const LONGEST_WRITE_RETRY: Duration = Duration::from_secs(30);
+
+/// The wait after `failures` failed tries of a result write (0 for the
+/// first): doubling from [`FIRST_WRITE_RETRY`] up to
+/// [`LONGEST_WRITE_RETRY`], its upper half jittered so that the writes held
+/// back by one outage do not all come back at once.
+fn write_backoff(failures: u32) -> Duration {
+    let nominal = FIRST_WRITE_RETRY
+        .saturating_mul(1u32.checked_shl(failures.min(16)).unwrap_or(u32::MAX))
+        .min(LONGEST_WRITE_RETRY);
+    let half = nominal / 2;
+    half + half.mul_f64(fastrand::f64())
 }
 
 /// A token cancelled `grace` after `shutdown` is.

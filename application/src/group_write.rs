@@ -26,7 +26,17 @@ const WRITERS: usize = 4;
 /// The most completions in one transaction.
 const MAX_GROUP: usize = 128;
 
-type Reply = oneshot::Sender<Result<WriteOutcome, RepositoryError>>;
+type Reply = oneshot::Sender<Result<WriteOutcome, Unwritten>>;
+
+/// A completion the database did not take, with its metadata handed back
+/// so that the write can be tried again without fetching the site again.
+#[derive(Debug)]
+pub(crate) struct Unwritten {
+    pub(crate) error: RepositoryError,
+    /// `None` only when the writers stopped while holding it. Boxed: the
+    /// failure is rare, the metadata large.
+    pub(crate) metadata: Option<Box<SiteMetadata>>,
+}
 
 /// Where domain tasks hand their completions.
 #[derive(Debug, Clone)]
@@ -51,14 +61,14 @@ impl GroupWriter {
 
     /// Writes one completion with whatever others are waiting, and returns
     /// its own outcome. Takes the metadata by value: it travels to the
-    /// writer, and the caller has no use for it afterwards.
+    /// writer, and comes back only when the write failed.
     pub(crate) async fn complete(
         &self,
         id: DomainId,
         worker: &WorkerId,
         metadata: SiteMetadata,
         now: DateTime<Utc>,
-    ) -> Result<WriteOutcome, RepositoryError> {
+    ) -> Result<WriteOutcome, Unwritten> {
         let (reply, outcome) = oneshot::channel();
         let completion = Completion {
             id,
@@ -66,10 +76,19 @@ impl GroupWriter {
             metadata,
             now,
         };
-        self.sender
-            .send((completion, reply))
-            .map_err(|_| stopped())?;
-        outcome.await.map_err(|_| stopped())?
+        if let Err(mpsc::error::SendError((completion, _))) = self.sender.send((completion, reply))
+        {
+            return Err(Unwritten {
+                error: stopped(),
+                metadata: Some(Box::new(completion.metadata)),
+            });
+        }
+        outcome.await.unwrap_or_else(|_| {
+            Err(Unwritten {
+                error: stopped(),
+                metadata: None,
+            })
+        })
     }
 }
 
@@ -125,7 +144,11 @@ async fn write_group<R: DomainRepository>(repository: &R, group: Vec<(Completion
             }
         }
     };
-    for (reply, outcome) in replies.into_iter().zip(outcomes) {
+    for ((reply, outcome), completion) in replies.into_iter().zip(outcomes).zip(completions) {
+        let outcome = outcome.map_err(|error| Unwritten {
+            error,
+            metadata: Some(Box::new(completion.metadata)),
+        });
         // A domain task that is gone (shutdown) no longer needs its answer.
         let _ = reply.send(outcome);
     }

@@ -1,6 +1,7 @@
 //! The batch use case against mockall mocks of both ports.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -533,37 +534,126 @@ async fn an_empty_claim_is_an_empty_summary() {
     assert_eq!(summary, BatchSummary::default());
 }
 
-#[tokio::test]
-async fn a_result_write_the_database_could_not_take_is_retried_not_failed() {
-    let row = claimed("alpha.test", 1);
-    let mut repository = MockDomainRepository::new();
-    expect_claim(&mut repository, vec![row.clone()]);
-    repository
-        .expect_complete()
-        .times(1)
-        .returning(|_, _, _, _| {
-            Box::pin(async { Err(RepositoryError::Unavailable("pool timed out".into())) })
-        });
-    let writes = record_writes(&mut repository);
+/// An extractor that answers every site, counting its calls.
+fn counting_extractor() -> (MockMetadataExtractor, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
     let mut extractor = MockMetadataExtractor::new();
-    extractor.expect_extract().returning(|domain| {
+    extractor.expect_extract().returning(move |domain| {
+        counted.fetch_add(1, Ordering::SeqCst);
         let metadata = metadata_for(domain.as_str());
         Box::pin(async move { Ok(metadata) })
     });
+    (extractor, calls)
+}
+
+/// A repository that claims `row`, whose result writes fail as
+/// `Unavailable` the first `failures` times (all of them for `None`), and
+/// that refuses any other write; with the number of writes tried.
+fn database_away(
+    row: &ClaimedDomain,
+    failures: Option<usize>,
+) -> (MockDomainRepository, Arc<AtomicUsize>) {
+    let mut repository = MockDomainRepository::new();
+    expect_claim(&mut repository, vec![row.clone()]);
+    let tries = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&tries);
+    let id = row.id;
+    repository
+        .expect_complete()
+        .withf(move |written, worker, metadata, _| {
+            *written == id
+                && worker.as_str() == "worker-a/1"
+                && metadata.title.as_deref() == Some("Welcome to alpha.test")
+        })
+        .returning(move |_, _, _, _| {
+            let tried = counted.fetch_add(1, Ordering::SeqCst);
+            let away = failures.is_none_or(|failures| tried < failures);
+            Box::pin(async move {
+                if away {
+                    Err(RepositoryError::Unavailable("connection refused".into()))
+                } else {
+                    Ok(WriteOutcome::Written)
+                }
+            })
+        });
+    repository.expect_retry_later().never();
+    repository.expect_fail().never();
+    repository.expect_release().never();
+    (repository, tries)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_result_the_database_could_not_take_is_written_again_not_fetched_again() {
+    let row = claimed("alpha.test", 1);
+    let (repository, tries) = database_away(&row, Some(2));
+    let (extractor, fetches) = counting_extractor();
 
     let summary = processor(repository, extractor)
         .run_batch(&CancellationToken::new())
         .await
         .unwrap();
 
-    assert_eq!((summary.retried, summary.failed), (1, 0));
     assert_eq!(
-        writes_for(&writes, row.id),
-        [(
-            "retry_later",
-            "could not write the result: database unavailable: pool timed out @ 60".into()
-        )]
+        (summary.completed, summary.retried, summary.unrecorded),
+        (1, 0, 0)
     );
+    assert_eq!(tries.load(Ordering::SeqCst), 3);
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_result_is_dropped_once_the_database_stays_away_past_the_lease() {
+    let row = claimed("alpha.test", 1);
+    let (repository, tries) = database_away(&row, None);
+    let (extractor, fetches) = counting_extractor();
+    let started = tokio::time::Instant::now();
+
+    let summary = processor(repository, extractor)
+        .run_batch(&CancellationToken::new())
+        .await
+        .unwrap();
+
+    assert_eq!((summary.completed, summary.unrecorded), (0, 1));
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    // Tried until the 600 s lease ran out, with waits that grow to 30 s:
+    // a few dozen writes, not one per second.
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(600) && waited < Duration::from_secs(660),
+        "{waited:?}"
+    );
+    let tries = tries.load(Ordering::SeqCst);
+    assert!((10..=40).contains(&tries), "{tries} writes tried");
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_waits_for_a_result_write_no_longer_than_the_grace() {
+    let row = claimed("alpha.test", 1);
+    let (repository, tries) = database_away(&row, None);
+    let (extractor, fetches) = counting_extractor();
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        stop.cancel();
+    });
+    let started = tokio::time::Instant::now();
+
+    let summary = processor(repository, extractor)
+        .run_batch(&shutdown)
+        .await
+        .unwrap();
+
+    assert_eq!(summary.unrecorded, 1);
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    // Shutdown at 10 s and a grace of 5 s.
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(15) && waited < Duration::from_secs(20),
+        "{waited:?}"
+    );
+    assert!(tries.load(Ordering::SeqCst) >= 2);
 }
 
 #[tokio::test]

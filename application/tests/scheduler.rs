@@ -612,3 +612,49 @@ async fn a_row_the_database_refuses_does_not_spoil_its_group() {
     assert_eq!(drained.totals.completed, 59);
     assert_eq!(drained.totals.failed, 1);
 }
+
+/// `written`, or the error of a database that is `away`.
+fn while_away<T>(away: bool, written: T) -> Result<T, RepositoryError> {
+    if away {
+        Err(RepositoryError::Unavailable("connection refused".into()))
+    } else {
+        Ok(written)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn results_held_back_by_a_database_outage_are_written_when_it_is_back() {
+    let queue = Queue::new(30);
+    let back_at = tokio::time::Instant::now() + Duration::from_secs(10);
+    let away = move || tokio::time::Instant::now() < back_at;
+    let mut repository = claiming_from(&queue);
+    repository.expect_complete_many().returning(move |group| {
+        let written = while_away(away(), vec![WriteOutcome::Written; group.len()]);
+        Box::pin(async move { written })
+    });
+    repository.expect_complete().returning(move |_, _, _, _| {
+        let written = while_away(away(), WriteOutcome::Written);
+        Box::pin(async move { written })
+    });
+    repository.expect_retry_later().never();
+    repository.expect_fail().never();
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&fetches);
+    let mut extractor = MockMetadataExtractor::new();
+    extractor.expect_extract().returning(move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async { Ok(SiteMetadata::default()) })
+    });
+    let scheduler = scheduler(
+        repository,
+        extractor,
+        settings(),
+        Arc::new(Polling::every(Duration::from_secs(1))),
+    );
+
+    let drained = scheduler.drain(&CancellationToken::new()).await.unwrap();
+
+    assert_eq!(drained.totals.completed, 30);
+    assert_eq!(drained.totals.unrecorded, 0);
+    assert_eq!(fetches.load(Ordering::SeqCst), 30);
+}

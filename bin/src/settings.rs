@@ -308,9 +308,14 @@ mod tests {
 
     #[test]
     fn the_fetch_budget_follows_the_fetch_section() {
-        let settings = load("[fetch]\ntimeout = \"10s\"\nretries = 1\n", &[]).unwrap();
+        let settings = load(
+            "[fetch]\ntimeout = \"10s\"\nretries = 1\ncontact_pages = 1\n",
+            &[],
+        )
+        .unwrap();
         assert_eq!(settings.scheduler.fetch_budget, settings.fetch.budget());
-        assert_eq!(settings.scheduler.fetch_budget.as_secs(), 2 * 10 + 30);
+        // The home page with its retry, then one contact page: 10 s each.
+        assert_eq!(settings.scheduler.fetch_budget.as_secs(), 2 * 10);
         // A lease shorter than that is refused.
         let error = load("[scheduler]\nlease = \"60s\"\n", &[]).unwrap_err();
         assert!(error.to_string().contains("scheduler.lease"), "{error}");

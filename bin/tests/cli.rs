@@ -286,7 +286,7 @@ async fn a_lease_shorter_than_the_slowest_fetch_is_refused() {
         run.stderr
     );
     assert!(
-        run.stderr.contains("210s"),
+        run.stderr.contains("slowest fetch (90s"),
         "names the slowest fetch: {}",
         run.stderr
     );

@@ -264,6 +264,10 @@ async fn a_person_metrics_and_probes_see_the_worker_as_it_is() {
     );
     assert_eq!(sample(&scrape, "domain_scheduler_database_up", None), 1.0);
     assert_eq!(
+        sample(&scrape, "domain_scheduler_fetch_retries_total", None),
+        0.0
+    );
+    assert_eq!(
         sample(
             &scrape,
             "domain_scheduler_build_info",

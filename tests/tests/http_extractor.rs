@@ -299,6 +299,86 @@ async fn a_server_that_hangs_up_is_retried_the_configured_number_of_times() {
     assert_eq!(server.request_count("hangup.test"), 4);
 }
 
+/// The scheduler's attempts at one domain (`scheduler.max_attempts`).
+const MAX_ATTEMPTS: usize = 3;
+
+#[tokio::test]
+async fn a_dead_site_gets_one_request_plus_the_retries_per_attempt() {
+    let server = FixtureServer::builder()
+        .site("dead.test", Site::hang_up())
+        .start()
+        .await
+        .unwrap();
+    let http = extractor(FetchSettings {
+        retries: 3,
+        ..server.fetch_settings()
+    });
+
+    for _ in 0..MAX_ATTEMPTS {
+        let error = http
+            .extract_url(&url("https://dead.test/"))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), FailureKind::Transient, "{error:?}");
+    }
+
+    // max_attempts × (1 + retries), the documented worst case.
+    assert_eq!(server.request_count("dead.test"), MAX_ATTEMPTS * (1 + 3));
+}
+
+#[tokio::test]
+async fn a_trickling_site_gets_one_request_per_attempt_within_the_timeout() {
+    let server = FixtureServer::builder()
+        .site("slow.test", Site::slow_body(Duration::from_millis(50)))
+        .start()
+        .await
+        .unwrap();
+    let http = extractor(FetchSettings {
+        total_timeout: Duration::from_secs(1),
+        retries: 3,
+        ..server.fetch_settings()
+    });
+    let started = Instant::now();
+
+    for _ in 0..MAX_ATTEMPTS {
+        let error = http
+            .extract_url(&url("https://slow.test/"))
+            .await
+            .unwrap_err();
+        assert_eq!(error, ExtractionError::Timeout { seconds: 1 });
+    }
+
+    // A timeout has spent the attempt: it is not retried in place.
+    assert_eq!(server.request_count("slow.test"), MAX_ATTEMPTS);
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn quick_retries_share_the_time_limit_of_their_attempt() {
+    // Each request fails after 300 ms: ten retries would take over 3 s.
+    let server = FixtureServer::builder()
+        .site("flaky.test", Site::hang_up())
+        .response_delay(Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+    let http = extractor(FetchSettings {
+        total_timeout: Duration::from_secs(1),
+        retries: 10,
+        ..server.fetch_settings()
+    });
+    let started = Instant::now();
+
+    let error = http.fetch(&url("https://flaky.test/")).await.unwrap_err();
+
+    assert_eq!(error.kind(), FailureKind::Transient, "{error:?}");
+    let requests = server.request_count("flaky.test");
+    assert!((1..=4).contains(&requests), "{requests} requests in 1 s");
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}
+
 #[tokio::test]
 async fn a_trickling_body_hits_the_total_timeout() {
     let server = FixtureServer::builder()

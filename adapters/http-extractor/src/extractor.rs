@@ -12,13 +12,14 @@ use scheduler_domain::{
     SiteMetadata,
 };
 use scheduler_html_metadata as html;
+use tokio::time::Instant;
 use tracing::{debug, error, instrument};
 use url::Url;
 
 use crate::error::{ErrorContext, HttpExtractorError, whole_seconds};
 use crate::parse_pool::{Panicked, ParsePool};
 use crate::resolver::{GuardedResolver, SharedResolver};
-use crate::retry::{MAX_RETRY_AFTER, backoff, retry_after};
+use crate::retry::{backoff, retry_after};
 use crate::{FetchSettings, ProxyUrl, tls};
 
 const ACCEPT_VALUE: &str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5";
@@ -178,7 +179,11 @@ impl HttpExtractor {
         for candidate in candidates.into_iter().take(self.settings.contact_pages) {
             let read = match upgrade_to_https(&candidate) {
                 Ok(url) => self
-                    .attempt(&url, Some(home_url))
+                    .attempt(
+                        &url,
+                        Some(home_url),
+                        Instant::now() + self.settings.total_timeout,
+                    )
                     .await
                     .map_err(|failed| failed.error),
                 Err(error) => Err(error),
@@ -211,8 +216,14 @@ impl HttpExtractor {
     }
 
     /// Fetches `url` (an `http://` URL is fetched as `https://`), following
-    /// up to `max_redirects` redirects, reading at most `max_body_bytes`,
-    /// and retrying transient failures up to `retries` times.
+    /// up to `max_redirects` redirects and reading at most `max_body_bytes`.
+    ///
+    /// A transient failure that did not use up the time (a refused or reset
+    /// connection, a 5xx, a 429 or 503 with a short `Retry-After`) is tried
+    /// again up to `retries` times, but the fetch as a whole, retries and
+    /// waits included, never lasts longer than `total_timeout`: a timeout
+    /// is not retried here, and a retry whose wait would not end before the
+    /// deadline is left to the scheduler's next attempt.
     ///
     /// # Errors
     ///
@@ -224,51 +235,57 @@ impl HttpExtractor {
     #[instrument(skip_all, fields(url = %url))]
     pub async fn fetch(&self, url: &Url) -> Result<FetchedPage, ExtractionError> {
         let url = upgrade_to_https(url)?;
+        let deadline = Instant::now() + self.settings.total_timeout;
         let mut retry = 0;
         loop {
-            let failure = match self.attempt(&url, None).await {
+            let failure = match self.attempt(&url, None, deadline).await {
                 Ok(page) => return Ok(page),
                 Err(failure) => failure,
             };
-            // A challenge answers the same way a second later.
-            let challenged = matches!(failure.error, ExtractionError::BotChallenge { .. });
+            // A challenge answers the same way a second later; a timeout
+            // has spent the time a retry would need.
+            let final_answer = matches!(
+                failure.error,
+                ExtractionError::BotChallenge { .. } | ExtractionError::Timeout { .. }
+            );
             if failure.error.kind() == FailureKind::Permanent
-                || challenged
+                || final_answer
                 || retry >= self.settings.retries
             {
                 return Err(failure.error);
             }
-            let wait = match failure.retry_after {
-                Some(asked) if asked > MAX_RETRY_AFTER => {
-                    debug!(
-                        ?asked,
-                        "server asks to come back later than we wait in place"
-                    );
-                    return Err(failure.error);
-                }
-                Some(asked) => asked,
-                None => backoff(self.settings.retry_backoff, retry),
-            };
+            let wait = failure
+                .retry_after
+                .unwrap_or_else(|| backoff(self.settings.retry_backoff, retry));
+            if Instant::now() + wait >= deadline {
+                debug!(
+                    error = %failure.error,
+                    ?wait,
+                    "no retry: the wait would outlast the fetch's time limit"
+                );
+                return Err(failure.error);
+            }
             retry += 1;
+            crate::observe::retried();
             debug!(error = %failure.error, retry, ?wait, "transient failure, retrying");
             tokio::time::sleep(wait).await;
         }
     }
 
-    /// One attempt: every redirect hop and the body, under the total
-    /// timeout; with `within_site`, a redirect off that site is refused
-    /// before it is followed.
+    /// One attempt: every redirect hop and the body, until `deadline`;
+    /// with `within_site`, a redirect off that site is refused before it
+    /// is followed.
     async fn attempt(
         &self,
         url: &Url,
         within_site: Option<&Url>,
+        deadline: Instant,
     ) -> Result<FetchedPage, AttemptError> {
-        let limit = self.settings.total_timeout;
-        tokio::time::timeout(limit, self.follow(url, within_site))
+        tokio::time::timeout_at(deadline, self.follow(url, within_site))
             .await
             .unwrap_or_else(|_| {
                 Err(ExtractionError::Timeout {
-                    seconds: whole_seconds(limit),
+                    seconds: whole_seconds(self.settings.total_timeout),
                 }
                 .into())
             })

@@ -41,7 +41,7 @@ mod tls;
 pub use address::is_public_address;
 pub use error::HttpExtractorError;
 pub use extractor::{FetchedPage, HttpExtractor};
-pub use observe::{EXTRACTION_DURATION, describe_metrics};
+pub use observe::{EXTRACTION_DURATION, FETCH_RETRIES, describe_metrics};
 pub use settings::{DEFAULT_USER_AGENT, FetchSettings, MAX_CONTACT_PAGES, ProxyUrl, ResolveRule};
 /// The URL type of [`HttpExtractor::extract_url`], re-exported so callers
 /// need no `url` dependency of their own.

@@ -3,10 +3,13 @@
 
 use std::time::Duration;
 
-use metrics::{describe_histogram, histogram};
+use metrics::{counter, describe_counter, describe_histogram, histogram};
 
 /// Histogram: one page's parse and extraction on a parsing thread.
 pub const EXTRACTION_DURATION: &str = "domain_scheduler_extraction_duration_seconds";
+
+/// Counter: quick retries of a fetch within its attempt.
+pub const FETCH_RETRIES: &str = "domain_scheduler_fetch_retries_total";
 
 /// Registers the help text of the extractor's metrics with the installed
 /// exporter.
@@ -17,6 +20,16 @@ pub fn describe_metrics() {
         "Parse and extraction of one page (home or contact page) on a parsing thread, \
          without the fetch."
     );
+    describe_counter!(
+        FETCH_RETRIES,
+        "Quick retries of a home page fetch within its attempt (a transient failure that \
+         cost little, retried before fetch.timeout)."
+    );
+    counter!(FETCH_RETRIES).increment(0);
+}
+
+pub(crate) fn retried() {
+    counter!(FETCH_RETRIES).increment(1);
 }
 
 pub(crate) fn extracted(took: Duration) {

@@ -8,10 +8,10 @@
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
-use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
+use dns_lookup::LookupErrorKind;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use crate::address::is_public_address;
@@ -105,18 +105,7 @@ impl GuardedResolver {
             self.remember(&host, &[address]);
             return Ok(vec![address]);
         }
-        let found: Vec<IpAddr> = tokio::net::lookup_host((host.as_str(), 0))
-            .await
-            .map_err(|error| {
-                let reason = lookup_reason(&error);
-                LookupFailed {
-                    host: host.clone(),
-                    temporary: reason.contains("Temporary failure") || reason.contains("EAI_AGAIN"),
-                    reason,
-                }
-            })?
-            .map(|socket| socket.ip())
-            .collect();
+        let found = system_lookup(&host).await?;
         let Some(&first) = found.first() else {
             return Err(Box::new(LookupFailed {
                 host,
@@ -136,14 +125,47 @@ impl GuardedResolver {
     }
 }
 
-fn lookup_reason(error: &io::Error) -> String {
-    // getaddrinfo's message for NXDOMAIN is "failed to lookup address
-    // information: Name or service not known"; keep only the reason.
-    let text = error.to_string();
-    match text.strip_prefix("failed to lookup address information: ") {
-        Some(reason) => reason.to_owned(),
-        None => text,
+/// The system resolver (getaddrinfo: `/etc/hosts`, nsswitch, DNS) on
+/// tokio's blocking pool, its failure classified by the `EAI_*` code rather
+/// than by a message that differs between C libraries.
+async fn system_lookup(host: &str) -> Result<Vec<IpAddr>, LookupFailed> {
+    let name = host.to_owned();
+    let looked_up = tokio::task::spawn_blocking(move || {
+        dns_lookup::lookup_host(&name).map(Iterator::collect::<Vec<IpAddr>>)
+    })
+    .await;
+    match looked_up {
+        Ok(Ok(found)) => Ok(found),
+        Ok(Err(error)) => {
+            // The message reads "failed to lookup address information: Name
+            // or service not known"; the reason is what is worth keeping.
+            let text = error.to_string();
+            let reason = text
+                .strip_prefix("failed to lookup address information: ")
+                .map_or_else(|| text.clone(), str::to_owned);
+            Err(LookupFailed {
+                host: host.to_owned(),
+                reason,
+                temporary: is_temporary(error.kind()),
+            })
+        }
+        // The blocking pool is shutting down or the call panicked: nothing
+        // was learnt about the name.
+        Err(error) => Err(LookupFailed {
+            host: host.to_owned(),
+            reason: format!("the lookup did not finish: {error}"),
+            temporary: true,
+        }),
     }
+}
+
+/// Whether a failed lookup may succeed later. Only "no such name"
+/// (`EAI_NONAME`, NXDOMAIN) and "no address for the name" (`EAI_NODATA`) say
+/// something about the name; every other code says the resolver could not
+/// answer (`EAI_AGAIN`: no server reachable, SERVFAIL) or failed in itself,
+/// and condemning the domain for it would turn a DNS outage into errors.
+fn is_temporary(kind: LookupErrorKind) -> bool {
+    !matches!(kind, LookupErrorKind::NoName | LookupErrorKind::NoData)
 }
 
 /// The handle given to reqwest; the extractor keeps another to the same
@@ -202,11 +224,49 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_unknown_name_is_a_lookup_failure_naming_the_host() {
+    async fn an_unknown_name_is_a_permanent_lookup_failure_naming_the_host() {
         let resolver = GuardedResolver::new(Vec::new(), false);
         let error = resolver.lookup("no-such-host.invalid").await.unwrap_err();
         let failed = error.downcast_ref::<LookupFailed>().unwrap();
         assert_eq!(failed.host, "no-such-host.invalid");
         assert!(!failed.reason.is_empty());
+        assert!(!failed.reason.starts_with("failed to"), "{failed}");
+        // `.invalid` never exists (RFC 6761): the resolver says so, and that
+        // is final.
+        assert!(!failed.temporary, "{failed}");
+    }
+
+    #[test]
+    fn only_an_answer_about_the_name_is_permanent() {
+        let cases = [
+            (LookupErrorKind::NoName, false),
+            (LookupErrorKind::NoData, false),
+            (LookupErrorKind::Again, true),
+            (LookupErrorKind::Fail, true),
+            (LookupErrorKind::System, true),
+            (LookupErrorKind::Memory, true),
+            (LookupErrorKind::IO, true),
+            (LookupErrorKind::Unknown, true),
+            (LookupErrorKind::Badflags, true),
+            (LookupErrorKind::Family, true),
+            (LookupErrorKind::Socktype, true),
+            (LookupErrorKind::Service, true),
+        ];
+        for (kind, temporary) in cases {
+            assert_eq!(is_temporary(kind), temporary, "{kind:?}");
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn getaddrinfo_codes_map_to_their_kinds() {
+        // The codes as glibc and musl number them: musl's "Try again" text
+        // for EAI_AGAIN is where reading the message went wrong.
+        let temporary_of = |code| is_temporary(dns_lookup::LookupError::new(code).kind());
+        assert!(temporary_of(libc::EAI_AGAIN));
+        assert!(temporary_of(libc::EAI_FAIL));
+        assert!(temporary_of(libc::EAI_SYSTEM));
+        assert!(!temporary_of(libc::EAI_NONAME));
+        assert!(!temporary_of(libc::EAI_NODATA));
     }
 }

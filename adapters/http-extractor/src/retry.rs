@@ -1,27 +1,13 @@
 //! When to try a failed fetch again, and how long to wait first.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
-/// The longest `Retry-After` waited for in place. A server asking for more
-/// is left to the scheduler's own retry, which does not hold a worker slot.
-pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
-
-/// The longest backoff between two attempts, however many retries.
+/// The longest backoff between two attempts, however many retries (the
+/// fetch's deadline usually cuts it shorter).
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
-/// The longest wait between two attempts of one fetch, backoff or
-/// `Retry-After`.
-pub(crate) const LONGEST_RETRY_WAIT: Duration =
-    if MAX_BACKOFF.as_nanos() > MAX_RETRY_AFTER.as_nanos() {
-        MAX_BACKOFF
-    } else {
-        MAX_RETRY_AFTER
-    };
 
 /// The wait before retry number `retry` (0 for the first): `base * 2^retry`,
 /// the upper half of it jittered ("equal jitter"), so that workers that
@@ -36,17 +22,9 @@ pub(crate) fn backoff(base: Duration, retry: u32) -> Duration {
     let jitter = if jitter_nanos == 0 {
         0
     } else {
-        random_u64() % (jitter_nanos + 1)
+        fastrand::u64(0..=jitter_nanos)
     };
     half + Duration::from_nanos(jitter)
-}
-
-/// A per-call random number; std's `RandomState` is seeded from the OS and
-/// is plenty for spreading retries.
-fn random_u64() -> u64 {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u8(0);
-    hasher.finish()
 }
 
 /// The `Retry-After` of a 429 or 503 answer, in its delay-seconds form.

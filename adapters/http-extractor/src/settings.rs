@@ -12,7 +12,6 @@ use scheduler_domain::settings::{check_duration, check_range, duration};
 use serde::{Deserialize, Deserializer};
 
 use crate::HttpExtractorError;
-use crate::retry::LONGEST_RETRY_WAIT;
 
 /// The `User-Agent` sent by default: the program and its version, and what
 /// it does, so a site's operator can tell the worker from a browser.
@@ -34,8 +33,9 @@ pub struct FetchSettings {
         deserialize_with = "duration::seconds"
     )]
     pub connect_timeout: Duration,
-    /// Time allowed for one attempt as a whole: every redirect hop, the TLS
-    /// handshakes, and reading the body (30 s).
+    /// Time allowed for the home page as a whole: every redirect hop, the
+    /// TLS handshakes, reading the body, and the quick retries with their
+    /// waits (30 s). Each contact page has the same limit of its own.
     #[serde(
         rename = "timeout",
         alias = "timeout_seconds",
@@ -48,7 +48,8 @@ pub struct FetchSettings {
     /// there and what was read is parsed (2 MiB; the key is in KiB).
     #[serde(rename = "max_body_kib", deserialize_with = "kibibytes")]
     pub max_body_bytes: usize,
-    /// Further attempts after a transient failure (3).
+    /// Quick retries of a transient failure that ended before the time
+    /// limit (3); the first request and its retries share `total_timeout`.
     pub retries: u32,
     /// The first backoff; each further retry doubles it, with jitter.
     #[serde(skip)]
@@ -246,11 +247,14 @@ impl FetchSettings {
         Ok(())
     }
 
-    /// The longest one domain's fetch can take: every attempt to its time
-    /// limit, and the longest wait before each retry.
+    /// The longest one extraction can take: the home page within
+    /// `total_timeout`, its quick retries included, then each contact page
+    /// within a `total_timeout` of its own.
     pub fn budget(&self) -> Duration {
-        self.total_timeout.saturating_mul(self.retries + 1)
-            + LONGEST_RETRY_WAIT.saturating_mul(self.retries)
+        let pages = u32::try_from(self.contact_pages)
+            .unwrap_or(u32::MAX)
+            .saturating_add(1);
+        self.total_timeout.saturating_mul(pages)
     }
 }
 
@@ -542,8 +546,14 @@ mod tests {
         assert_eq!(new.resolve, vec![rule("*.test", "127.0.0.2")]);
         assert_eq!(new.user_agent, DEFAULT_USER_AGENT);
         new.validate().unwrap();
-        // Four attempts of 20 s and three waits of at most 30 s.
-        assert_eq!(new.budget(), Duration::from_secs(4 * 20 + 3 * 30));
+        // The home page, its retries included, and two contact pages: 20 s
+        // each.
+        assert_eq!(new.budget(), Duration::from_secs(3 * 20));
+        let no_contact_pages = FetchSettings {
+            contact_pages: 0,
+            ..new
+        };
+        assert_eq!(no_contact_pages.budget(), Duration::from_secs(20));
     }
 
     #[test]

@@ -9,6 +9,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use rustls::{ClientConfig, RootCertStore};
 
 use crate::HttpExtractorError;
@@ -55,7 +57,7 @@ fn add_pem_roots(roots: &mut RootCertStore, path: &Path) -> Result<(), HttpExtra
         source,
     })?;
     let mut added = 0;
-    for (index, certificate) in rustls_pemfile::certs(&mut pem.as_slice()).enumerate() {
+    for (index, certificate) in CertificateDer::pem_slice_iter(&pem).enumerate() {
         let certificate = certificate.map_err(|error| invalid(format!("bad PEM: {error}")))?;
         roots
             .add(certificate)
