@@ -334,12 +334,12 @@ where
         let written = match writer {
             Some(writer) => {
                 writer
-                    .complete(domain.id, &claim.claimant, metadata, now)
+                    .complete(domain.id.clone(), &claim.claimant, metadata, now)
                     .await
             }
             None => {
                 self.repository
-                    .complete(domain.id, &claim.claimant, &metadata, now)
+                    .complete(domain.id.clone(), &claim.claimant, &metadata, now)
                     .await
             }
         };
@@ -400,7 +400,13 @@ where
             );
             return match self
                 .repository
-                .retry_later(domain.id, &claim.claimant, &message, next_attempt_at, now)
+                .retry_later(
+                    domain.id.clone(),
+                    &claim.claimant,
+                    &message,
+                    next_attempt_at,
+                    now,
+                )
                 .await
             {
                 Ok(WriteOutcome::Written) => DomainOutcome::Retried,
@@ -437,7 +443,12 @@ where
         );
         match self
             .repository
-            .fail(domain.id, &claim.claimant, message, self.clock.now())
+            .fail(
+                domain.id.clone(),
+                &claim.claimant,
+                message,
+                self.clock.now(),
+            )
             .await
         {
             Ok(WriteOutcome::Written) => DomainOutcome::Failed,
@@ -449,7 +460,7 @@ where
     async fn release(&self, claim: &Claim, domain: &ClaimedDomain) -> DomainOutcome {
         match self
             .repository
-            .release(domain.id, &claim.claimant, self.clock.now())
+            .release(domain.id.clone(), &claim.claimant, self.clock.now())
             .await
         {
             Ok(WriteOutcome::Written) => DomainOutcome::Released,

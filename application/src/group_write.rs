@@ -129,7 +129,7 @@ async fn write_alone<R: DomainRepository>(
 ) -> Vec<Result<WriteOutcome, RepositoryError>> {
     let alone = completions.iter().map(|completion| {
         repository.complete(
-            completion.id,
+            completion.id.clone(),
             &completion.worker,
             &completion.metadata,
             completion.now,

@@ -171,15 +171,15 @@ async fn an_extraction_error_fails_only_its_own_domain() {
         (3, 2, 1)
     );
     assert_eq!(
-        writes_for(&writes, rows[0].id),
+        writes_for(&writes, rows[0].id.clone()),
         [("complete", "Welcome to alpha.test".into())]
     );
     assert_eq!(
-        writes_for(&writes, rows[1].id),
+        writes_for(&writes, rows[1].id.clone()),
         [("fail", "HTTP 404 from https://broken.test/".into())]
     );
     assert_eq!(
-        writes_for(&writes, rows[2].id),
+        writes_for(&writes, rows[2].id.clone()),
         [("complete", "Welcome to gamma.test".into())]
     );
 }
