@@ -278,6 +278,15 @@ struct Unreadable {
     reason: String,
 }
 
+/// Why a value cannot be read, without the kind's own prefix (the row's
+/// `last_error` says "unreadable row" once).
+fn reason(error: RepositoryError) -> String {
+    match error {
+        RepositoryError::InvalidRow(reason) => reason,
+        other => other.to_string(),
+    }
+}
+
 fn claimed_domain(row: &Row) -> Result<ClaimedDomain, Unreadable> {
     let unreadable = |id: Option<&DomainId>, reason: String| Unreadable {
         id: id.cloned(),
@@ -286,16 +295,16 @@ fn claimed_domain(row: &Row) -> Result<ClaimedDomain, Unreadable> {
     let id = match row.key(Column::Id.as_str()) {
         Ok(Some(key)) => DomainId::from_key(key),
         Ok(None) => return Err(unreadable(None, "column id: NULL".to_owned())),
-        Err(error) => return Err(unreadable(None, error.to_string())),
+        Err(error) => return Err(unreadable(None, reason(error))),
     };
     let raw_domain = match row.text(Column::Domain.as_str()) {
         Ok(Some(domain)) => domain,
         Ok(None) => return Err(unreadable(Some(&id), "column domain: NULL".to_owned())),
-        Err(error) => return Err(unreadable(Some(&id), error.to_string())),
+        Err(error) => return Err(unreadable(Some(&id), reason(error))),
     };
     let attempts = row
         .integer(Column::Attempts.as_str())
-        .map_err(|error| unreadable(Some(&id), error.to_string()))?
+        .map_err(|error| unreadable(Some(&id), reason(error)))?
         .unwrap_or(0);
     Ok(ClaimedDomain {
         id,
