@@ -624,9 +624,10 @@ async fn reconcile_postgres(
 }
 
 /// Sessions of this database that an index build started now may wait
-/// for: every transaction holding a snapshot or a transaction id (the
-/// build waits for all of them to end), and every session holding a lock
-/// on `domains` that blocks the build's own.
+/// for: every client transaction holding a snapshot or a transaction id
+/// (the build waits for all of them to end; vacuum it does not wait for),
+/// and every session holding a lock on `domains` that blocks the build's
+/// own.
 const OLDER_TRANSACTIONS: &str = "SELECT format('pid %s (%s%s, %s since %s: %s)', \
      a.pid, a.usename, \
      CASE WHEN a.application_name <> '' THEN ' ' || a.application_name ELSE '' END, \
@@ -634,7 +635,7 @@ const OLDER_TRANSACTIONS: &str = "SELECT format('pid %s (%s%s, %s since %s: %s)'
      left(regexp_replace(a.query, '\\s+', ' ', 'g'), 120)) AS session \
      FROM pg_stat_activity a \
      WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() \
-     AND a.xact_start IS NOT NULL \
+     AND a.backend_type = 'client backend' AND a.xact_start IS NOT NULL \
      AND (a.backend_xid IS NOT NULL OR a.backend_xmin IS NOT NULL \
           OR a.pid IN (SELECT l.pid FROM pg_locks l \
                        WHERE l.relation = to_regclass('domains') AND l.granted \

@@ -127,11 +127,17 @@ impl SeaOrmRepository {
     /// database cannot be reached.
     pub async fn connect(settings: &StorageSettings) -> Result<SeaOrmRepository, StorageError> {
         let (db, backend) = open(&settings.url, settings, settings.max_connections).await?;
-        Ok(SeaOrmRepository {
+        let repository = SeaOrmRepository {
             runner: Runner::new(db, backend, settings),
             pooler: settings.pooler,
             key_kind: Arc::default(),
-        })
+        };
+        // Read now, so that no operation pays a round trip for it later.
+        // A table that is not there yet is read when first needed.
+        if let Err(error) = repository.key_kind().await {
+            debug!(error = %error, "the id column is not known yet");
+        }
+        Ok(repository)
     }
 
     /// Creates or completes the `domains` table over
