@@ -374,7 +374,7 @@ where
             let (written, kept) = match writer {
                 Some(writer) => {
                     match writer
-                        .complete(domain.id, &claim.claimant, metadata, now)
+                        .complete(domain.id.clone(), &claim.claimant, metadata, now)
                         .await
                     {
                         Ok(outcome) => (Ok(outcome), None),
@@ -387,7 +387,7 @@ where
                     let started = Instant::now();
                     let written = self
                         .repository
-                        .complete(domain.id, &claim.claimant, &metadata, now)
+                        .complete(domain.id.clone(), &claim.claimant, &metadata, now)
                         .await;
                     observe::written(observe::WriteKind::Single, started.elapsed());
                     (written, Some(metadata))
@@ -501,7 +501,13 @@ where
             );
             return match self
                 .repository
-                .retry_later(domain.id, &claim.claimant, &message, next_attempt_at, now)
+                .retry_later(
+                    domain.id.clone(),
+                    &claim.claimant,
+                    &message,
+                    next_attempt_at,
+                    now,
+                )
                 .await
             {
                 Ok(WriteOutcome::Written) => DomainOutcome::Retried,
@@ -538,7 +544,12 @@ where
         );
         match self
             .repository
-            .fail(domain.id, &claim.claimant, message, self.clock.now())
+            .fail(
+                domain.id.clone(),
+                &claim.claimant,
+                message,
+                self.clock.now(),
+            )
             .await
         {
             Ok(WriteOutcome::Written) => DomainOutcome::Failed,
@@ -550,7 +561,7 @@ where
     async fn release(&self, claim: &Claim, domain: &ClaimedDomain) -> DomainOutcome {
         match self
             .repository
-            .release(domain.id, &claim.claimant, self.clock.now())
+            .release(domain.id.clone(), &claim.claimant, self.clock.now())
             .await
         {
             Ok(WriteOutcome::Written) => DomainOutcome::Released,

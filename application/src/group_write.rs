@@ -163,7 +163,7 @@ async fn write_alone<R: DomainRepository>(
         let started = Instant::now();
         let written = repository
             .complete(
-                completion.id,
+                completion.id.clone(),
                 &completion.worker,
                 &completion.metadata,
                 completion.now,

@@ -172,15 +172,15 @@ async fn an_extraction_error_fails_only_its_own_domain() {
         (3, 2, 1)
     );
     assert_eq!(
-        writes_for(&writes, rows[0].id),
+        writes_for(&writes, rows[0].id.clone()),
         [("complete", "Welcome to alpha.test".into())]
     );
     assert_eq!(
-        writes_for(&writes, rows[1].id),
+        writes_for(&writes, rows[1].id.clone()),
         [("fail", "HTTP 404 from https://broken.test/".into())]
     );
     assert_eq!(
-        writes_for(&writes, rows[2].id),
+        writes_for(&writes, rows[2].id.clone()),
         [("complete", "Welcome to gamma.test".into())]
     );
 }
@@ -558,7 +558,7 @@ fn database_away(
     expect_claim(&mut repository, vec![row.clone()]);
     let tries = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&tries);
-    let id = row.id;
+    let id = row.id.clone();
     repository
         .expect_complete()
         .withf(move |written, worker, metadata, _| {

@@ -465,6 +465,33 @@ async fn worker_once_on_postgres_completes_good_sites_and_explains_the_rest() {
     database.drop().await;
 }
 
+/// A table another system created with `bigserial` keys: `migrate` adds
+/// the worker's columns, the keys keep their type, `enqueue` lets the
+/// sequence number new rows, and the drain finishes every row.
+#[tokio::test(flavor = "multi_thread")]
+async fn worker_once_on_a_bigserial_keyed_postgres_table_completes_good_sites_and_explains_the_rest()
+ {
+    let database = TestDatabase::create().await;
+    let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE domains (id bigserial PRIMARY KEY, domain text NOT NULL UNIQUE, \
+         status text NOT NULL DEFAULT 'pending', created_at timestamptz DEFAULT now(), \
+         updated_at timestamptz DEFAULT now())",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    postgres_scenario(database.url(), direct_postgres(database.url())).await;
+    let keys: Vec<(String, i64)> =
+        sqlx::query_as("SELECT pg_typeof(id)::text, count(*) FROM domains GROUP BY 1")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(keys, [("bigint".to_owned(), 7)]);
+    pool.close().await;
+    database.drop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn worker_once_through_a_transaction_pooler_completes_good_sites_and_explains_the_rest() {
     let database = TestDatabase::create().await;

@@ -6,32 +6,48 @@ use chrono::{DateTime, Utc};
 
 use crate::{DomainName, SiteMetadata};
 
-/// The `id` of a row of `domains`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+/// The `id` of a row of `domains`: the table's own key, whatever its type
+/// (a UUID on the tables the worker creates, an integer on many older
+/// ones), carried as the text the database prints for it. Written back as
+/// a literal that the column's own type reads, so lookups by id still use
+/// the primary key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(transparent)]
-pub struct DomainId(uuid::Uuid);
+pub struct DomainId(String);
 
 impl DomainId {
-    /// A fresh random id, for rows the worker inserts.
+    /// A fresh random UUID, for rows the worker inserts into a table keyed
+    /// by UUIDs.
     pub fn random() -> DomainId {
-        DomainId(uuid::Uuid::new_v4())
+        DomainId::from(uuid::Uuid::new_v4())
     }
 
-    /// The UUID inside.
-    pub fn as_uuid(&self) -> uuid::Uuid {
-        self.0
+    /// The key as the database prints it.
+    pub fn from_key(key: impl Into<String>) -> DomainId {
+        DomainId(key.into())
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
 impl From<uuid::Uuid> for DomainId {
     fn from(uuid: uuid::Uuid) -> Self {
-        DomainId(uuid)
+        DomainId(uuid.to_string())
+    }
+}
+
+impl From<i64> for DomainId {
+    fn from(key: i64) -> Self {
+        DomainId(key.to_string())
     }
 }
 
 impl fmt::Display for DomainId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        f.write_str(&self.0)
     }
 }
 
@@ -271,6 +287,17 @@ pub const STATUS_ERROR_KINDS: usize = 10;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_are_the_keys_as_the_database_prints_them() {
+        let uuid = uuid::Uuid::nil();
+        assert_eq!(
+            DomainId::from(uuid).as_str(),
+            "00000000-0000-0000-0000-000000000000"
+        );
+        assert_eq!(DomainId::from(42_i64).as_str(), "42");
+        assert_eq!(DomainId::from_key("42"), DomainId::from(42_i64));
+    }
 
     #[test]
     fn worker_id_is_capped_on_a_character_boundary() {

@@ -69,6 +69,30 @@ impl DomainStatus {
         )
     }
 
+    /// The states from which the life cycle allows a move to `to`, in
+    /// life-cycle order. Every repository derives the guard of a write that
+    /// sets `to` from this, so that the table above is the one place that
+    /// says which moves exist.
+    pub fn sources(to: DomainStatus) -> impl Iterator<Item = DomainStatus> {
+        DomainStatus::ALL
+            .into_iter()
+            .filter(move |from| from.can_move_to(to))
+    }
+
+    /// Whether a row in this state is held by a worker's lease
+    /// (`locked_by`, `locked_until`).
+    pub fn is_leased(self) -> bool {
+        self == DomainStatus::Processing
+    }
+
+    /// The states a worker's write about a row it holds may move to `to`:
+    /// the [`DomainStatus::sources`] of `to` that are leased. Empty when
+    /// the life cycle gives a worker no such move: such a write then
+    /// finds no row to change.
+    pub fn leased_sources(to: DomainStatus) -> impl Iterator<Item = DomainStatus> {
+        DomainStatus::sources(to).filter(|from| from.is_leased())
+    }
+
     /// The state after a move to `to`, or the refusal.
     ///
     /// # Errors
@@ -121,6 +145,19 @@ mod tests {
                 assert_eq!(from.move_to(to).is_ok(), expected, "{from} -> {to}");
             }
         }
+    }
+
+    #[test]
+    fn sources_are_the_states_the_table_lets_move_to_a_target() {
+        let sources = |to| DomainStatus::sources(to).collect::<Vec<_>>();
+        assert_eq!(sources(Processing), [Pending]);
+        assert_eq!(sources(Completed), [Processing]);
+        assert_eq!(sources(Error), [Processing]);
+        assert_eq!(sources(Pending), [Processing, Completed, Error]);
+        let leased = |to| DomainStatus::leased_sources(to).collect::<Vec<_>>();
+        assert_eq!(leased(Pending), [Processing]);
+        assert_eq!(leased(Completed), [Processing]);
+        assert!(leased(Processing).is_empty());
     }
 
     #[test]

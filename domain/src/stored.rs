@@ -60,9 +60,16 @@ pub fn tech_stack_json(metadata: &SiteMetadata) -> Result<serde_json::Value, ser
     serde_json::to_value(metadata.tech_stack()).map(json_without_nul)
 }
 
+/// The text before and after the attempt count in
+/// [`lease_expired_message`]. A SQL rescue that writes the message from the
+/// row's own `attempts` puts the count between these two.
+pub const LEASE_EXPIRED_MESSAGE_AROUND: (&str, &str) =
+    ("lease expired after ", " attempts (worker died?)");
+
 /// The message rescue writes to a row whose worker stopped renewing it.
 pub fn lease_expired_message(attempts: i32) -> String {
-    format!("lease expired after {attempts} attempts (worker died?)")
+    let (before, after) = LEASE_EXPIRED_MESSAGE_AROUND;
+    format!("{before}{attempts}{after}")
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use scheduler_domain::stored::lease_expired_message;
 use scheduler_domain::{
     ClaimRequest, ClaimedDomain, Completion, ContactKind, ContactPage, ContactSource, DomainId,
     DomainName, DomainRepository, LastHour, RescueReport, SiteKind, SiteMetadata, SocialProfiles,
@@ -131,7 +132,10 @@ pub trait ConformanceTarget: Send + Sync {
     fn insert_domain_only(&self, domain: &str) -> impl Future<Output = DomainId> + Send;
 
     /// Every column of one row.
-    fn row(&self, id: DomainId) -> impl Future<Output = DomainRow> + Send;
+    fn row(&self, id: &DomainId) -> impl Future<Output = DomainRow> + Send;
+
+    /// An id no row has.
+    fn absent_id(&self) -> DomainId;
 
     /// Closes connections and drops what the target created.
     fn finish(self) -> impl Future<Output = ()> + Send;
@@ -201,8 +205,12 @@ impl ConformanceTarget for MemoryTarget {
         self.repository.insert_raw(domain, "pending")
     }
 
-    async fn row(&self, id: DomainId) -> DomainRow {
+    async fn row(&self, id: &DomainId) -> DomainRow {
         self.repository.row(id).expect("the row exists")
+    }
+
+    fn absent_id(&self) -> DomainId {
+        DomainId::random()
     }
 
     async fn finish(self) {}
@@ -223,6 +231,7 @@ pub struct SeaOrmTarget {
     repository: SeaOrmRepository,
     inspector: Inspector,
     workers: Mutex<Vec<SeaOrmRepository>>,
+    integer_keys: bool,
     database: Option<TestDatabase>,
     keep_alive: Vec<Box<dyn Any + Send + Sync>>,
 }
@@ -259,11 +268,33 @@ impl SeaOrmTarget {
                 )
             }
         };
+        let integer_keys = match &inspector {
+            Inspector::Postgres(pool) => sqlx::query(
+                "SELECT data_type::text AS declared FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = 'domains' \
+                 AND column_name = 'id'",
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .get::<String, _>("declared")
+            .contains("int"),
+            Inspector::Sqlite(pool) => sqlx::query(
+                "SELECT type AS declared FROM pragma_table_info('domains') WHERE name = 'id'",
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .get::<String, _>("declared")
+            .to_ascii_lowercase()
+            .contains("int"),
+        };
         SeaOrmTarget {
             settings,
             repository,
             inspector,
             workers: Mutex::new(Vec::new()),
+            integer_keys,
             database: None,
             keep_alive: Vec::new(),
         }
@@ -286,6 +317,41 @@ impl SeaOrmTarget {
             "sqlite://{}?mode=rwc",
             dir.path().join("domains.sqlite").display()
         );
+        SeaOrmTarget::connect(StorageSettings::new(url))
+            .await
+            .keeping_alive(dir)
+    }
+
+    /// A fresh Postgres database whose `domains` table exists before the
+    /// migration, created by `create_table` (an older table keyed by
+    /// `bigserial`, say).
+    pub async fn postgres_with_table(create_table: &str) -> SeaOrmTarget {
+        let database = TestDatabase::create().await;
+        let pool = PgPool::connect(database.url()).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(create_table.to_owned()))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let mut settings = StorageSettings::new(database.url());
+        settings.pooler = PoolerMode::None;
+        SeaOrmTarget::connect(settings)
+            .await
+            .owning_database(database)
+    }
+
+    /// A fresh SQLite file whose `domains` table `create_table` creates
+    /// before the migration.
+    pub async fn sqlite_with_table(create_table: &str) -> SeaOrmTarget {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("domains.sqlite");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let pool = SqlitePool::connect(&url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(create_table.to_owned()))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
         SeaOrmTarget::connect(StorageSettings::new(url))
             .await
             .keeping_alive(dir)
@@ -338,7 +404,12 @@ fn parse_strings(text: Option<String>) -> Option<Vec<String>> {
     parse_json(text).map(|json| serde_json::from_value(json).unwrap())
 }
 
-const ROW_COLUMNS: &str = "id, domain, status, attempts, locked_by, locked_until, \
+/// The side door reads and finds keys as text, whatever their type: a
+/// UUID, integer or text key prints the way the repository carries it.
+const POSTGRES_KEY_TEXT: &str = "id::text";
+const SQLITE_KEY_TEXT: &str = "CAST(id AS TEXT)";
+
+const ROW_COLUMNS: &str = "domain, status, attempts, locked_by, locked_until, \
      next_attempt_at, last_error, title, description, favicon_url, logo_url, language, \
      is_wordpress, wordpress_version, has_elementor, tech_stack, email_addresses, \
      phone_numbers, facebook_url, twitter_url, linkedin_url, instagram_url, youtube_url, \
@@ -360,71 +431,89 @@ impl ConformanceTarget for SeaOrmTarget {
     }
 
     async fn seed(&self, row: SeedRow) -> DomainId {
-        let id = DomainId::random();
-        let sql = "INSERT INTO domains (id, domain, status, attempts, updated_at, \
-                   next_attempt_at, locked_by, locked_until, last_error) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-        match &self.inspector {
-            Inspector::Postgres(pool) => {
-                sqlx::query(sql)
-                    .bind(id.as_uuid())
-                    .bind(&row.domain)
-                    .bind(&row.status)
-                    .bind(row.attempts)
-                    .bind(row.updated_at)
-                    .bind(row.next_attempt_at)
-                    .bind(&row.locked_by)
-                    .bind(row.locked_until)
-                    .bind(&row.last_error)
-                    .execute(pool)
-                    .await
-                    .unwrap();
-            }
-            Inspector::Sqlite(pool) => {
-                sqlx::query(sql)
-                    .bind(id.to_string())
-                    .bind(&row.domain)
-                    .bind(&row.status)
-                    .bind(row.attempts)
-                    .bind(row.updated_at.map(sqlite_time))
-                    .bind(row.next_attempt_at.map(sqlite_time))
-                    .bind(&row.locked_by)
-                    .bind(row.locked_until.map(sqlite_time))
-                    .bind(&row.last_error)
-                    .execute(pool)
-                    .await
-                    .unwrap();
-            }
-        }
-        id
+        // The table's own default makes the key, whatever its type.
+        let sql = |key_text: &str| {
+            format!(
+                "INSERT INTO domains (domain, status, attempts, updated_at, \
+                 next_attempt_at, locked_by, locked_until, last_error) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {key_text} AS id"
+            )
+        };
+        let id: String = match &self.inspector {
+            Inspector::Postgres(pool) => sqlx::query(sqlx::AssertSqlSafe(sql(POSTGRES_KEY_TEXT)))
+                .bind(&row.domain)
+                .bind(&row.status)
+                .bind(row.attempts)
+                .bind(row.updated_at)
+                .bind(row.next_attempt_at)
+                .bind(&row.locked_by)
+                .bind(row.locked_until)
+                .bind(&row.last_error)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+                .get("id"),
+            Inspector::Sqlite(pool) => sqlx::query(sqlx::AssertSqlSafe(sql(SQLITE_KEY_TEXT)))
+                .bind(&row.domain)
+                .bind(&row.status)
+                .bind(row.attempts)
+                .bind(row.updated_at.map(sqlite_time))
+                .bind(row.next_attempt_at.map(sqlite_time))
+                .bind(&row.locked_by)
+                .bind(row.locked_until.map(sqlite_time))
+                .bind(&row.last_error)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+                .get("id"),
+        };
+        DomainId::from_key(id)
     }
 
     async fn insert_domain_only(&self, domain: &str) -> DomainId {
-        let sql = "INSERT INTO domains (domain) VALUES ($1) RETURNING id";
-        match &self.inspector {
-            Inspector::Postgres(pool) => {
-                let row = sqlx::query(sql).bind(domain).fetch_one(pool).await.unwrap();
-                DomainId::from(row.get::<uuid::Uuid, _>("id"))
-            }
-            Inspector::Sqlite(pool) => {
-                let row = sqlx::query(sql).bind(domain).fetch_one(pool).await.unwrap();
-                let id: String = row.get("id");
-                DomainId::from(uuid::Uuid::parse_str(&id).expect("the id default is a UUID"))
-            }
+        let sql = |key_text: &str| {
+            format!("INSERT INTO domains (domain) VALUES ($1) RETURNING {key_text} AS id")
+        };
+        let id: String = match &self.inspector {
+            Inspector::Postgres(pool) => sqlx::query(sqlx::AssertSqlSafe(sql(POSTGRES_KEY_TEXT)))
+                .bind(domain)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+                .get("id"),
+            Inspector::Sqlite(pool) => sqlx::query(sqlx::AssertSqlSafe(sql(SQLITE_KEY_TEXT)))
+                .bind(domain)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+                .get("id"),
+        };
+        DomainId::from_key(id)
+    }
+
+    fn absent_id(&self) -> DomainId {
+        if self.integer_keys {
+            // No sequence hands out a negative number.
+            DomainId::from(-1_i64)
+        } else {
+            DomainId::random()
         }
     }
 
-    async fn row(&self, id: DomainId) -> DomainRow {
-        let sql = format!("SELECT {ROW_COLUMNS} FROM domains WHERE id = $1");
+    async fn row(&self, id: &DomainId) -> DomainRow {
         match &self.inspector {
             Inspector::Postgres(pool) => {
+                let sql = format!(
+                    "SELECT {POSTGRES_KEY_TEXT} AS key, {ROW_COLUMNS} FROM domains \
+                     WHERE {POSTGRES_KEY_TEXT} = $1"
+                );
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(id.as_uuid())
+                    .bind(id.as_str())
                     .fetch_one(pool)
                     .await
                     .unwrap();
                 DomainRow {
-                    id: DomainId::from(row.get::<uuid::Uuid, _>("id")),
+                    id: DomainId::from_key(row.get::<String, _>("key")),
                     domain: row.get("domain"),
                     status: row.get("status"),
                     attempts: row.get("attempts"),
@@ -455,14 +544,17 @@ impl ConformanceTarget for SeaOrmTarget {
                 }
             }
             Inspector::Sqlite(pool) => {
+                let sql = format!(
+                    "SELECT {SQLITE_KEY_TEXT} AS key, {ROW_COLUMNS} FROM domains \
+                     WHERE {SQLITE_KEY_TEXT} = $1"
+                );
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(id.to_string())
+                    .bind(id.as_str())
                     .fetch_one(pool)
                     .await
                     .unwrap();
-                let id: String = row.get("id");
                 DomainRow {
-                    id: DomainId::from(uuid::Uuid::parse_str(&id).unwrap()),
+                    id: DomainId::from_key(row.get::<String, _>("key")),
                     domain: row.get("domain"),
                     status: row.get("status"),
                     attempts: row.get("attempts"),
@@ -518,8 +610,8 @@ impl RowLockingTarget for SeaOrmTarget {
             panic!("row locks of another session need Postgres");
         };
         let mut transaction = pool.begin().await.unwrap();
-        let ids: Vec<uuid::Uuid> = ids.iter().map(DomainId::as_uuid).collect();
-        let locked = sqlx::query("SELECT id FROM domains WHERE id = ANY($1) FOR UPDATE")
+        let ids: Vec<&str> = ids.iter().map(DomainId::as_str).collect();
+        let locked = sqlx::query("SELECT id FROM domains WHERE id::text = ANY($1) FOR UPDATE")
             .bind(&ids)
             .fetch_all(&mut *transaction)
             .await
@@ -560,11 +652,11 @@ pub fn claim_request(
 }
 
 fn ids(claimed: &[ClaimedDomain]) -> HashSet<DomainId> {
-    claimed.iter().map(|domain| domain.id).collect()
+    claimed.iter().map(|domain| domain.id.clone()).collect()
 }
 
-fn set(ids: &[DomainId]) -> HashSet<DomainId> {
-    ids.iter().copied().collect()
+fn set(ids: &[&DomainId]) -> HashSet<DomainId> {
+    ids.iter().map(|&id| id.clone()).collect()
 }
 
 fn tech(name: &str, category: &str) -> Technology {
@@ -684,12 +776,12 @@ pub async fn claim_takes_oldest_first_never_touched_rows_first<T: ConformanceTar
         .claim(claim_request(&a, 3, at(100), at(110)))
         .await
         .unwrap();
-    assert_eq!(ids(&first), set(&[never, oldest, middle]));
+    assert_eq!(ids(&first), set(&[&never, &oldest, &middle]));
     let second = repository
         .claim(claim_request(&a, 3, at(100), at(110)))
         .await
         .unwrap();
-    assert_eq!(ids(&second), set(&[newer, newest]));
+    assert_eq!(ids(&second), set(&[&newer, &newest]));
 }
 
 /// `limit` rows at most; nothing left, nothing claimed.
@@ -748,7 +840,7 @@ pub async fn claim_skips_rows_not_yet_due<T: ConformanceTarget>(target: &T) {
         .claim(claim_request(&a, 10, at(100), at(110)))
         .await
         .unwrap();
-    assert_eq!(ids(&now), set(&[due, fresh]));
+    assert_eq!(ids(&now), set(&[&due, &fresh]));
     let before = repository
         .claim(claim_request(&a, 10, at(199), at(210)))
         .await
@@ -758,7 +850,7 @@ pub async fn claim_skips_rows_not_yet_due<T: ConformanceTarget>(target: &T) {
         .claim(claim_request(&a, 10, at(200), at(210)))
         .await
         .unwrap();
-    assert_eq!(ids(&then), set(&[later]));
+    assert_eq!(ids(&then), set(&[&later]));
 }
 
 /// Rows in any other state are never claimed, nor changed by a claim.
@@ -778,7 +870,8 @@ pub async fn claim_takes_only_pending_rows<T: ConformanceTarget>(target: &T) {
             .await,
     ];
     let pending = target.seed(SeedRow::pending("pending.example")).await;
-    let before: Vec<DomainRow> = futures::future::join_all(others.map(|id| target.row(id))).await;
+    let before: Vec<DomainRow> =
+        futures::future::join_all(others.iter().map(|id| target.row(id))).await;
 
     let a = worker("worker-a");
     let claimed = target
@@ -786,9 +879,9 @@ pub async fn claim_takes_only_pending_rows<T: ConformanceTarget>(target: &T) {
         .claim(claim_request(&a, 10, at(100), at(110)))
         .await
         .unwrap();
-    assert_eq!(ids(&claimed), set(&[pending]));
+    assert_eq!(ids(&claimed), set(&[&pending]));
     for row in before {
-        assert_eq!(target.row(row.id).await, row, "untouched");
+        assert_eq!(target.row(&row.id).await, row, "untouched");
     }
 }
 
@@ -807,12 +900,12 @@ pub async fn claim_marks_rows_processing_with_a_lease<T: ConformanceTarget>(targ
     assert_eq!(
         claimed,
         [ClaimedDomain {
-            id,
+            id: id.clone(),
             raw_domain: "Retried.Example/Path".into(),
             attempts: 3
         }]
     );
-    let row = target.row(id).await;
+    let row = target.row(&id).await;
     assert_eq!(row.status.as_deref(), Some("processing"));
     assert_eq!(row.attempts, 3);
     assert_eq!(row.locked_by.as_deref(), Some("worker-a"));
@@ -861,14 +954,14 @@ pub async fn concurrent_claimers_never_take_a_row_twice<T: ConformanceTarget>(ta
     for task in tasks {
         let (name, mine) = task.await.unwrap();
         for id in &mine {
-            assert!(claimed.insert(*id), "{id} claimed twice");
+            assert!(claimed.insert(id.clone()), "{id} claimed twice");
         }
         by_worker.push((name, mine));
     }
     assert_eq!(claimed, seeded, "every row claimed exactly once");
     for (name, mine) in by_worker {
         for id in mine.into_iter().take(20) {
-            let row = target.row(id).await;
+            let row = target.row(&id).await;
             assert_eq!(row.locked_by.as_deref(), Some(name));
             assert_eq!(row.attempts, 1);
         }
@@ -890,7 +983,7 @@ pub async fn claim_skips_rows_locked_in_another_transaction<T: RowLockingTarget>
     let fourth = target
         .seed(SeedRow::pending("fourth.example").updated_at(Some(at(4))))
         .await;
-    let lock = target.lock_rows(&[first, second]).await;
+    let lock = target.lock_rows(&[first.clone(), second.clone()]).await;
 
     let a = worker("worker-a");
     let repository = target.repository();
@@ -901,15 +994,15 @@ pub async fn claim_skips_rows_locked_in_another_transaction<T: RowLockingTarget>
     .await
     .expect("the claim does not wait for locked rows")
     .unwrap();
-    assert_eq!(ids(&claimed), set(&[third, fourth]));
-    assert_eq!(target.row(first).await.status.as_deref(), Some("pending"));
+    assert_eq!(ids(&claimed), set(&[&third, &fourth]));
+    assert_eq!(target.row(&first).await.status.as_deref(), Some("pending"));
 
     lock.release().await;
     let claimed = repository
         .claim(claim_request(&a, 10, at(100), at(110)))
         .await
         .unwrap();
-    assert_eq!(ids(&claimed), set(&[first, second]));
+    assert_eq!(ids(&claimed), set(&[&first, &second]));
 }
 
 async fn claim_one<T: ConformanceTarget>(
@@ -926,7 +1019,7 @@ async fn claim_one<T: ConformanceTarget>(
         .unwrap();
     assert_eq!(
         ids(&claimed),
-        set(&[id]),
+        set(&[&id]),
         "the test's row is the only pending one"
     );
     id
@@ -944,12 +1037,12 @@ pub async fn complete_writes_every_field<T: ConformanceTarget>(target: &T) {
     let metadata = rich_metadata();
     let outcome = target
         .repository()
-        .complete(id, &a, &metadata, at(105))
+        .complete(id.clone(), &a, &metadata, at(105))
         .await
         .unwrap();
     assert_eq!(outcome, WriteOutcome::Written);
 
-    let row = target.row(id).await;
+    let row = target.row(&id).await;
     let mut expected = row.clone();
     expected.status = Some("completed".into());
     expected.attempts = 2;
@@ -1008,15 +1101,18 @@ pub async fn complete_many_writes_a_group_and_reports_lost_leases<T: Conformance
     };
     let outcomes = target
         .repository()
-        .complete_many(&[completion(first, &a), completion(second, &b)])
+        .complete_many(&[
+            completion(first.clone(), &a),
+            completion(second.clone(), &b),
+        ])
         .await
         .unwrap();
     assert_eq!(outcomes, [WriteOutcome::Written, WriteOutcome::LeaseLost]);
-    let written = target.row(first).await;
+    let written = target.row(&first).await;
     assert_eq!(written.status.as_deref(), Some("completed"));
     assert_eq!(written.title, metadata.title);
     assert_eq!(written.sitemap_analysis_status.as_deref(), Some("queued"));
-    let untouched = target.row(second).await;
+    let untouched = target.row(&second).await;
     assert_eq!(untouched.status.as_deref(), Some("processing"));
     assert_eq!(untouched.title, None);
     assert_eq!(
@@ -1035,10 +1131,10 @@ pub async fn complete_with_empty_metadata_writes_empty_lists<T: ConformanceTarge
     };
     target
         .repository()
-        .complete(id, &a, &metadata, at(105))
+        .complete(id.clone(), &a, &metadata, at(105))
         .await
         .unwrap();
-    let row = target.row(id).await;
+    let row = target.row(&id).await;
     assert_eq!(row.status.as_deref(), Some("completed"));
     assert_eq!(row.title, None);
     assert_eq!(row.email_addresses, Some(vec![]));
@@ -1067,17 +1163,21 @@ pub async fn complete_round_trips_hostile_text_exactly<T: ConformanceTarget>(tar
         .await
         .unwrap();
     assert_eq!(claimed[0].raw_domain, raw_domain);
-    target.repository().release(id, &a, at(100)).await.unwrap();
-    assert_eq!(target.row(id).await.domain, raw_domain);
+    target
+        .repository()
+        .release(id.clone(), &a, at(100))
+        .await
+        .unwrap();
+    assert_eq!(target.row(&id).await.domain, raw_domain);
     let claimed = target
         .repository()
         .claim(claim_request(&a, 1, at(100), at(110)))
         .await
         .unwrap();
-    assert_eq!(ids(&claimed), set(&[id]));
+    assert_eq!(ids(&claimed), set(&[&id]));
     target
         .repository()
-        .fail(id, &a, "done", at(100))
+        .fail(id.clone(), &a, "done", at(100))
         .await
         .unwrap();
 
@@ -1109,11 +1209,11 @@ pub async fn complete_round_trips_hostile_text_exactly<T: ConformanceTarget>(tar
         .await;
         let outcome = target
             .repository()
-            .complete(id, &a, &metadata, at(105))
+            .complete(id.clone(), &a, &metadata, at(105))
             .await
             .unwrap();
         assert_eq!(outcome, WriteOutcome::Written, "{text:?}");
-        let row = target.row(id).await;
+        let row = target.row(&id).await;
         assert_eq!(row.title.as_deref(), Some(*text));
         assert_eq!(row.description, Some(format!("{text}{text}")));
         assert_eq!(row.language.as_deref(), Some(*text));
@@ -1138,10 +1238,10 @@ pub async fn complete_round_trips_hostile_text_exactly<T: ConformanceTarget>(tar
     };
     target
         .repository()
-        .complete(id, &a, &metadata, at(105))
+        .complete(id.clone(), &a, &metadata, at(105))
         .await
         .unwrap();
-    let row = target.row(id).await;
+    let row = target.row(&id).await;
     assert_eq!(row.title.as_deref(), Some("beforeafter"));
     assert_eq!(row.email_addresses, Some(vec!["beforeafter".to_owned()]));
     assert_eq!(row.meta_json.unwrap()["title"], Json::from("beforeafter"));
@@ -1150,11 +1250,11 @@ pub async fn complete_round_trips_hostile_text_exactly<T: ConformanceTarget>(tar
     let error = HOSTILE_TEXTS.concat();
     target
         .repository()
-        .fail(id, &a, &format!("{error}{NUL_TEXT}"), at(106))
+        .fail(id.clone(), &a, &format!("{error}{NUL_TEXT}"), at(106))
         .await
         .unwrap();
     assert_eq!(
-        target.row(id).await.last_error,
+        target.row(&id).await.last_error,
         Some(format!("{error}beforeafter"))
     );
 
@@ -1180,12 +1280,12 @@ pub async fn fail_records_a_capped_error_and_clears_the_lease<T: ConformanceTarg
     assert_eq!(
         target
             .repository()
-            .fail(id, &a, &long, at(105))
+            .fail(id.clone(), &a, &long, at(105))
             .await
             .unwrap(),
         WriteOutcome::Written
     );
-    let row = target.row(id).await;
+    let row = target.row(&id).await;
     assert_eq!(row.status.as_deref(), Some("error"));
     let stored = row.last_error.unwrap();
     assert_eq!(stored.chars().count(), 1024);
@@ -1210,11 +1310,11 @@ pub async fn retry_later_requeues_until_the_retry_time<T: ConformanceTarget>(tar
     let id = claim_one(target, SeedRow::pending("flaky.example"), &a, at(110)).await;
     let outcome = target
         .repository()
-        .retry_later(id, &a, "HTTP 503", at(200), at(105))
+        .retry_later(id.clone(), &a, "HTTP 503", at(200), at(105))
         .await
         .unwrap();
     assert_eq!(outcome, WriteOutcome::Written);
-    let row = target.row(id).await;
+    let row = target.row(&id).await;
     assert_eq!(row.status.as_deref(), Some("pending"));
     assert_eq!(row.last_error.as_deref(), Some("HTTP 503"));
     assert_eq!(row.next_attempt_at, Some(at(200)));
@@ -1259,10 +1359,14 @@ pub async fn release_gives_the_row_back_without_counting_the_attempt<T: Conforma
     )
     .await;
     assert_eq!(
-        target.repository().release(id, &a, at(101)).await.unwrap(),
+        target
+            .repository()
+            .release(id.clone(), &a, at(101))
+            .await
+            .unwrap(),
         WriteOutcome::Written
     );
-    let row = target.row(id).await;
+    let row = target.row(&id).await;
     assert_eq!(row.status.as_deref(), Some("pending"));
     assert_eq!(row.attempts, 2);
     assert_eq!((row.locked_by, row.locked_until), (None, None));
@@ -1309,31 +1413,31 @@ pub async fn rescue_requeues_expired_leases_and_fails_spent_ones<T: ConformanceT
         }
     );
 
-    let row = target.row(expired).await;
+    let row = target.row(&expired).await;
     assert_eq!(row.status.as_deref(), Some("pending"));
     assert_eq!(
         row.last_error.as_deref(),
-        Some("lease expired after 1 attempts (worker died?)")
+        Some(lease_expired_message(1).as_str())
     );
     assert_eq!((row.locked_by, row.locked_until), (None, None));
     assert_eq!(row.updated_at, Some(at(200)));
     assert_eq!(
-        target.row(unleased).await.status.as_deref(),
+        target.row(&unleased).await.status.as_deref(),
         Some("pending")
     );
-    let row = target.row(spent).await;
+    let row = target.row(&spent).await;
     assert_eq!(row.status.as_deref(), Some("error"));
     assert_eq!(
         row.last_error.as_deref(),
-        Some("lease expired after 3 attempts (worker died?)")
+        Some(lease_expired_message(3).as_str())
     );
-    let row = target.row(live).await;
+    let row = target.row(&live).await;
     assert_eq!(row.status.as_deref(), Some("processing"));
     assert_eq!(row.locked_by.as_deref(), Some("worker-a"));
 
     let late = target
         .repository()
-        .complete(expired, &a, &rich_metadata(), at(201))
+        .complete(expired.clone(), &a, &rich_metadata(), at(201))
         .await
         .unwrap();
     assert_eq!(
@@ -1357,32 +1461,32 @@ pub async fn guarded_writes_refuse_rows_leased_to_another_worker<T: ConformanceT
     let a = worker("worker-a");
     let b = worker("worker-b");
     let id = claim_one(target, SeedRow::pending("contested.example"), &a, at(110)).await;
-    let before = target.row(id).await;
+    let before = target.row(&id).await;
     let repository = target.repository();
     let metadata = rich_metadata();
     assert_eq!(
         repository
-            .complete(id, &b, &metadata, at(105))
+            .complete(id.clone(), &b, &metadata, at(105))
             .await
             .unwrap(),
         WriteOutcome::LeaseLost
     );
     assert_eq!(
-        repository.fail(id, &b, "x", at(105)).await.unwrap(),
+        repository.fail(id.clone(), &b, "x", at(105)).await.unwrap(),
         WriteOutcome::LeaseLost
     );
     assert_eq!(
         repository
-            .retry_later(id, &b, "x", at(300), at(105))
+            .retry_later(id.clone(), &b, "x", at(300), at(105))
             .await
             .unwrap(),
         WriteOutcome::LeaseLost
     );
     assert_eq!(
-        repository.release(id, &b, at(105)).await.unwrap(),
+        repository.release(id.clone(), &b, at(105)).await.unwrap(),
         WriteOutcome::LeaseLost
     );
-    assert_eq!(target.row(id).await, before, "nothing written");
+    assert_eq!(target.row(&id).await, before, "nothing written");
 
     // Rescued and taken by b: a's late write is refused, b's goes through.
     repository.rescue_expired(at(200), 5).await.unwrap();
@@ -1390,30 +1494,36 @@ pub async fn guarded_writes_refuse_rows_leased_to_another_worker<T: ConformanceT
         .claim(claim_request(&b, 1, at(201), at(300)))
         .await
         .unwrap();
-    assert_eq!(ids(&taken), set(&[id]));
+    assert_eq!(ids(&taken), set(&[&id]));
     assert_eq!(
         repository
-            .complete(id, &a, &metadata, at(202))
+            .complete(id.clone(), &a, &metadata, at(202))
             .await
             .unwrap(),
         WriteOutcome::LeaseLost
     );
     assert_eq!(
         repository
-            .complete(id, &b, &metadata, at(202))
+            .complete(id.clone(), &b, &metadata, at(202))
             .await
             .unwrap(),
         WriteOutcome::Written
     );
     // Finished: even its holder cannot write again.
     assert_eq!(
-        repository.fail(id, &b, "late", at(203)).await.unwrap(),
+        repository
+            .fail(id.clone(), &b, "late", at(203))
+            .await
+            .unwrap(),
         WriteOutcome::LeaseLost
     );
-    assert_eq!(target.row(id).await.status.as_deref(), Some("completed"));
-    let unknown = DomainId::random();
+    assert_eq!(target.row(&id).await.status.as_deref(), Some("completed"));
+    let unknown = target.absent_id();
     assert_eq!(
-        repository.release(unknown, &b, at(203)).await.unwrap(),
+        repository
+            .release(unknown.clone(), &b, at(203))
+            .await
+            .unwrap(),
         WriteOutcome::LeaseLost
     );
 }
@@ -1441,7 +1551,7 @@ pub async fn enqueue_adds_new_names_and_reports_the_rest<T: ConformanceTarget>(t
         report.already_present,
         [name("old.example"), name("new-one.example")]
     );
-    assert_eq!(target.row(old).await.status.as_deref(), Some("completed"));
+    assert_eq!(target.row(&old).await.status.as_deref(), Some("completed"));
 
     let a = worker("worker-a");
     let claimed = repository
@@ -1451,7 +1561,7 @@ pub async fn enqueue_adds_new_names_and_reports_the_rest<T: ConformanceTarget>(t
     let mut raw: Vec<&str> = claimed.iter().map(|d| d.raw_domain.as_str()).collect();
     raw.sort_unstable();
     assert_eq!(raw, ["new-one.example", "new-two.example"]);
-    let row = target.row(claimed[0].id).await;
+    let row = target.row(&claimed[0].id).await;
     assert_eq!(row.created_at, Some(at(50)));
     assert_eq!(row.attempts, 1);
 
@@ -1576,7 +1686,7 @@ pub async fn status_reports_lag_last_hour_error_kinds_and_recent_completions<
         ..rich_metadata()
     };
     repository
-        .complete(claimed[0].id, &worker, &metadata, at(150))
+        .complete(claimed[0].id.clone(), &worker, &metadata, at(150))
         .await
         .unwrap();
     for seed in [
@@ -1685,7 +1795,7 @@ pub async fn row_inserted_with_only_domain_gets_defaults_and_is_claimable<T: Con
     let id = target
         .insert_domain_only("HTTP://WWW.Example.COM/path")
         .await;
-    let row = target.row(id).await;
+    let row = target.row(&id).await;
     assert_eq!(row.status.as_deref(), Some("pending"));
     assert_eq!(row.attempts, 0);
     assert_eq!(

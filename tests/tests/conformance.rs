@@ -62,6 +62,27 @@ conformance_tests!(
     SeaOrmTarget::postgres().await,
     [claim_skips_rows_locked_in_another_transaction]
 );
+// Tables created by other systems, keyed by integers the database numbers.
+conformance_tests!(
+    postgres_bigserial_keys,
+    SeaOrmTarget::postgres_with_table(
+        "CREATE TABLE domains (id bigserial PRIMARY KEY, domain text NOT NULL UNIQUE, \
+         status text NOT NULL DEFAULT 'pending', created_at timestamptz NOT NULL DEFAULT now(), \
+         updated_at timestamptz DEFAULT now())"
+    )
+    .await,
+    [claim_skips_rows_locked_in_another_transaction]
+);
+conformance_tests!(
+    sqlite_integer_keys,
+    SeaOrmTarget::sqlite_with_table(
+        "CREATE TABLE domains (id INTEGER PRIMARY KEY, domain TEXT NOT NULL UNIQUE, \
+         status TEXT NOT NULL DEFAULT 'pending', \
+         created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')), \
+         updated_at TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')))"
+    )
+    .await
+);
 // Through a real PgBouncer in transaction mode with two server connections
 // shared by the repository's clients; the side door and the migration go
 // straight to Postgres (`migration_url`).

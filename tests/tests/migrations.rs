@@ -497,8 +497,9 @@ async fn a_failed_postgres_index_build_is_rebuilt_by_the_next_run() {
     database.drop().await;
 }
 
-#[tokio::test]
-async fn indexing_an_existing_postgres_table_does_not_block_its_writers() {
+/// A migrated table whose claim and lease indexes are gone again: the next
+/// migration builds them concurrently.
+async fn migrated_without_worker_indexes() -> (TestDatabase, StorageSettings, sqlx::PgPool) {
     let database = TestDatabase::create().await;
     let settings = StorageSettings::new(database.url());
     SeaOrmRepository::migrate(&settings).await.unwrap();
@@ -507,6 +508,12 @@ async fn indexing_an_existing_postgres_table_does_not_block_its_writers() {
         .execute(&pool)
         .await
         .unwrap();
+    (database, settings, pool)
+}
+
+#[tokio::test]
+async fn indexing_an_existing_postgres_table_does_not_block_its_writers() {
+    let (database, settings, pool) = migrated_without_worker_indexes().await;
     // A writer in the middle of a transaction: any index build waits for it.
     let mut writer = pool.begin().await.unwrap();
     sqlx::raw_sql("INSERT INTO domains (domain) VALUES ('first.example')")
@@ -548,6 +555,54 @@ async fn indexing_an_existing_postgres_table_does_not_block_its_writers() {
         report.added_indexes,
         ["domains_claim_idx", "domains_lease_idx"]
     );
+    pool.close().await;
+    database.drop().await;
+}
+
+#[tokio::test]
+async fn an_index_build_gives_up_on_an_older_transaction_and_names_it() {
+    let (database, mut settings, pool) = migrated_without_worker_indexes().await;
+    // A report holding its snapshot open: a concurrent build waits for it
+    // although it only reads.
+    let mut report = pool.begin().await.unwrap();
+    sqlx::raw_sql(
+        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; \
+         SET application_name = 'nightly-report'",
+    )
+    .execute(&mut *report)
+    .await
+    .unwrap();
+    // The first query takes the snapshot the transaction keeps.
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *report)
+        .await
+        .unwrap();
+
+    settings.migration_lock_timeout = std::time::Duration::from_secs(1);
+    let started = std::time::Instant::now();
+    let error = SeaOrmRepository::migrate(&settings).await.unwrap_err();
+    let waited = started.elapsed();
+    assert!(waited < std::time::Duration::from_secs(5), "{waited:?}");
+    let StorageError::Migration(RepositoryError::Timeout(message)) = &error else {
+        panic!("{error:?}");
+    };
+    assert!(
+        message.contains("waiting for older transactions to end"),
+        "{message}"
+    );
+    assert!(message.contains(&format!("pid {pid} ")), "{message}");
+    assert!(message.contains("nightly-report"), "{message}");
+    assert!(message.contains("next migration rebuilds it"), "{message}");
+
+    // Once the report ends, the next run finishes the job.
+    report.commit().await.unwrap();
+    let rerun = SeaOrmRepository::migrate(&settings).await.unwrap();
+    assert_eq!(rerun.rebuilt_indexes, ["domains_claim_idx"]);
+    assert_eq!(rerun.added_indexes, ["domains_lease_idx"]);
+    let indexes = postgres_indexes(&pool).await;
+    for name in ["domains_claim_idx", "domains_lease_idx"] {
+        assert_eq!(indexes.get(name), Some(&true), "{name}: {indexes:?}");
+    }
     pool.close().await;
     database.drop().await;
 }

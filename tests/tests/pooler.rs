@@ -375,20 +375,20 @@ mod worker_through_the_pooler {
             for (index, domain) in claimed.iter().enumerate() {
                 let now = Utc::now();
                 let written = match index % 4 {
-                    2 if retried.insert(domain.id) => repository
-                        .retry_later(domain.id, &worker, "HTTP 503", now, now)
+                    2 if retried.insert(domain.id.clone()) => repository
+                        .retry_later(domain.id.clone(), &worker, "HTTP 503", now, now)
                         .await
                         .map(|outcome| ("retry_later", outcome)),
-                    3 if released.insert(domain.id) => repository
-                        .release(domain.id, &worker, now)
+                    3 if released.insert(domain.id.clone()) => repository
+                        .release(domain.id.clone(), &worker, now)
                         .await
                         .map(|outcome| ("release", outcome)),
                     1 => repository
-                        .fail(domain.id, &worker, "HTTP 404 from the site", now)
+                        .fail(domain.id.clone(), &worker, "HTTP 404 from the site", now)
                         .await
                         .map(|outcome| ("fail", outcome)),
                     _ => repository
-                        .complete(domain.id, &worker, &metadata_for(domain), now)
+                        .complete(domain.id.clone(), &worker, &metadata_for(domain), now)
                         .await
                         .map(|outcome| ("complete", outcome)),
                 };
@@ -465,10 +465,12 @@ mod worker_through_the_pooler {
                 let now = Utc::now();
                 let outcome = if index % 2 == 0 {
                     repository
-                        .complete(domain.id, worker, &metadata_for(domain), now)
+                        .complete(domain.id.clone(), worker, &metadata_for(domain), now)
                         .await
                 } else {
-                    repository.fail(domain.id, worker, "HTTP 404", now).await
+                    repository
+                        .fail(domain.id.clone(), worker, "HTTP 404", now)
+                        .await
                 };
                 assert_eq!(outcome.unwrap(), WriteOutcome::Written);
             }
@@ -638,22 +640,27 @@ mod worker_through_the_pooler {
         measure!(
             "complete",
             1,
-            repository.complete(claimed[0].id, &worker, &metadata_for(&claimed[0]), now)
+            repository.complete(
+                claimed[0].id.clone(),
+                &worker,
+                &metadata_for(&claimed[0]),
+                now
+            )
         );
         measure!(
             "fail",
             1,
-            repository.fail(claimed[1].id, &worker, "HTTP 404", now)
+            repository.fail(claimed[1].id.clone(), &worker, "HTTP 404", now)
         );
         measure!(
             "retry_later",
             1,
-            repository.retry_later(claimed[2].id, &worker, "HTTP 503", now, now)
+            repository.retry_later(claimed[2].id.clone(), &worker, "HTTP 503", now, now)
         );
         measure!(
             "release",
             1,
-            repository.release(claimed[3].id, &worker, now)
+            repository.release(claimed[3].id.clone(), &worker, now)
         );
         measure!("rescue_expired", 1, repository.rescue_expired(now, 3));
         // The whole report is one snapshot: one transaction.

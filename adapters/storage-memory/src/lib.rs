@@ -132,17 +132,42 @@ impl DomainRow {
         self.status.as_deref() == Some(status.as_str())
     }
 
-    fn is_leased_to(&self, worker: &WorkerId) -> bool {
-        self.has_status(DomainStatus::Processing)
+    fn state(&self) -> Option<DomainStatus> {
+        self.status
+            .as_deref()
+            .and_then(|status| status.parse().ok())
+    }
+
+    /// Whether the life cycle lets this row move to `to`.
+    fn may_move_to(&self, to: DomainStatus) -> bool {
+        self.state().is_some_and(|from| from.can_move_to(to))
+    }
+
+    /// Whether `worker` holds this row and may move it to `to`.
+    fn is_leased_to(&self, worker: &WorkerId, to: DomainStatus) -> bool {
+        self.state()
+            .is_some_and(|from| DomainStatus::leased_sources(to).any(|leased| leased == from))
             && self.locked_by.as_deref() == Some(worker.as_str())
+    }
+
+    /// Whether the rescue sweep may take this row: its lease expired and
+    /// the life cycle lets it go back to `pending` or on to `error`.
+    fn rescuable(&self, now: DateTime<Utc>) -> bool {
+        self.state().is_some_and(|from| {
+            from.is_leased()
+                && from.can_move_to(DomainStatus::Pending)
+                && from.can_move_to(DomainStatus::Error)
+        }) && self.locked_until.is_none_or(|until| until < now)
     }
 
     /// A `processing` row whose lease ended before `now`. A row without any
     /// lease (left `processing` by a system that kept none) counts as
     /// expired too, or it would stay stuck forever.
-    /// `pending` and its retry time, if any, has come.
+    /// May be claimed now: in a state the life cycle lets move to
+    /// `processing` (`pending`), and its retry time, if any, has come.
     fn is_due(&self, now: DateTime<Utc>) -> bool {
-        self.has_status(DomainStatus::Pending) && self.next_attempt_at.is_none_or(|at| at <= now)
+        self.may_move_to(DomainStatus::Processing)
+            && self.next_attempt_at.is_none_or(|at| at <= now)
     }
 
     fn lease_expired(&self, now: DateTime<Utc>) -> bool {
@@ -176,14 +201,14 @@ impl MemoryRepository {
 
     /// Inserts a row exactly as given.
     pub fn insert_row(&self, row: DomainRow) -> DomainId {
-        let id = row.id;
+        let id = row.id.clone();
         self.lock().push(row);
         id
     }
 
     /// A snapshot of one row.
-    pub fn row(&self, id: DomainId) -> Option<DomainRow> {
-        self.lock().iter().find(|row| row.id == id).cloned()
+    pub fn row(&self, id: &DomainId) -> Option<DomainRow> {
+        self.lock().iter().find(|row| row.id == *id).cloned()
     }
 
     /// A snapshot of every row, in insertion order.
@@ -200,19 +225,22 @@ impl MemoryRepository {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Applies `write` to the row if it is still leased to `worker`.
+    /// Moves the row to `to` and applies `write` to it if it is still
+    /// leased to `worker` and the life cycle allows the move.
     fn guarded(
         &self,
-        id: DomainId,
+        id: &DomainId,
         worker: &WorkerId,
+        to: DomainStatus,
         write: impl FnOnce(&mut DomainRow),
     ) -> WriteOutcome {
         let mut rows = self.lock();
         match rows
             .iter_mut()
-            .find(|row| row.id == id && row.is_leased_to(worker))
+            .find(|row| row.id == *id && row.is_leased_to(worker, to))
         {
             Some(row) => {
+                row.status = Some(to.as_str().to_owned());
                 write(row);
                 WriteOutcome::Written
             }
@@ -240,7 +268,9 @@ impl DomainRepository for MemoryRepository {
             .collect();
         // Oldest first with never-touched rows (NULL updated_at) before all,
         // then by id: the order the SQL adapters use.
-        due.sort_by_key(|&index| (rows[index].updated_at, rows[index].id));
+        due.sort_by(|&a, &b| {
+            (rows[a].updated_at, &rows[a].id).cmp(&(rows[b].updated_at, &rows[b].id))
+        });
         due.truncate(usize::try_from(request.limit).unwrap_or(usize::MAX));
         let claimed = due
             .into_iter()
@@ -252,7 +282,7 @@ impl DomainRepository for MemoryRepository {
                 row.locked_until = Some(request.lease_until);
                 row.updated_at = Some(request.now);
                 ClaimedDomain {
-                    id: row.id,
+                    id: row.id.clone(),
                     raw_domain: row.domain.clone(),
                     attempts: u32::try_from(row.attempts).unwrap_or(0),
                 }
@@ -274,7 +304,7 @@ impl DomainRepository for MemoryRepository {
         for completion in completions {
             outcomes.push(
                 self.complete(
-                    completion.id,
+                    completion.id.clone(),
                     &completion.worker,
                     &completion.metadata,
                     completion.now,
@@ -294,8 +324,7 @@ impl DomainRepository for MemoryRepository {
     ) -> Result<WriteOutcome, RepositoryError> {
         let meta_json = stored::meta_json(metadata).map_err(not_json)?;
         let tech_stack = stored::tech_stack_json(metadata).map_err(not_json)?;
-        Ok(self.guarded(id, worker, |row| {
-            row.status = Some(DomainStatus::Completed.as_str().to_owned());
+        Ok(self.guarded(&id, worker, DomainStatus::Completed, |row| {
             row.title = opt_text(metadata.title.as_ref());
             row.description = opt_text(metadata.description.as_ref());
             row.favicon_url = opt_text(metadata.favicon_url.as_ref());
@@ -340,8 +369,7 @@ impl DomainRepository for MemoryRepository {
         error: &str,
         now: DateTime<Utc>,
     ) -> Result<WriteOutcome, RepositoryError> {
-        Ok(self.guarded(id, worker, |row| {
-            row.status = Some(DomainStatus::Error.as_str().to_owned());
+        Ok(self.guarded(&id, worker, DomainStatus::Error, |row| {
             row.last_error = Some(capped_error(error));
             row.clear_lease();
             row.updated_at = Some(now);
@@ -356,8 +384,7 @@ impl DomainRepository for MemoryRepository {
         next_attempt_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<WriteOutcome, RepositoryError> {
-        Ok(self.guarded(id, worker, |row| {
-            row.status = Some(DomainStatus::Pending.as_str().to_owned());
+        Ok(self.guarded(&id, worker, DomainStatus::Pending, |row| {
             row.last_error = Some(capped_error(error));
             row.next_attempt_at = Some(next_attempt_at);
             row.clear_lease();
@@ -371,8 +398,7 @@ impl DomainRepository for MemoryRepository {
         worker: &WorkerId,
         now: DateTime<Utc>,
     ) -> Result<WriteOutcome, RepositoryError> {
-        Ok(self.guarded(id, worker, |row| {
-            row.status = Some(DomainStatus::Pending.as_str().to_owned());
+        Ok(self.guarded(&id, worker, DomainStatus::Pending, |row| {
             row.attempts = (row.attempts - 1).max(0);
             row.clear_lease();
             row.updated_at = Some(now);
@@ -386,7 +412,7 @@ impl DomainRepository for MemoryRepository {
     ) -> Result<RescueReport, RepositoryError> {
         let max_attempts = i32::try_from(max_attempts).unwrap_or(i32::MAX);
         let mut report = RescueReport::default();
-        for row in self.lock().iter_mut().filter(|row| row.lease_expired(now)) {
+        for row in self.lock().iter_mut().filter(|row| row.rescuable(now)) {
             let status = if row.attempts >= max_attempts {
                 report.failed += 1;
                 DomainStatus::Error
@@ -470,7 +496,7 @@ impl DomainRepository for MemoryRepository {
         report.oldest_pending_seconds = rows
             .iter()
             .filter(|row| row.is_due(now))
-            .min_by_key(|row| (row.updated_at, row.id))
+            .min_by_key(|&row| (row.updated_at, &row.id))
             .and_then(|row| row.next_attempt_at.or(row.updated_at).or(row.created_at))
             .map(|since| u64::try_from((now - since).num_seconds()).unwrap_or(0));
         let mut kinds: Vec<ErrorKindCount> = kinds
@@ -507,11 +533,11 @@ fn newest(
     limit: u32,
 ) -> impl Iterator<Item = &DomainRow> {
     let mut matching: Vec<&DomainRow> = rows.iter().filter(|row| row.has_status(status)).collect();
-    matching.sort_by_key(|row| {
+    matching.sort_by_key(|&row| {
         (
             row.updated_at.is_none(),
             std::cmp::Reverse(row.updated_at),
-            std::cmp::Reverse(row.id),
+            std::cmp::Reverse(&row.id),
         )
     });
     matching
@@ -529,7 +555,7 @@ mod tests {
         let other = repository.clone();
         let id = other.insert_raw("example.com", "pending");
         assert_eq!(
-            repository.row(id).map(|row| row.domain),
+            repository.row(&id).map(|row| row.domain),
             Some("example.com".to_owned())
         );
         assert_eq!(other.rows().len(), 1);

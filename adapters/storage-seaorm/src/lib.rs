@@ -14,6 +14,8 @@
 //! - `repository`: [`SeaOrmRepository`], the [`scheduler_domain::DomainRepository`]
 //!   implementation, and [`Backend`].
 //! - `entity`: the `domains` table as a SeaORM entity (crate-private).
+//! - `key`: the `id` column's type: which keys are accepted, how new rows
+//!   get theirs.
 //! - `statements`: every statement, built with SeaQuery from the entity.
 //! - `sql`: rendering (values inlined as escaped literals on Postgres) and
 //!   running statements, one transaction per operation.
@@ -26,6 +28,7 @@
 
 mod entity;
 mod error;
+mod key;
 mod migrate;
 mod repository;
 mod settings;
@@ -33,7 +36,8 @@ mod signal;
 mod sql;
 mod statements;
 
-pub use error::StorageError;
+pub use error::{MINIMUM_POSTGRES_VERSION_NUM, StorageError, check_postgres_version};
+pub use key::UnsupportedKey;
 pub use migrate::MigrationReport;
 pub use repository::{Backend, SeaOrmRepository};
 pub use settings::{

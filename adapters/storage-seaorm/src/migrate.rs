@@ -23,8 +23,15 @@
 //!   instead;
 //! - indexes on an existing table are built `CONCURRENTLY`, after that
 //!   transaction, so writers are not blocked while a large table is
-//!   indexed. Such a build that failed (say on duplicate domains) leaves an
-//!   `INVALID` index behind; the next run rebuilds it.
+//!   indexed. Such a build first waits for every older transaction of the
+//!   database to end: the sessions it waits for are logged, and the wait
+//!   gives up after the same `lock_timeout`, naming them. A build that
+//!   failed (gave up, or found duplicate domains) leaves an `INVALID`
+//!   index behind; the next run rebuilds it.
+//!
+//! Before any of that, [`preflight`] refuses a server older than
+//! PostgreSQL 12 and an `id` column of a type the worker cannot key rows
+//! by, so that nothing is changed on a database the worker cannot use.
 //!
 //! Everything goes as simple-protocol queries on one connection: a
 //! migration URL may still be a pooler, which keeps a connection for the
@@ -35,13 +42,16 @@ use std::collections::BTreeMap;
 use scheduler_domain::RepositoryError;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 use sqlx::PgConnection;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::Backend;
-use crate::error::{from_db, from_sqlx};
+use crate::error::{
+    LOCK_NOT_AVAILABLE, StorageError, check_postgres_version, from_db, from_sqlx, postgres_sqlstate,
+};
+use crate::key::KeyColumn;
 use crate::settings::{StorageSettings, postgres_duration};
 use crate::signal::NOTIFY_CHANNEL;
-use crate::sql::{Row, session_settings};
+use crate::sql::{Built, Row, Runner, session_settings};
 
 /// What a migration changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -384,6 +394,55 @@ fn plan(existing: &Existing, backend: Backend) -> Plan {
     plan
 }
 
+/// Refuses, before anything is changed, a database the worker cannot use:
+/// a Postgres older than 12, or an `id` column of a type the worker cannot
+/// key rows by.
+///
+/// # Errors
+///
+/// [`StorageError::UnsupportedPostgres`], [`StorageError::UnsupportedKey`];
+/// [`StorageError::Migration`] when the catalogue cannot be read.
+pub(crate) async fn preflight(
+    db: &DatabaseConnection,
+    backend: Backend,
+    settings: &StorageSettings,
+) -> Result<(), StorageError> {
+    let runner = Runner::new(db.clone(), backend, settings);
+    let fetch = |sql| {
+        let runner = &runner;
+        async move {
+            runner
+                .fetch(&[Built::raw(backend, sql)])
+                .await
+                .map_err(StorageError::Migration)
+        }
+    };
+    if backend == Backend::Postgres {
+        let rows = fetch(SERVER_VERSION_NUM).await?;
+        let version = rows
+            .first()
+            .map(|row| row.text("version"))
+            .transpose()
+            .map_err(StorageError::Migration)?
+            .flatten()
+            .and_then(|version| version.parse::<i64>().ok())
+            .ok_or_else(|| {
+                StorageError::Migration(RepositoryError::InvalidRow(
+                    "server_version_num is not a number".to_owned(),
+                ))
+            })?;
+        check_postgres_version(version)?;
+    }
+    let key = KeyColumn::from_rows(&fetch(KeyColumn::query(backend)).await?)
+        .map_err(StorageError::Migration)?;
+    if let Some(key) = key {
+        key.kind(backend)?;
+    }
+    Ok(())
+}
+
+const SERVER_VERSION_NUM: &str = "SELECT current_setting('server_version_num') AS version";
+
 /// Brings the `domains` table up to date on `db`. On Postgres
 /// `settings.migration_lock_timeout` bounds each wait for a lock (another
 /// migration, or a transaction using the table while a column is added),
@@ -555,16 +614,143 @@ async fn reconcile_postgres(
             // Ends the failed transaction before the connection goes back;
             // if even that fails, the connection is closed with the pool.
             let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *connection).await;
-            return Err(lock_wait_explained(error, settings));
+            return Err(error.explained(settings));
         }
     };
-    for statement in plan.concurrent {
-        // Waits for transactions that already use the table, then builds
-        // without blocking writers: it may take a while on a large table.
-        info!(statement = %statement, "building an index of domains concurrently");
-        pg_execute(&mut connection, statement).await?;
+    if !plan.concurrent.is_empty() {
+        build_concurrently(&mut connection, &plan.concurrent, settings).await?;
     }
     Ok(plan.report)
+}
+
+/// Sessions of this database that an index build started now may wait
+/// for: every client transaction holding a snapshot or a transaction id
+/// (the build waits for all of them to end; vacuum it does not wait for),
+/// and every session holding a lock on `domains` that blocks the build's
+/// own.
+const OLDER_TRANSACTIONS: &str = "SELECT format('pid %s (%s%s, %s since %s: %s)', \
+     a.pid, a.usename, \
+     CASE WHEN a.application_name <> '' THEN ' ' || a.application_name ELSE '' END, \
+     a.state, date_trunc('second', a.xact_start), \
+     left(regexp_replace(a.query, '\\s+', ' ', 'g'), 120)) AS session \
+     FROM pg_stat_activity a \
+     WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() \
+     AND a.backend_type = 'client backend' AND a.xact_start IS NOT NULL \
+     AND (a.backend_xid IS NOT NULL OR a.backend_xmin IS NOT NULL \
+          OR a.pid IN (SELECT l.pid FROM pg_locks l \
+                       WHERE l.relation = to_regclass('domains') AND l.granted \
+                       AND l.mode NOT IN ('AccessShareLock', 'RowShareLock'))) \
+     ORDER BY a.xact_start";
+
+async fn older_transactions(connection: &mut PgConnection) -> Vec<String> {
+    match pg_fetch(connection, OLDER_TRANSACTIONS).await {
+        Ok(rows) => texts(&rows, "session").unwrap_or_default(),
+        // Only for the log: the build itself says whether it could wait.
+        Err(error) => {
+            warn!(error = %error, "could not list the transactions an index build waits for");
+            Vec::new()
+        }
+    }
+}
+
+/// Runs the concurrent index builds with `lock_timeout` set for the
+/// session (a concurrent build cannot run inside a transaction block, so
+/// `SET LOCAL` is not available), so that each wait, for a lock or for
+/// older transactions to end, is bounded.
+async fn build_concurrently(
+    connection: &mut PgConnection,
+    statements: &[String],
+    settings: &StorageSettings,
+) -> Result<(), RepositoryError> {
+    let timeout = settings.migration_lock_timeout;
+    pg_execute(
+        connection,
+        format!("SET lock_timeout = '{}'", postgres_duration(timeout)),
+    )
+    .await?;
+    let mut outcome = Ok(());
+    for statement in statements {
+        let sessions = older_transactions(connection).await;
+        if sessions.is_empty() {
+            info!(statement = %statement, "building an index of domains concurrently");
+        } else {
+            info!(
+                statement = %statement,
+                waits_for = ?sessions,
+                "building an index of domains concurrently: it first waits up to {timeout:?} \
+                 for these older transactions to end"
+            );
+        }
+        if let Err(error) = sqlx::raw_sql(sqlx::AssertSqlSafe(statement.clone()))
+            .execute(&mut *connection)
+            .await
+        {
+            outcome = Err(if postgres_sqlstate(&error) == Some(LOCK_NOT_AVAILABLE) {
+                RepositoryError::Timeout(format!(
+                    "gave up after {timeout:?} waiting for older transactions to end before \
+                     `{statement}` (waiting for: {}); the unfinished index is left invalid, \
+                     unused, and the next migration rebuilds it",
+                    if sessions.is_empty() {
+                        "a lock on domains".to_owned()
+                    } else {
+                        sessions.join("; ")
+                    }
+                ))
+            } else {
+                from_sqlx(&error)
+            });
+            break;
+        }
+    }
+    // The connection is closed after the migration; reset anyway in case
+    // the migration URL shares its session with others.
+    let reset = pg_execute(connection, "RESET lock_timeout".to_owned()).await;
+    outcome.and(reset)
+}
+
+/// A failed step of the migration transaction.
+struct StepError {
+    error: RepositoryError,
+    /// SQLSTATE `lock_not_available`: a lock wait ran past `lock_timeout`.
+    lock_timeout: bool,
+}
+
+impl From<RepositoryError> for StepError {
+    fn from(error: RepositoryError) -> Self {
+        StepError {
+            error,
+            lock_timeout: false,
+        }
+    }
+}
+
+impl StepError {
+    fn from_sqlx(error: &sqlx::Error) -> StepError {
+        StepError {
+            error: from_sqlx(error),
+            lock_timeout: postgres_sqlstate(error) == Some(LOCK_NOT_AVAILABLE),
+        }
+    }
+
+    /// A lock wait that timed out, said in words an operator can act on.
+    fn explained(self, settings: &StorageSettings) -> RepositoryError {
+        if !self.lock_timeout {
+            return self.error;
+        }
+        RepositoryError::Timeout(format!(
+            "gave up after {:?} waiting for a lock (another migration running, \
+             or a long transaction using the domains table); nothing was changed: {}",
+            settings.migration_lock_timeout, self.error
+        ))
+    }
+}
+
+async fn step_execute(connection: &mut PgConnection, sql: String) -> Result<(), StepError> {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(connection)
+        .await
+        .map_err(|error| StepError::from_sqlx(&error))?;
+    Ok(())
 }
 
 /// Inspection, table and column changes, in one transaction under the
@@ -572,12 +758,12 @@ async fn reconcile_postgres(
 async fn locked_changes(
     connection: &mut PgConnection,
     settings: &StorageSettings,
-) -> Result<Plan, RepositoryError> {
+) -> Result<Plan, StepError> {
     let session = session_settings(
         &postgres_duration(settings.statement_timeout),
         &postgres_duration(settings.idle_in_transaction_timeout),
     );
-    pg_execute(
+    step_execute(
         connection,
         format!(
             "BEGIN; {session}; SET LOCAL lock_timeout = '{}'; \
@@ -601,9 +787,9 @@ async fn locked_changes(
         plan.report.added_notify_trigger = true;
     }
     if !plan.in_transaction.is_empty() {
-        pg_execute(connection, plan.in_transaction.join(";\n")).await?;
+        step_execute(connection, plan.in_transaction.join(";\n")).await?;
     }
-    pg_execute(connection, "COMMIT".to_owned()).await?;
+    step_execute(connection, "COMMIT".to_owned()).await?;
     Ok(plan)
 }
 
@@ -630,18 +816,4 @@ fn notify_trigger() -> [String; 2] {
          FOR EACH ROW WHEN (NEW.status = 'pending') EXECUTE FUNCTION domains_notify_pending()"
             .to_owned(),
     ]
-}
-
-/// A lock wait that timed out, said in words an operator can act on.
-fn lock_wait_explained(error: RepositoryError, settings: &StorageSettings) -> RepositoryError {
-    match error {
-        RepositoryError::Timeout(message) if message.contains("lock timeout") => {
-            RepositoryError::Timeout(format!(
-                "gave up after {:?} waiting for a lock (another migration running, \
-                 or a long transaction using the domains table); nothing was changed: {message}",
-                settings.migration_lock_timeout
-            ))
-        }
-        other => other,
-    }
 }

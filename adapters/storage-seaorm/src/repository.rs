@@ -1,5 +1,6 @@
 //! [`SeaOrmRepository`]: the storage port on Postgres and SQLite.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -9,15 +10,16 @@ use scheduler_domain::{
     RepositoryError, RescueReport, SiteMetadata, StatusReport, StatusRequest, WorkerId,
     WriteOutcome,
 };
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
-use tracing::{debug, info, instrument};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, IdenStatic};
+use tracing::{debug, info, instrument, warn};
 
 use crate::entity::Column;
-use crate::error::{StorageError, from_db};
-use crate::migrate::{MigrationReport, reconcile};
+use crate::error::{StorageError, connect_error, validate_url};
+use crate::key::{KeyColumn, KeyKind};
+use crate::migrate::{MigrationReport, preflight, reconcile};
 use crate::settings::{PoolerMode, StorageSettings, redacted_url};
 use crate::signal::TableSignal;
-use crate::sql::{Built, Runner};
+use crate::sql::{Built, Row, Runner};
 use crate::statements::{self, StatusPart};
 
 /// The database behind a [`SeaOrmRepository`].
@@ -61,6 +63,8 @@ impl Backend {
 pub struct SeaOrmRepository {
     runner: Runner,
     pooler: PoolerMode,
+    /// The `id` column's kind, read from the catalogue when first needed.
+    key_kind: Arc<OnceLock<KeyKind>>,
 }
 
 async fn open(
@@ -74,9 +78,7 @@ async fn open(
         Some(rest) => format!("postgres:{rest}"),
         None => url.to_owned(),
     };
-    if backend == Backend::Postgres {
-        url::Url::parse(&url).map_err(|error| StorageError::InvalidUrl(error.to_string()))?;
-    }
+    validate_url(backend, &url)?;
     let mut options = ConnectOptions::new(url.clone());
     options
         .max_connections(max_connections.max(1))
@@ -111,14 +113,7 @@ async fn open(
     }
     let db = Database::connect(options)
         .await
-        .map_err(|error| match from_db(&error) {
-            RepositoryError::Database(message)
-                if message.contains("URL") || message.contains("url") =>
-            {
-                StorageError::InvalidUrl(message)
-            }
-            mapped => StorageError::Connect(mapped),
-        })?;
+        .map_err(|error| connect_error(&error))?;
     debug!(url = %redacted_url(&url), backend = backend.as_str(), "connected");
     Ok((db, backend))
 }
@@ -133,10 +128,17 @@ impl SeaOrmRepository {
     /// database cannot be reached.
     pub async fn connect(settings: &StorageSettings) -> Result<SeaOrmRepository, StorageError> {
         let (db, backend) = open(&settings.url, settings, settings.max_connections).await?;
-        Ok(SeaOrmRepository {
+        let repository = SeaOrmRepository {
             runner: Runner::new(db, backend, settings),
             pooler: settings.pooler,
-        })
+            key_kind: Arc::default(),
+        };
+        // Read now, so that no operation pays a round trip for it later.
+        // A table that is not there yet is read when first needed.
+        if let Err(error) = repository.key_kind().await {
+            debug!(error = %error, "the id column is not known yet");
+        }
+        Ok(repository)
     }
 
     /// Creates or completes the `domains` table over
@@ -153,9 +155,12 @@ impl SeaOrmRepository {
     #[instrument(skip_all, err)]
     pub async fn migrate(settings: &StorageSettings) -> Result<MigrationReport, StorageError> {
         let (db, backend) = open(settings.migration_url(), settings, 1).await?;
-        let report = reconcile(&db, backend, settings)
-            .await
-            .map_err(StorageError::Migration);
+        let report = match preflight(&db, backend, settings).await {
+            Ok(()) => reconcile(&db, backend, settings)
+                .await
+                .map_err(StorageError::Migration),
+            Err(refused) => Err(refused),
+        };
         // The migration's outcome matters more than a failed goodbye.
         let _ = db.close().await;
         let report = report?;
@@ -221,12 +226,98 @@ impl SeaOrmRepository {
         Built::new(self.backend(), statement)
     }
 
+    /// The kind of the table's key, read once.
+    async fn key_kind(&self) -> Result<KeyKind, RepositoryError> {
+        if let Some(kind) = self.key_kind.get() {
+            return Ok(*kind);
+        }
+        let query = Built::raw(self.backend(), KeyColumn::query(self.backend()));
+        let column =
+            KeyColumn::from_rows(&self.runner.fetch(&[query]).await?)?.ok_or_else(|| {
+                RepositoryError::Database(
+                    "the domains table has no id column (run `domain-scheduler migrate`)"
+                        .to_owned(),
+                )
+            })?;
+        let kind = column
+            .kind(self.backend())
+            .map_err(|unsupported| RepositoryError::Database(unsupported.to_string()))?;
+        Ok(*self.key_kind.get_or_init(|| kind))
+    }
+
+    /// Moves rows the claim took but that cannot be read to `error`, so
+    /// that they do not spoil the batch or come back after every lease.
+    async fn fail_unreadable(&self, request: &ClaimRequest, unreadable: Vec<(DomainId, String)>) {
+        let writes: Vec<Built> = unreadable
+            .iter()
+            .map(|(id, reason)| {
+                warn!(domain_id = %id, reason = %reason, "claimed row cannot be read; marking it error");
+                self.built(&statements::fail(
+                    self.backend(),
+                    id,
+                    &request.worker,
+                    &format!("unreadable row: {reason}"),
+                    request.now,
+                ))
+            })
+            .collect();
+        if writes.is_empty() {
+            return;
+        }
+        // When this fails too the rows wait in `processing` for the rescue
+        // sweep, like any row whose worker went away.
+        if let Err(error) = self.runner.execute(&writes).await {
+            warn!(error = %error, "could not mark unreadable rows error");
+        }
+    }
+
     async fn guarded_write(&self, statement: Built) -> Result<WriteOutcome, RepositoryError> {
         Ok(match self.runner.execute(&[statement]).await? {
             0 => WriteOutcome::LeaseLost,
             _ => WriteOutcome::Written,
         })
     }
+}
+
+/// A claimed row that cannot be read, and why.
+struct Unreadable {
+    id: Option<DomainId>,
+    reason: String,
+}
+
+/// Why a value cannot be read, without the kind's own prefix (the row's
+/// `last_error` says "unreadable row" once).
+fn reason(error: RepositoryError) -> String {
+    match error {
+        RepositoryError::InvalidRow(reason) => reason,
+        other => other.to_string(),
+    }
+}
+
+fn claimed_domain(row: &Row) -> Result<ClaimedDomain, Unreadable> {
+    let unreadable = |id: Option<&DomainId>, reason: String| Unreadable {
+        id: id.cloned(),
+        reason,
+    };
+    let id = match row.key(Column::Id.as_str()) {
+        Ok(Some(key)) => DomainId::from_key(key),
+        Ok(None) => return Err(unreadable(None, "column id: NULL".to_owned())),
+        Err(error) => return Err(unreadable(None, reason(error))),
+    };
+    let raw_domain = match row.text(Column::Domain.as_str()) {
+        Ok(Some(domain)) => domain,
+        Ok(None) => return Err(unreadable(Some(&id), "column domain: NULL".to_owned())),
+        Err(error) => return Err(unreadable(Some(&id), reason(error))),
+    };
+    let attempts = row
+        .integer(Column::Attempts.as_str())
+        .map_err(|error| unreadable(Some(&id), reason(error)))?
+        .unwrap_or(0);
+    Ok(ClaimedDomain {
+        id,
+        raw_domain,
+        attempts: u32::try_from(attempts).unwrap_or(0),
+    })
 }
 
 fn count(value: Option<i64>) -> u64 {
@@ -240,16 +331,24 @@ impl DomainRepository for SeaOrmRepository {
         }
         let statement = self.built(&statements::claim(self.backend(), &request));
         let rows = self.runner.fetch(&[statement]).await?;
-        rows.iter()
-            .map(|row| {
-                let attempts = row.integer("attempts")?.unwrap_or(0);
-                Ok(ClaimedDomain {
-                    id: DomainId::from(row.uuid("id")?),
-                    raw_domain: row.text("domain")?.unwrap_or_default(),
-                    attempts: u32::try_from(attempts).unwrap_or(0),
-                })
-            })
-            .collect()
+        // Row by row: the claim has committed, so one row that cannot be
+        // read must not cost the others their turn.
+        let mut claimed = Vec::with_capacity(rows.len());
+        let mut unreadable = Vec::new();
+        for row in &rows {
+            match claimed_domain(row) {
+                Ok(domain) => claimed.push(domain),
+                Err(Unreadable {
+                    id: Some(id),
+                    reason,
+                }) => unreadable.push((id, reason)),
+                Err(Unreadable { id: None, reason }) => {
+                    warn!(reason = %reason, "claimed a row whose id cannot be read; the rescue sweep frees it");
+                }
+            }
+        }
+        self.fail_unreadable(&request, unreadable).await;
+        Ok(claimed)
     }
 
     async fn complete(
@@ -259,7 +358,7 @@ impl DomainRepository for SeaOrmRepository {
         metadata: &SiteMetadata,
         now: DateTime<Utc>,
     ) -> Result<WriteOutcome, RepositoryError> {
-        let statement = statements::complete(self.backend(), id, worker, metadata, now)?;
+        let statement = statements::complete(self.backend(), &id, worker, metadata, now)?;
         self.guarded_write(self.built(&statement)).await
     }
 
@@ -278,7 +377,7 @@ impl DomainRepository for SeaOrmRepository {
             .map(|completion| {
                 let mut update = statements::complete(
                     self.backend(),
-                    completion.id,
+                    &completion.id,
                     &completion.worker,
                     &completion.metadata,
                     completion.now,
@@ -289,12 +388,14 @@ impl DomainRepository for SeaOrmRepository {
             .collect::<Result<Vec<Built>, RepositoryError>>()?;
         let mut written = std::collections::HashSet::new();
         for row in self.runner.fetch(&statements).await? {
-            written.insert(row.uuid("id")?);
+            if let Some(key) = row.key(Column::Id.as_str())? {
+                written.insert(key);
+            }
         }
         Ok(completions
             .iter()
             .map(|completion| {
-                if written.contains(&completion.id.as_uuid()) {
+                if written.contains(completion.id.as_str()) {
                     WriteOutcome::Written
                 } else {
                     WriteOutcome::LeaseLost
@@ -310,7 +411,7 @@ impl DomainRepository for SeaOrmRepository {
         error: &str,
         now: DateTime<Utc>,
     ) -> Result<WriteOutcome, RepositoryError> {
-        let statement = statements::fail(self.backend(), id, worker, error, now);
+        let statement = statements::fail(self.backend(), &id, worker, error, now);
         self.guarded_write(self.built(&statement)).await
     }
 
@@ -323,7 +424,7 @@ impl DomainRepository for SeaOrmRepository {
         now: DateTime<Utc>,
     ) -> Result<WriteOutcome, RepositoryError> {
         let statement =
-            statements::retry_later(self.backend(), id, worker, error, next_attempt_at, now);
+            statements::retry_later(self.backend(), &id, worker, error, next_attempt_at, now);
         self.guarded_write(self.built(&statement)).await
     }
 
@@ -333,7 +434,7 @@ impl DomainRepository for SeaOrmRepository {
         worker: &WorkerId,
         now: DateTime<Utc>,
     ) -> Result<WriteOutcome, RepositoryError> {
-        let statement = statements::release(self.backend(), id, worker, now);
+        let statement = statements::release(self.backend(), &id, worker, now);
         self.guarded_write(self.built(&statement)).await
     }
 
@@ -349,7 +450,7 @@ impl DomainRepository for SeaOrmRepository {
         ));
         let mut report = RescueReport::default();
         for row in self.runner.fetch(&[statement]).await? {
-            if row.text("status")?.as_deref() == Some(DomainStatus::Error.as_str()) {
+            if row.text(Column::Status.as_str())?.as_deref() == Some(DomainStatus::Error.as_str()) {
                 report.failed += 1;
             } else {
                 report.requeued += 1;
@@ -366,13 +467,14 @@ impl DomainRepository for SeaOrmRepository {
         if names.is_empty() {
             return Ok(EnqueueReport::default());
         }
-        let inserts: Vec<Built> = statements::enqueue(self.backend(), names, now)
+        let random_ids = self.key_kind().await?.new_rows_need_random_ids()?;
+        let inserts: Vec<Built> = statements::enqueue(self.backend(), names, now, random_ids)
             .iter()
             .map(|insert| self.built(insert))
             .collect();
         let mut added = std::collections::HashSet::new();
         for row in self.runner.fetch(&inserts).await? {
-            if let Some(domain) = row.text("domain")? {
+            if let Some(domain) = row.text(Column::Domain.as_str())? {
                 added.insert(domain);
             }
         }

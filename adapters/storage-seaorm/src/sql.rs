@@ -57,6 +57,14 @@ impl Built {
             }
         }
     }
+
+    /// A fixed query with no values (a catalogue inspection).
+    pub(crate) fn raw(backend: Backend, sql: &'static str) -> Built {
+        match backend {
+            Backend::Postgres => Built::Postgres(sql.to_owned()),
+            Backend::Sqlite => Built::Sqlite(Statement::from_string(DbBackend::Sqlite, sql)),
+        }
+    }
 }
 
 fn wrong_backend() -> RepositoryError {
@@ -263,12 +271,16 @@ impl Row {
 
     pub(crate) fn integer(&self, column: &str) -> Result<Option<i64>, RepositoryError> {
         match self {
-            // The column may be int4 or int8 depending on who created it;
-            // sqlx checks the exact type, so try both.
+            // The column may be int2, int4 or int8 depending on who created
+            // it; sqlx checks the exact type, so try each.
             Row::Postgres(row) => row
                 .try_get::<Option<i64>, _>(column)
                 .or_else(|_| {
                     row.try_get::<Option<i32>, _>(column)
+                        .map(|v| v.map(i64::from))
+                })
+                .or_else(|_| {
+                    row.try_get::<Option<i16>, _>(column)
                         .map(|v| v.map(i64::from))
                 })
                 .map_err(|e| invalid(column, e)),
@@ -276,13 +288,27 @@ impl Row {
         }
     }
 
-    pub(crate) fn uuid(&self, column: &str) -> Result<Uuid, RepositoryError> {
+    /// A key of any type the worker accepts, as the text the database
+    /// prints for it (so that it reads back as the same key).
+    pub(crate) fn key(&self, column: &str) -> Result<Option<String>, RepositoryError> {
         match self {
-            Row::Postgres(row) => row.try_get(column).map_err(|e| invalid(column, e)),
-            Row::Sqlite(row) => {
-                let text: String = row.try_get("", column).map_err(|e| invalid(column, e))?;
-                Uuid::parse_str(&text).map_err(|e| invalid(column, e))
+            Row::Postgres(row) => {
+                if let Ok(key) = row.try_get::<Option<Uuid>, _>(column) {
+                    return Ok(key.map(|uuid| uuid.to_string()));
+                }
+                if let Ok(key) = row.try_get::<Option<String>, _>(column) {
+                    return Ok(key);
+                }
+                self.integer(column)
+                    .map(|key| key.map(|key| key.to_string()))
             }
+            Row::Sqlite(row) => row
+                .try_get::<Option<String>>("", column)
+                .or_else(|_| {
+                    row.try_get::<Option<i64>>("", column)
+                        .map(|key| key.map(|key| key.to_string()))
+                })
+                .map_err(|e| invalid(column, e)),
         }
     }
 

@@ -24,14 +24,15 @@ use crate::entity::{Column, Entity};
 /// Rows per `INSERT` of an enqueue; all chunks run in one transaction.
 pub(crate) const ENQUEUE_CHUNK: usize = 500;
 
-impl Backend {
-    fn id(self, id: DomainId) -> Value {
-        match self {
-            Backend::Postgres => Value::Uuid(Some(id.as_uuid())),
-            Backend::Sqlite => Value::String(Some(id.to_string())),
-        }
-    }
+/// The key as a text literal: Postgres reads an untyped literal as the
+/// column's own type (uuid, bigint, text) and SQLite converts it to the
+/// column's affinity, so either way the comparison is the key's own and
+/// the primary key serves it.
+fn key(id: &DomainId) -> Value {
+    Value::String(Some(id.as_str().to_owned()))
+}
 
+impl Backend {
     pub(crate) fn time(self, at: DateTime<Utc>) -> Value {
         match self {
             Backend::Postgres => Value::ChronoDateTimeUtc(Some(at)),
@@ -81,16 +82,28 @@ fn status(status: DomainStatus) -> Value {
     Value::String(Some(status.as_str().to_owned()))
 }
 
+/// `status IN (...)` over `states`; never true when there is none.
+fn status_in(states: impl Iterator<Item = DomainStatus>) -> Expr {
+    Expr::col(Column::Status).is_in(states.map(status))
+}
+
+/// The guard of a write that moves rows to `to`: their state is one the
+/// life cycle lets move there.
+pub(crate) fn may_move_to(to: DomainStatus) -> Expr {
+    status_in(DomainStatus::sources(to))
+}
+
 fn not_json(error: serde_json::Error) -> RepositoryError {
     RepositoryError::InvalidRow(format!("metadata is not JSON: {error}"))
 }
 
-/// The guard of every write about a claimed row: still `processing` and
-/// still leased to this worker.
-fn leased_to(backend: Backend, id: DomainId, worker: &WorkerId) -> Cond {
+/// The guard of every write about a claimed row that moves it to `to`:
+/// still in a leased state the life cycle lets move there, and still
+/// leased to this worker.
+pub(crate) fn leased_to(id: &DomainId, worker: &WorkerId, to: DomainStatus) -> Cond {
     Cond::all()
-        .add(Expr::col(Column::Id).eq(backend.id(id)))
-        .add(Expr::col(Column::Status).eq(status(DomainStatus::Processing)))
+        .add(Expr::col(Column::Id).eq(key(id)))
+        .add(status_in(DomainStatus::leased_sources(to)))
         .add(Expr::col(Column::LockedBy).eq(text(worker.as_str())))
 }
 
@@ -106,7 +119,7 @@ pub(crate) fn claim(backend: Backend, request: &ClaimRequest) -> UpdateStatement
     let mut due = Query::select();
     due.column(Column::Id)
         .from(Entity)
-        .and_where(Expr::col(Column::Status).eq(status(DomainStatus::Pending)))
+        .and_where(may_move_to(DomainStatus::Processing))
         .cond_where(
             Cond::any()
                 .add(Expr::col(Column::NextAttemptAt).is_null())
@@ -132,7 +145,7 @@ pub(crate) fn claim(backend: Backend, request: &ClaimRequest) -> UpdateStatement
 
 pub(crate) fn complete(
     backend: Backend,
-    id: DomainId,
+    id: &DomainId,
     worker: &WorkerId,
     metadata: &SiteMetadata,
     now: DateTime<Utc>,
@@ -188,13 +201,13 @@ pub(crate) fn complete(
         .value(Column::LastError, Value::String(None))
         .value(Column::NextAttemptAt, Value::ChronoDateTimeUtc(None))
         .value(Column::UpdatedAt, backend.time(now));
-    clear_lease(&mut update).cond_where(leased_to(backend, id, worker));
+    clear_lease(&mut update).cond_where(leased_to(id, worker, DomainStatus::Completed));
     Ok(update)
 }
 
 pub(crate) fn fail(
     backend: Backend,
-    id: DomainId,
+    id: &DomainId,
     worker: &WorkerId,
     error: &str,
     now: DateTime<Utc>,
@@ -205,13 +218,13 @@ pub(crate) fn fail(
         .value(Column::Status, status(DomainStatus::Error))
         .value(Column::LastError, text(&capped_error(error)))
         .value(Column::UpdatedAt, backend.time(now));
-    clear_lease(&mut update).cond_where(leased_to(backend, id, worker));
+    clear_lease(&mut update).cond_where(leased_to(id, worker, DomainStatus::Error));
     update
 }
 
 pub(crate) fn retry_later(
     backend: Backend,
-    id: DomainId,
+    id: &DomainId,
     worker: &WorkerId,
     error: &str,
     next_attempt_at: DateTime<Utc>,
@@ -224,13 +237,13 @@ pub(crate) fn retry_later(
         .value(Column::LastError, text(&capped_error(error)))
         .value(Column::NextAttemptAt, backend.time(next_attempt_at))
         .value(Column::UpdatedAt, backend.time(now));
-    clear_lease(&mut update).cond_where(leased_to(backend, id, worker));
+    clear_lease(&mut update).cond_where(leased_to(id, worker, DomainStatus::Pending));
     update
 }
 
 pub(crate) fn release(
     backend: Backend,
-    id: DomainId,
+    id: &DomainId,
     worker: &WorkerId,
     now: DateTime<Utc>,
 ) -> UpdateStatement {
@@ -247,8 +260,15 @@ pub(crate) fn release(
             .finally(0),
         )
         .value(Column::UpdatedAt, backend.time(now));
-    clear_lease(&mut update).cond_where(leased_to(backend, id, worker));
+    clear_lease(&mut update).cond_where(leased_to(id, worker, DomainStatus::Pending));
     update
+}
+
+/// The states rescue takes rows from: leased ones that may go back to
+/// `pending` and, once their attempts are spent, on to `error`.
+fn rescuable() -> impl Iterator<Item = DomainStatus> {
+    DomainStatus::leased_sources(DomainStatus::Pending)
+        .filter(|from| from.can_move_to(DomainStatus::Error))
 }
 
 /// Rows left `processing` past their lease (or with none: a system that
@@ -261,6 +281,8 @@ pub(crate) fn rescue_expired(
 ) -> UpdateStatement {
     let max_attempts = i64::from(max_attempts);
     let spent = || Expr::col(Column::Attempts).gte(max_attempts);
+    // `lease_expired_message` with the row's own attempt count.
+    let (before, after) = stored::LEASE_EXPIRED_MESSAGE_AROUND;
     Query::update()
         .table(Entity)
         .value(
@@ -269,17 +291,17 @@ pub(crate) fn rescue_expired(
         )
         .value(
             Column::LastError,
-            Expr::val("lease expired after ")
+            Expr::val(before)
                 .binary(
                     BinOper::Custom("||"),
                     Expr::col(Column::Attempts).cast_as(Alias::new("TEXT")),
                 )
-                .binary(BinOper::Custom("||"), Expr::val(" attempts (worker died?)")),
+                .binary(BinOper::Custom("||"), Expr::val(after)),
         )
         .value(Column::LockedBy, Value::String(None))
         .value(Column::LockedUntil, Value::ChronoDateTimeUtc(None))
         .value(Column::UpdatedAt, backend.time(now))
-        .and_where(Expr::col(Column::Status).eq(status(DomainStatus::Processing)))
+        .and_where(status_in(rescuable()))
         .cond_where(
             Cond::any()
                 .add(Expr::col(Column::LockedUntil).is_null())
@@ -290,33 +312,38 @@ pub(crate) fn rescue_expired(
 }
 
 /// One `INSERT ... ON CONFLICT (domain) DO NOTHING RETURNING domain` per
-/// chunk of names: the returned names are the ones added.
+/// chunk of names: the returned names are the ones added. With
+/// `random_ids` each row gets a random UUID as its key, else the column's
+/// default makes it.
 pub(crate) fn enqueue(
     backend: Backend,
     names: &[DomainName],
     now: DateTime<Utc>,
+    random_ids: bool,
 ) -> Vec<InsertStatement> {
+    let columns = [
+        Column::Domain,
+        Column::Status,
+        Column::Attempts,
+        Column::CreatedAt,
+        Column::UpdatedAt,
+    ];
     names
         .chunks(ENQUEUE_CHUNK)
         .map(|chunk| {
             let mut insert = Query::insert();
-            insert.into_table(Entity).columns([
-                Column::Id,
-                Column::Domain,
-                Column::Status,
-                Column::Attempts,
-                Column::CreatedAt,
-                Column::UpdatedAt,
-            ]);
+            insert
+                .into_table(Entity)
+                .columns(random_ids.then_some(Column::Id).into_iter().chain(columns));
             for name in chunk {
-                insert.values_panic([
-                    backend.id(DomainId::random()).into(),
+                let id = random_ids.then(|| key(&DomainId::random()).into());
+                insert.values_panic(id.into_iter().chain([
                     text(name.as_str()).into(),
                     status(DomainStatus::Pending).into(),
                     Expr::val(0),
                     backend.time(now).into(),
                     backend.time(now).into(),
-                ]);
+                ]));
             }
             insert
                 .on_conflict(OnConflict::column(Column::Domain).do_nothing().to_owned())
@@ -541,7 +568,7 @@ mod tests {
              \"locked_by\" = 'host:1:abc', \
              \"locked_until\" = '1970-01-01 00:10:00.000000 +00:00', \
              \"updated_at\" = '1970-01-01 00:00:00.000000 +00:00' \
-             WHERE \"id\" IN (SELECT \"id\" FROM \"domains\" WHERE \"status\" = 'pending' \
+             WHERE \"id\" IN (SELECT \"id\" FROM \"domains\" WHERE \"status\" IN ('pending') \
              AND (\"next_attempt_at\" IS NULL \
              OR \"next_attempt_at\" <= '1970-01-01 00:00:00.000000 +00:00') \
              ORDER BY \"updated_at\" ASC NULLS FIRST, \"id\" ASC LIMIT 50 FOR UPDATE SKIP LOCKED) \
@@ -555,17 +582,80 @@ mod tests {
         let worker = WorkerId::new("w'1");
         let sql = postgres_sql(&fail(
             Backend::Postgres,
-            id,
+            &id,
             &worker,
             "x",
             DateTime::UNIX_EPOCH,
         ));
         assert!(
             sql.ends_with(&format!(
-                "WHERE \"id\" = '{id}' AND \"status\" = 'processing' AND \"locked_by\" = E'w\\'1'"
+                "WHERE \"id\" = '{id}' AND \"status\" IN ('processing') AND \"locked_by\" = E'w\\'1'"
             )),
             "{sql}"
         );
+    }
+
+    #[test]
+    fn an_integer_key_is_written_as_a_literal_the_column_reads() {
+        let sql = postgres_sql(&release(
+            Backend::Postgres,
+            &DomainId::from(42_i64),
+            &WorkerId::new("w"),
+            DateTime::UNIX_EPOCH,
+        ));
+        assert!(sql.contains("WHERE \"id\" = '42' AND"), "{sql}");
+    }
+
+    /// The states a guard lists, in the order it lists them.
+    fn guarded_states(sql: &str) -> Vec<DomainStatus> {
+        let (_, after) = sql
+            .split_once("\"status\" IN (")
+            .unwrap_or_else(|| panic!("no status guard in {sql}"));
+        let (list, _) = after.split_once(')').unwrap();
+        list.split(", ")
+            .map(|word| word.trim_matches('\'').parse().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn every_guard_lists_exactly_the_states_the_life_cycle_allows() {
+        let id = DomainId::random();
+        let worker = WorkerId::new("w");
+        let now = DateTime::UNIX_EPOCH;
+        let leased = |to| DomainStatus::leased_sources(to).collect::<Vec<_>>();
+        let request = ClaimRequest {
+            worker: worker.clone(),
+            limit: 1,
+            now,
+            lease_until: now,
+        };
+        let claim = postgres_sql(&claim(Backend::Postgres, &request));
+        assert_eq!(
+            guarded_states(&claim),
+            DomainStatus::sources(DomainStatus::Processing).collect::<Vec<_>>()
+        );
+        let metadata = SiteMetadata::default();
+        let completed = complete(Backend::Postgres, &id, &worker, &metadata, now).unwrap();
+        for (sql, to) in [
+            (postgres_sql(&completed), DomainStatus::Completed),
+            (
+                postgres_sql(&fail(Backend::Postgres, &id, &worker, "x", now)),
+                DomainStatus::Error,
+            ),
+            (
+                postgres_sql(&retry_later(Backend::Postgres, &id, &worker, "x", now, now)),
+                DomainStatus::Pending,
+            ),
+            (
+                postgres_sql(&release(Backend::Postgres, &id, &worker, now)),
+                DomainStatus::Pending,
+            ),
+        ] {
+            assert_eq!(guarded_states(&sql), leased(to), "{sql}");
+        }
+        let rescue = postgres_sql(&rescue_expired(Backend::Postgres, now, 3));
+        assert_eq!(guarded_states(&rescue), rescuable().collect::<Vec<_>>());
+        assert_eq!(rescuable().collect::<Vec<_>>(), [DomainStatus::Processing]);
     }
 
     #[test]
