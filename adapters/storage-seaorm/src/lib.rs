@@ -15,6 +15,7 @@
 //!   implementation, and [`Backend`].
 //! - `entity`: the `domains` table as a SeaORM entity (crate-private).
 //! - `statements`: every statement, built with SeaQuery from the entity.
+//! - `requeue`: the requeue operation, its statements and its report.
 //! - `sql`: rendering (values inlined as escaped literals on Postgres) and
 //!   running statements, one transaction per operation.
 //! - `migrate`: schema reconciliation, [`MigrationReport`], and the trigger
@@ -28,6 +29,7 @@ mod entity;
 mod error;
 mod migrate;
 mod repository;
+mod requeue;
 mod settings;
 mod signal;
 mod sql;

@@ -5,8 +5,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use scheduler_domain::{
     ClaimRequest, ClaimedDomain, Completion, DomainId, DomainName, DomainRepository, DomainStatus,
-    EnqueueReport, ErrorSample, RepositoryError, RescueReport, SiteMetadata, StatusReport,
-    WorkerId, WriteOutcome,
+    EnqueueReport, ErrorSample, RepositoryError, RequeueReport, RequeueSelection, RescueReport,
+    SiteMetadata, StatusReport, WorkerId, WriteOutcome,
 };
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use tracing::{debug, info, instrument};
@@ -216,8 +216,12 @@ impl SeaOrmRepository {
         let _ = self.runner.connection().close_by_ref().await;
     }
 
-    fn built(&self, statement: &impl sea_orm::sea_query::QueryStatementWriter) -> Built {
+    pub(crate) fn built(&self, statement: &impl sea_orm::sea_query::QueryStatementWriter) -> Built {
         Built::new(self.backend(), statement)
+    }
+
+    pub(crate) fn runner(&self) -> &Runner {
+        &self.runner
     }
 
     async fn guarded_write(&self, statement: Built) -> Result<WriteOutcome, RepositoryError> {
@@ -228,7 +232,7 @@ impl SeaOrmRepository {
     }
 }
 
-fn count(value: Option<i64>) -> u64 {
+pub(crate) fn count(value: Option<i64>) -> u64 {
     value.and_then(|n| u64::try_from(n).ok()).unwrap_or(0)
 }
 
@@ -385,6 +389,15 @@ impl DomainRepository for SeaOrmRepository {
             }
         }
         Ok(report)
+    }
+
+    async fn requeue(
+        &self,
+        selection: &RequeueSelection,
+        dry_run: bool,
+        now: DateTime<Utc>,
+    ) -> Result<RequeueReport, RepositoryError> {
+        self.requeue_rows(selection, dry_run, now).await
     }
 
     async fn status(
