@@ -16,7 +16,8 @@ use crate::settings::LogFormat;
 /// DIAGNOSTIC_DIR, ...). With none, it uses the SQLite file
 /// domain-scheduler.db in the working directory.
 ///
-/// Exit codes: 0 success, 1 runtime failure (or invalid input to enqueue),
+/// Exit codes: 0 success, 1 runtime failure (or invalid input to enqueue or
+/// requeue, or a name requeue found no row for),
 /// 2 bad usage or configuration.
 #[derive(Debug, Parser)]
 #[command(name = "domain-scheduler", version, propagate_version = true)]
