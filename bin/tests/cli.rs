@@ -7,21 +7,8 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{Cli, Run};
+use common::{Cli, assert_summary};
 use sqlx::sqlite::SqlitePool;
-
-/// The one line of an enqueue's stdout: `counts`, then the time it took.
-fn assert_summary(run: &Run, counts: &str) {
-    let line = run.stdout.trim();
-    let rest = line
-        .strip_prefix(counts)
-        .unwrap_or_else(|| panic!("{line:?} starts with {counts:?}: {run:?}"));
-    let seconds = rest
-        .strip_prefix(" in ")
-        .and_then(|rest| rest.strip_suffix('s'))
-        .unwrap_or_else(|| panic!("{line:?} ends with the time"));
-    assert!(seconds.parse::<f64>().is_ok(), "{line:?}");
-}
 
 /// The embedded database of `cli`'s directory, for a look behind the
 /// binary's back.
@@ -593,6 +580,10 @@ async fn requeue_without_a_selector_is_refused_unless_all_is_given() {
     assert!(refused.stderr.contains("--all"), "{}", refused.stderr);
     let refused = cli.run(&["requeue", "--all", "--status", "error"]).await;
     assert_eq!(refused.code, 2, "{refused:?}");
+    // Older than the calendar reaches back: a usage error, not a crash.
+    let refused = cli.run(&["requeue", "--older-than", "300000y"]).await;
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("is too long"), "{}", refused.stderr);
 
     let all = cli.run(&["requeue", "--all"]).await;
     assert_eq!(all.code, 0, "{all:?}");

@@ -75,9 +75,11 @@ fn selection(
             .map_err(|error| CliError::Usage(error.to_string()))?;
     }
     if let Some(age) = args.older_than {
-        let age = chrono::Duration::from_std(age)
-            .map_err(|_| CliError::Usage(format!("--older-than {age:?} is too long")))?;
-        selection = selection.updated_before(now - age);
+        let cutoff = chrono::Duration::from_std(age)
+            .ok()
+            .and_then(|age| now.checked_sub_signed(age))
+            .ok_or_else(|| CliError::Usage(format!("--older-than {age:?} is too long")))?;
+        selection = selection.updated_before(cutoff);
     }
     if let Some(pattern) = &args.error_like {
         selection = selection.error_matching(ErrorPattern::Like(pattern.clone()));
