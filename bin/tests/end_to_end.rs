@@ -246,10 +246,7 @@ async fn enqueue_and_drain(cli: &Cli) {
         ])
         .await;
     assert_eq!(enqueued.code, 0, "{enqueued:?}");
-    assert_eq!(
-        enqueued.stdout.trim(),
-        "enqueued 6 new, 0 already present, 0 invalid"
-    );
+    common::assert_summary(&enqueued, "enqueued 6 new, 0 already present, 0 invalid");
 
     let drained = cli.run(&["worker", "--once"]).await;
     assert_eq!(drained.code, 0, "{drained:?}");

@@ -12,6 +12,7 @@
 //! - [`failure`]: [`ExtractionError`] and whether a failure is worth a retry.
 //! - [`model`]: identifiers and the records that cross the ports.
 //! - [`stored`]: what every repository does to the values it stores.
+//! - [`requeue`]: [`RequeueSelection`], which finished rows go back to `pending`.
 //! - [`ports`]: the [`DomainRepository`] and [`MetadataExtractor`] traits the
 //!   adapters implement and the application drives. With the `mocks` feature,
 //!   mockall mocks of both (`MockDomainRepository`, `MockMetadataExtractor`).
@@ -25,6 +26,7 @@ pub mod metadata;
 pub mod model;
 pub mod name;
 pub mod ports;
+pub mod requeue;
 pub mod settings;
 pub mod status;
 pub mod stored;
@@ -43,6 +45,7 @@ pub use model::{
 };
 pub use name::{DomainName, DomainNameError};
 pub use ports::{DomainRepository, MetadataExtractor, RepositoryError, WorkSignal};
+pub use requeue::{ErrorPattern, NotRequeuable, RequeueReport, RequeueSelection};
 pub use settings::InvalidSetting;
 pub use status::{DomainStatus, TransitionError, UnknownStatus};
 

@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     ClaimRequest, ClaimedDomain, Completion, DomainId, DomainName, EnqueueReport, ExtractionError,
-    RescueReport, SiteMetadata, StatusReport, StatusRequest, WorkerId, WriteOutcome,
+    RequeueReport, RequeueSelection, RescueReport, SiteMetadata, StatusReport, StatusRequest,
+    WorkerId, WriteOutcome,
 };
 
 /// A storage failure, as the application sees it.
@@ -146,6 +147,23 @@ pub trait DomainRepository: Send + Sync {
         names: &[DomainName],
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<EnqueueReport, RepositoryError>> + Send;
+
+    /// Puts the rows `selection` selects back to `pending`: `attempts` 0,
+    /// `next_attempt_at` and the lease cleared, `updated_at = now` (so they
+    /// queue behind rows already waiting), `last_error` kept until the next
+    /// attempt overwrites it. Rows `processing` are never touched. With
+    /// `dry_run`, changes nothing and counts the rows it would move. Reports
+    /// the names of the selection that have no row.
+    ///
+    /// # Errors
+    ///
+    /// Any [`RepositoryError`]; nothing is changed then.
+    fn requeue(
+        &self,
+        selection: &RequeueSelection,
+        dry_run: bool,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<RequeueReport, RepositoryError>> + Send;
 
     /// Reads a [`StatusReport`] from one consistent snapshot of the table
     /// (one read-only transaction that sees a single point in time).

@@ -23,8 +23,9 @@ use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use scheduler_domain::stored::lease_expired_message;
 use scheduler_domain::{
     ClaimRequest, ClaimedDomain, Completion, ContactKind, ContactPage, ContactSource, DomainId,
-    DomainName, DomainRepository, LastHour, RescueReport, SiteKind, SiteMetadata, SocialProfiles,
-    StatusRequest, Technology, WordPressInfo, WorkerId, WriteOutcome,
+    DomainName, DomainRepository, DomainStatus, ErrorPattern, LastHour, RequeueReport,
+    RequeueSelection, RescueReport, SiteKind, SiteMetadata, SocialProfiles, StatusRequest,
+    Technology, WordPressInfo, WorkerId, WriteOutcome,
 };
 use scheduler_storage_memory::MemoryRepository;
 use scheduler_storage_seaorm::{Backend, PoolerMode, SeaOrmRepository, StorageSettings};
@@ -1832,4 +1833,353 @@ pub async fn row_inserted_with_only_domain_gets_defaults_and_is_claimable<T: Con
             attempts: 1
         }]
     );
+}
+
+// ---------------------------------------------------------------------------
+// Requeue
+// ---------------------------------------------------------------------------
+
+fn name(text: &str) -> DomainName {
+    DomainName::parse(text).unwrap()
+}
+
+/// The report of a requeue that moved `rows` and found every name given.
+fn requeued(rows: u64) -> RequeueReport {
+    RequeueReport {
+        requeued: rows,
+        not_found: vec![],
+    }
+}
+
+fn only(status: DomainStatus) -> RequeueSelection {
+    RequeueSelection::new().with_status(status).unwrap()
+}
+
+/// A requeue moves the selected rows to `pending` with a fresh start
+/// (attempts 0, no retry time, no lease, `updated_at` now) and keeps
+/// `last_error`; requeued rows queue behind the rows already waiting.
+pub async fn requeue_moves_selected_rows_back_to_pending_with_a_fresh_start<
+    T: ConformanceTarget,
+>(
+    target: &T,
+) {
+    let waiting = target.seed(SeedRow::pending("waiting.example")).await;
+    let failed = target
+        .seed(
+            SeedRow::pending("failed.example")
+                .status("error")
+                .attempts(3)
+                .next_attempt_at(at(40))
+                .updated_at(Some(at(-10)))
+                .last_error("HTTP 503"),
+        )
+        .await;
+    let done = target
+        .seed(
+            SeedRow::pending("done.example")
+                .status("completed")
+                .attempts(1),
+        )
+        .await;
+    let done_before = target.row(&done).await;
+    let repository = target.repository();
+
+    let report = repository
+        .requeue(&only(DomainStatus::Error), false, at(100))
+        .await
+        .unwrap();
+    assert_eq!(report, requeued(1));
+    let row = target.row(&failed).await;
+    assert_eq!(row.status.as_deref(), Some("pending"));
+    assert_eq!(row.attempts, 0);
+    assert_eq!(
+        (
+            row.next_attempt_at,
+            row.locked_by.as_deref(),
+            row.locked_until
+        ),
+        (None, None, None)
+    );
+    assert_eq!(row.updated_at, Some(at(100)));
+    assert_eq!(row.last_error.as_deref(), Some("HTTP 503"));
+    assert_eq!(
+        target.row(&done).await,
+        done_before,
+        "completed rows were not selected"
+    );
+
+    let report = repository
+        .requeue(&only(DomainStatus::Completed), false, at(101))
+        .await
+        .unwrap();
+    assert_eq!(report.requeued, 1);
+    assert_eq!(target.row(&done).await.status.as_deref(), Some("pending"));
+
+    // Oldest `updated_at` first: the row that was waiting, then the
+    // requeued ones in the order they were requeued.
+    let a = worker("worker-a");
+    for expected in [waiting, failed, done] {
+        let claimed = repository
+            .claim(claim_request(&a, 1, at(200), at(210)))
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!((claimed[0].id.clone(), claimed[0].attempts), (expected, 1));
+    }
+}
+
+/// `processing` rows (leased, expired or without a lease) and `pending`
+/// rows never move, even when everything is selected.
+pub async fn requeue_never_touches_processing_or_pending_rows<T: ConformanceTarget>(target: &T) {
+    let seeds = [
+        SeedRow::pending("live.example").leased("worker-a", Some(at(500))),
+        SeedRow::pending("expired.example").leased("worker-a", Some(at(1))),
+        SeedRow::pending("unleased.example").leased("worker-a", None),
+        SeedRow::pending("retry.example")
+            .attempts(2)
+            .next_attempt_at(at(300))
+            .last_error("timed out"),
+        SeedRow::pending("odd.example").status("archived"),
+    ];
+    let mut before = Vec::new();
+    for seed in seeds {
+        let id = target.seed(seed).await;
+        let row = target.row(&id).await;
+        before.push((id, row));
+    }
+    let repository = target.repository();
+    for dry_run in [true, false] {
+        let report = repository
+            .requeue(&RequeueSelection::new(), dry_run, at(100))
+            .await
+            .unwrap();
+        assert_eq!(report.requeued, 0, "dry run {dry_run}");
+    }
+    let names = RequeueSelection::new().domains(["live.example", "retry.example"].map(name));
+    let report = repository.requeue(&names, false, at(100)).await.unwrap();
+    assert_eq!(
+        report,
+        RequeueReport::default(),
+        "present but not selectable"
+    );
+    for (id, row) in before {
+        assert_eq!(target.row(&id).await, row);
+    }
+}
+
+/// `updated_before` takes rows last updated before the cutoff, and rows
+/// never updated at all.
+pub async fn requeue_by_age_takes_rows_updated_before_the_cutoff_or_never<T: ConformanceTarget>(
+    target: &T,
+) {
+    let mut expected = Vec::new();
+    for (domain, status, updated_at, after) in [
+        ("old.example", "error", Some(at(10)), "pending"),
+        ("never.example", "completed", None, "pending"),
+        ("cutoff.example", "error", Some(at(20)), "error"),
+        ("recent.example", "error", Some(at(30)), "error"),
+    ] {
+        let seed = SeedRow::pending(domain)
+            .status(status)
+            .updated_at(updated_at);
+        expected.push((target.seed(seed).await, after));
+    }
+    let selection = RequeueSelection::new().updated_before(at(20));
+    let report = target
+        .repository()
+        .requeue(&selection, false, at(100))
+        .await
+        .unwrap();
+    assert_eq!(report.requeued, 2);
+    for (id, status) in expected {
+        assert_eq!(
+            target.row(&id).await.status.as_deref(),
+            Some(status),
+            "{id}"
+        );
+    }
+}
+
+/// An error pattern matches `last_error` as `ILIKE` does (a `LIKE` pattern,
+/// or plain text anywhere with `%` and `_` literal); rows without an error
+/// never match.
+pub async fn requeue_by_error_pattern_matches_like_and_plain_text_ignoring_case<
+    T: ConformanceTarget,
+>(
+    target: &T,
+) {
+    for (domain, error) in [
+        ("e503.example", Some("HTTP 503 Service Unavailable")),
+        ("e502.example", Some("http 502 bad gateway")),
+        ("dns.example", Some("DNS: name not found")),
+        ("half.example", Some("stopped at 50% done")),
+        ("under.example", Some("stopped at 50x_done")),
+        ("none.example", None),
+    ] {
+        let mut seed = SeedRow::pending(domain).status("error");
+        seed.last_error = error.map(str::to_owned);
+        target.seed(seed).await;
+    }
+    let repository = target.repository();
+    let count = |pattern: ErrorPattern| async move {
+        repository
+            .requeue(
+                &RequeueSelection::new().error_matching(pattern),
+                true,
+                at(100),
+            )
+            .await
+            .unwrap()
+            .requeued
+    };
+    assert_eq!(count(ErrorPattern::Like("HTTP 5%".into())).await, 2);
+    assert_eq!(count(ErrorPattern::Like("%NOT FOUND".into())).await, 1);
+    assert_eq!(count(ErrorPattern::Like("%50_ done".into())).await, 1);
+    assert_eq!(count(ErrorPattern::Like("%50\\%%".into())).await, 1);
+    assert_eq!(count(ErrorPattern::Like("not found".into())).await, 0);
+    assert_eq!(count(ErrorPattern::Contains("50%".into())).await, 1);
+    assert_eq!(count(ErrorPattern::Contains("X_DONE".into())).await, 1);
+    assert_eq!(count(ErrorPattern::Contains("bad Gateway".into())).await, 1);
+    assert_eq!(count(ErrorPattern::Contains("%".into())).await, 1);
+
+    let report = repository
+        .requeue(
+            &RequeueSelection::new().error_matching(ErrorPattern::Like("http 50%".into())),
+            false,
+            at(100),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.requeued, 2);
+    assert_eq!(
+        count(ErrorPattern::Like("%".into())).await,
+        3,
+        "the others are left"
+    );
+}
+
+/// A requeue by name moves the named rows it selects and reports the names
+/// that have no row.
+pub async fn requeue_by_name_reports_names_without_a_row<T: ConformanceTarget>(target: &T) {
+    let failed = target
+        .seed(SeedRow::pending("a.example").status("error"))
+        .await;
+    let busy = target
+        .seed(SeedRow::pending("b.example").leased("worker-a", Some(at(500))))
+        .await;
+    let other = target
+        .seed(SeedRow::pending("c.example").status("error"))
+        .await;
+    let selection = RequeueSelection::new()
+        .domains(["a.example", "b.example", "missing.example", "gone.example"].map(name));
+    let repository = target.repository();
+    let expected = RequeueReport {
+        requeued: 1,
+        not_found: vec![name("missing.example"), name("gone.example")],
+    };
+    assert_eq!(
+        repository.requeue(&selection, true, at(100)).await.unwrap(),
+        expected
+    );
+    assert_eq!(
+        repository
+            .requeue(&selection, false, at(100))
+            .await
+            .unwrap(),
+        expected
+    );
+    assert_eq!(target.row(&failed).await.status.as_deref(), Some("pending"));
+    assert_eq!(
+        target.row(&busy).await.status.as_deref(),
+        Some("processing")
+    );
+    assert_eq!(target.row(&other).await.status.as_deref(), Some("error"));
+}
+
+/// Every selector narrows the selection: a row must pass them all.
+pub async fn requeue_selectors_combine_with_and<T: ConformanceTarget>(target: &T) {
+    let seed = |domain: &str, status: &str, minutes: i64, error: &str| {
+        SeedRow::pending(domain)
+            .status(status)
+            .updated_at(Some(at(minutes)))
+            .last_error(error)
+    };
+    let chosen = target
+        .seed(seed("chosen.example", "error", 10, "HTTP 503"))
+        .await;
+    let mut left = Vec::new();
+    for row in [
+        seed("completed.example", "completed", 10, "HTTP 503"),
+        seed("recent.example", "error", 90, "HTTP 503"),
+        seed("other-error.example", "error", 10, "HTTP 404"),
+        seed("unnamed.example", "error", 10, "HTTP 503"),
+    ] {
+        left.push(target.seed(row).await);
+    }
+    let selection = only(DomainStatus::Error)
+        .updated_before(at(50))
+        .error_matching(ErrorPattern::Contains("503".into()))
+        .domains(
+            [
+                "chosen.example",
+                "completed.example",
+                "recent.example",
+                "other-error.example",
+            ]
+            .map(name),
+        );
+    let report = target
+        .repository()
+        .requeue(&selection, false, at(100))
+        .await
+        .unwrap();
+    assert_eq!(report, requeued(1));
+    assert_eq!(target.row(&chosen).await.status.as_deref(), Some("pending"));
+    for id in left {
+        assert_ne!(
+            target.row(&id).await.status.as_deref(),
+            Some("pending"),
+            "{id}"
+        );
+    }
+}
+
+/// A dry run counts exactly the rows the same requeue then moves, and
+/// changes nothing.
+pub async fn requeue_dry_run_counts_exactly_and_changes_nothing<T: ConformanceTarget>(target: &T) {
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let status = if i % 3 == 0 { "completed" } else { "error" };
+        let seed = SeedRow::pending(format!("row{i}.example"))
+            .status(status)
+            .attempts(2)
+            .last_error(&format!("HTTP 50{i}"));
+        ids.push(target.seed(seed).await);
+    }
+    ids.push(
+        target
+            .seed(SeedRow::pending("busy.example").leased("worker-a", Some(at(1))))
+            .await,
+    );
+    let mut before = Vec::new();
+    for id in &ids {
+        before.push(target.row(id).await);
+    }
+    let repository = target.repository();
+    let selection = only(DomainStatus::Error);
+    let counted = repository.requeue(&selection, true, at(100)).await.unwrap();
+    assert_eq!(counted.requeued, 4);
+    for (id, row) in ids.iter().zip(&before) {
+        assert_eq!(&target.row(id).await, row, "a dry run changed {id}");
+    }
+    let moved = repository
+        .requeue(&selection, false, at(100))
+        .await
+        .unwrap();
+    assert_eq!(moved, counted);
+    let everything = repository
+        .requeue(&RequeueSelection::new(), true, at(100))
+        .await
+        .unwrap();
+    assert_eq!(everything.requeued, 3, "the completed rows are left");
 }

@@ -39,6 +39,13 @@ macro_rules! conformance_tests {
                 status_counts_rows_per_state_and_lists_recent_errors,
                 status_reports_lag_last_hour_error_kinds_and_recent_completions,
                 row_inserted_with_only_domain_gets_defaults_and_is_claimable,
+                requeue_moves_selected_rows_back_to_pending_with_a_fresh_start,
+                requeue_never_touches_processing_or_pending_rows,
+                requeue_by_age_takes_rows_updated_before_the_cutoff_or_never,
+                requeue_by_error_pattern_matches_like_and_plain_text_ignoring_case,
+                requeue_by_name_reports_names_without_a_row,
+                requeue_selectors_combine_with_and,
+                requeue_dry_run_counts_exactly_and_changes_nothing,
                 $($extra,)*
             );
         }

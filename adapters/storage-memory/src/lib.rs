@@ -24,8 +24,8 @@ use scheduler_domain::stored::{
 use scheduler_domain::{
     ClaimRequest, ClaimedDomain, CompletedSample, Completion, DomainId, DomainName,
     DomainRepository, DomainStatus, EnqueueReport, ErrorKindCount, ErrorSample, RepositoryError,
-    RescueReport, STATUS_ERROR_KINDS, SiteMetadata, StatusReport, StatusRequest, WorkerId,
-    WriteOutcome, error_kind,
+    RequeueReport, RequeueSelection, RescueReport, STATUS_ERROR_KINDS, SiteMetadata, StatusReport,
+    StatusRequest, WorkerId, WriteOutcome, error_kind,
 };
 use serde_json::Value as Json;
 
@@ -445,6 +445,42 @@ impl DomainRepository for MemoryRepository {
                     now,
                 ));
                 report.added.push(name.clone());
+            }
+        }
+        Ok(report)
+    }
+
+    async fn requeue(
+        &self,
+        selection: &RequeueSelection,
+        dry_run: bool,
+        now: DateTime<Utc>,
+    ) -> Result<RequeueReport, RepositoryError> {
+        let mut rows = self.lock();
+        let mut report = RequeueReport {
+            requeued: 0,
+            not_found: selection
+                .names()
+                .iter()
+                .filter(|name| !rows.iter().any(|row| row.domain == name.as_str()))
+                .cloned()
+                .collect(),
+        };
+        for row in rows.iter_mut().filter(|row| {
+            selection.selects(
+                row.status.as_deref(),
+                row.updated_at,
+                row.last_error.as_deref(),
+                &row.domain,
+            )
+        }) {
+            report.requeued += 1;
+            if !dry_run {
+                row.status = Some(DomainStatus::Pending.as_str().to_owned());
+                row.attempts = 0;
+                row.next_attempt_at = None;
+                row.clear_lease();
+                row.updated_at = Some(now);
             }
         }
         Ok(report)

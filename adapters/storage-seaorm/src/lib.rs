@@ -17,6 +17,7 @@
 //! - `key`: the `id` column's type: which keys are accepted, how new rows
 //!   get theirs.
 //! - `statements`: every statement, built with SeaQuery from the entity.
+//! - `requeue`: the requeue operation, its statements and its report.
 //! - `sql`: rendering (values inlined as escaped literals on Postgres) and
 //!   running statements, one transaction per operation.
 //! - `migrate`: schema reconciliation, [`MigrationReport`], and the trigger
@@ -31,6 +32,7 @@ mod error;
 mod key;
 mod migrate;
 mod repository;
+mod requeue;
 mod settings;
 mod signal;
 mod sql;

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use scheduler_domain::{
     ClaimRequest, ClaimedDomain, CompletedSample, Completion, DomainId, DomainName,
     DomainRepository, DomainStatus, EnqueueReport, ErrorKindCount, ErrorSample, LastHour,
-    RepositoryError, RescueReport, SiteMetadata, StatusReport, StatusRequest, WorkerId,
-    WriteOutcome,
+    RepositoryError, RequeueReport, RequeueSelection, RescueReport, SiteMetadata, StatusReport,
+    StatusRequest, WorkerId, WriteOutcome,
 };
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, IdenStatic};
 use tracing::{debug, info, instrument, warn};
@@ -222,7 +222,7 @@ impl SeaOrmRepository {
         let _ = self.runner.connection().close_by_ref().await;
     }
 
-    fn built(&self, statement: &impl sea_orm::sea_query::QueryStatementWriter) -> Built {
+    pub(crate) fn built(&self, statement: &impl sea_orm::sea_query::QueryStatementWriter) -> Built {
         Built::new(self.backend(), statement)
     }
 
@@ -269,6 +269,10 @@ impl SeaOrmRepository {
         if let Err(error) = self.runner.execute(&writes).await {
             warn!(error = %error, "could not mark unreadable rows error");
         }
+    }
+
+    pub(crate) fn runner(&self) -> &Runner {
+        &self.runner
     }
 
     async fn guarded_write(&self, statement: Built) -> Result<WriteOutcome, RepositoryError> {
@@ -320,7 +324,7 @@ fn claimed_domain(row: &Row) -> Result<ClaimedDomain, Unreadable> {
     })
 }
 
-fn count(value: Option<i64>) -> u64 {
+pub(crate) fn count(value: Option<i64>) -> u64 {
     value.and_then(|n| u64::try_from(n).ok()).unwrap_or(0)
 }
 
@@ -488,6 +492,15 @@ impl DomainRepository for SeaOrmRepository {
             }
         }
         Ok(report)
+    }
+
+    async fn requeue(
+        &self,
+        selection: &RequeueSelection,
+        dry_run: bool,
+        now: DateTime<Utc>,
+    ) -> Result<RequeueReport, RepositoryError> {
+        self.requeue_rows(selection, dry_run, now).await
     }
 
     async fn status(&self, request: StatusRequest) -> Result<StatusReport, RepositoryError> {

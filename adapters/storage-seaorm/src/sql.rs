@@ -191,6 +191,54 @@ impl Runner {
         }
     }
 
+    /// Runs `statements` in one transaction and returns every row they
+    /// return, in order, and how many rows the last one changed.
+    pub(crate) async fn fetch_and_count_last(
+        &self,
+        statements: &[Built],
+    ) -> Result<(Vec<Row>, u64), RepositoryError> {
+        use futures::TryStreamExt as _;
+
+        let mut rows = Vec::new();
+        let mut changed = 0;
+        match self.backend {
+            Backend::Postgres => {
+                let script = self.postgres_script(statements)?;
+                let mut results = sqlx::raw_sql(sqlx::AssertSqlSafe(script))
+                    .fetch_many(self.db.get_postgres_connection_pool());
+                // Each statement's rows come first, then its result; the
+                // last result is the last statement's.
+                while let Some(item) = results.try_next().await.map_err(|e| from_sqlx(&e))? {
+                    match item {
+                        sqlx::Either::Left(done) => changed = done.rows_affected(),
+                        sqlx::Either::Right(row) => rows.push(Row::Postgres(row)),
+                    }
+                }
+            }
+            Backend::Sqlite => {
+                let statements = sqlite_statements(statements)?;
+                let Some((last, rest)) = statements.split_last() else {
+                    return Ok((rows, changed));
+                };
+                let transaction = self.db.begin().await.map_err(|e| from_db(&e))?;
+                for statement in rest {
+                    let returned = transaction
+                        .query_all_raw(statement.clone())
+                        .await
+                        .map_err(|e| from_db(&e))?;
+                    rows.extend(returned.into_iter().map(Row::Sqlite));
+                }
+                changed = transaction
+                    .execute_raw(last.clone())
+                    .await
+                    .map_err(|e| from_db(&e))?
+                    .rows_affected();
+                transaction.commit().await.map_err(|e| from_db(&e))?;
+            }
+        }
+        Ok((rows, changed))
+    }
+
     /// The whole transaction as one simple query: session settings first.
     fn postgres_script(&self, statements: &[Built]) -> Result<String, RepositoryError> {
         let mut script =

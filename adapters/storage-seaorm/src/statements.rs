@@ -70,7 +70,7 @@ pub(crate) fn sqlite_time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, false)
 }
 
-fn text(value: &str) -> Value {
+pub(crate) fn text(value: &str) -> Value {
     Value::String(Some(strip_nul(value)))
 }
 
@@ -78,7 +78,7 @@ fn opt_text(value: Option<&String>) -> Value {
     Value::String(value.map(|text| strip_nul(text)))
 }
 
-fn status(status: DomainStatus) -> Value {
+pub(crate) fn status(status: DomainStatus) -> Value {
     Value::String(Some(status.as_str().to_owned()))
 }
 

@@ -2,7 +2,10 @@
 
 mod enqueue;
 mod extract;
+mod input;
 mod migrate;
+mod progress;
+mod requeue;
 mod status;
 pub mod worker;
 
@@ -65,6 +68,7 @@ pub async fn run(command: Command, settings: &Settings) -> Result<ExitCode, CliE
     match command {
         Command::Worker(args) => worker::run(settings, args.once).await,
         Command::Enqueue(args) => enqueue::run(settings, args).await,
+        Command::Requeue(args) => requeue::run(settings, args).await,
         Command::Status(args) => status::run(settings, args).await,
         Command::Extract(args) => extract::run(settings, args).await,
         Command::Migrate => migrate::run(settings).await,

@@ -101,3 +101,16 @@ impl Cli {
         }
     }
 }
+
+/// The one line of an enqueue's stdout: `counts`, then the time it took.
+pub(crate) fn assert_summary(run: &Run, counts: &str) {
+    let line = run.stdout.trim();
+    let rest = line
+        .strip_prefix(counts)
+        .unwrap_or_else(|| panic!("{line:?} starts with {counts:?}: {run:?}"));
+    let seconds = rest
+        .strip_prefix(" in ")
+        .and_then(|rest| rest.strip_suffix('s'))
+        .unwrap_or_else(|| panic!("{line:?} ends with the time"));
+    assert!(seconds.parse::<f64>().is_ok(), "{line:?}");
+}
