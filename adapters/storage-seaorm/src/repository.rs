@@ -20,7 +20,7 @@ use crate::migrate::{MigrationReport, preflight, reconcile};
 use crate::settings::{PoolerMode, StorageSettings, redacted_url};
 use crate::signal::TableSignal;
 use crate::sql::{Built, Row, Runner};
-use crate::statements::{self, StatusPart};
+use crate::statements::{self, StatusPart, status_column};
 
 /// The database behind a [`SeaOrmRepository`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -513,15 +513,19 @@ impl DomainRepository for SeaOrmRepository {
             let part = row.text(StatusPart::COLUMN)?;
             match part.as_deref().and_then(StatusPart::parse) {
                 Some(StatusPart::Counts) => {
-                    let total = count(row.integer("total")?);
-                    match row.text("status")?.as_deref().and_then(|s| s.parse().ok()) {
+                    let total = count(row.integer(status_column::TOTAL)?);
+                    match row
+                        .text(Column::Status.as_str())?
+                        .as_deref()
+                        .and_then(|s| s.parse().ok())
+                    {
                         Some(DomainStatus::Pending) => {
                             report.pending = total;
-                            report.waiting_for_retry = count(row.integer("waiting")?);
+                            report.waiting_for_retry = count(row.integer(status_column::WAITING)?);
                         }
                         Some(DomainStatus::Processing) => {
                             report.processing = total;
-                            report.expired_leases = count(row.integer("expired")?);
+                            report.expired_leases = count(row.integer(status_column::EXPIRED)?);
                         }
                         Some(DomainStatus::Completed) => report.completed = total,
                         Some(DomainStatus::Error) => report.error = total,
@@ -529,30 +533,34 @@ impl DomainRepository for SeaOrmRepository {
                     }
                 }
                 Some(StatusPart::OldestDuePending) => {
-                    report.oldest_pending_seconds = row.time("since")?.map(|since| {
+                    report.oldest_pending_seconds = row.time(status_column::SINCE)?.map(|since| {
                         u64::try_from((request.now - since).num_seconds()).unwrap_or(0)
                     });
                 }
                 Some(StatusPart::LastHour) => {
                     report.last_hour = LastHour {
-                        completed: count(row.integer("completed")?),
-                        failed: count(row.integer("failed")?),
+                        completed: count(row.integer(status_column::COMPLETED)?),
+                        failed: count(row.integer(status_column::FAILED)?),
                     };
                 }
                 Some(StatusPart::ErrorKinds) => report.error_kinds.push(ErrorKindCount {
-                    kind: row.text("kind")?.unwrap_or_default(),
-                    count: count(row.integer("total")?),
+                    kind: row.text(status_column::KIND)?.unwrap_or_default(),
+                    count: count(row.integer(status_column::TOTAL)?),
                 }),
                 Some(StatusPart::RecentErrors) => report.recent_errors.push(ErrorSample {
-                    domain: row.text("domain")?.unwrap_or_default(),
-                    error: row.text("detail")?.unwrap_or_default(),
-                    at: row.time("updated_at")?.unwrap_or(DateTime::UNIX_EPOCH),
+                    domain: row.text(Column::Domain.as_str())?.unwrap_or_default(),
+                    error: row.text(status_column::DETAIL)?.unwrap_or_default(),
+                    at: row
+                        .time(Column::UpdatedAt.as_str())?
+                        .unwrap_or(DateTime::UNIX_EPOCH),
                 }),
                 Some(StatusPart::RecentCompleted) => {
                     report.recent_completed.push(CompletedSample {
-                        domain: row.text("domain")?.unwrap_or_default(),
-                        title: row.text("detail")?,
-                        at: row.time("updated_at")?.unwrap_or(DateTime::UNIX_EPOCH),
+                        domain: row.text(Column::Domain.as_str())?.unwrap_or_default(),
+                        title: row.text(status_column::DETAIL)?,
+                        at: row
+                            .time(Column::UpdatedAt.as_str())?
+                            .unwrap_or(DateTime::UNIX_EPOCH),
                     });
                 }
                 None => {

@@ -387,6 +387,20 @@ pub(crate) fn status_report(backend: Backend, request: &StatusRequest) -> Vec<Se
     statements
 }
 
+/// The names of the computed columns of [`status_report`]'s statements,
+/// shared with the code that reads them.
+pub(crate) mod status_column {
+    pub(crate) const TOTAL: &str = "total";
+    pub(crate) const WAITING: &str = "waiting";
+    pub(crate) const EXPIRED: &str = "expired";
+    pub(crate) const SINCE: &str = "since";
+    pub(crate) const COMPLETED: &str = "completed";
+    pub(crate) const FAILED: &str = "failed";
+    pub(crate) const KIND: &str = "kind";
+    /// `last_error` of an error row, `title` of a completed one.
+    pub(crate) const DETAIL: &str = "detail";
+}
+
 /// Which statement of [`status_report`] a row came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StatusPart {
@@ -441,10 +455,10 @@ fn status_counts(backend: Backend, now: DateTime<Utc>) -> SelectStatement {
     let count_where = |cond: Cond| Func::sum(Expr::case(cond, 1).finally(0));
     tagged(StatusPart::Counts)
         .column(Column::Status)
-        .expr_as(Expr::cust("COUNT(*)"), Alias::new("total"))
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new(status_column::TOTAL))
         .expr_as(
             count_where(Cond::all().add(Expr::col(Column::NextAttemptAt).gt(backend.time(now)))),
-            Alias::new("waiting"),
+            Alias::new(status_column::WAITING),
         )
         .expr_as(
             count_where(
@@ -452,7 +466,7 @@ fn status_counts(backend: Backend, now: DateTime<Utc>) -> SelectStatement {
                     .add(Expr::col(Column::LockedUntil).is_null())
                     .add(Expr::col(Column::LockedUntil).lt(backend.time(now))),
             ),
-            Alias::new("expired"),
+            Alias::new(status_column::EXPIRED),
         )
         .group_by_col(Column::Status)
         .to_owned()
@@ -469,7 +483,7 @@ fn oldest_due_pending(backend: Backend, now: DateTime<Utc>) -> SelectStatement {
                 Expr::col(Column::UpdatedAt),
                 Expr::col(Column::CreatedAt),
             ]),
-            Alias::new("since"),
+            Alias::new(status_column::SINCE),
         )
         .and_where(Expr::col(Column::Status).eq(status(DomainStatus::Pending)))
         .cond_where(
@@ -489,8 +503,14 @@ fn finished_since(backend: Backend, since: DateTime<Utc>) -> SelectStatement {
         Func::sum(Expr::case(Expr::col(Column::Status).eq(status(state)), 1).finally(0))
     };
     tagged(StatusPart::LastHour)
-        .expr_as(count_of(DomainStatus::Completed), Alias::new("completed"))
-        .expr_as(count_of(DomainStatus::Error), Alias::new("failed"))
+        .expr_as(
+            count_of(DomainStatus::Completed),
+            Alias::new(status_column::COMPLETED),
+        )
+        .expr_as(
+            count_of(DomainStatus::Error),
+            Alias::new(status_column::FAILED),
+        )
         .and_where(Expr::col(Column::UpdatedAt).gte(backend.time(since)))
         .and_where(
             Expr::col(Column::Status)
@@ -520,12 +540,15 @@ fn error_kinds() -> SelectStatement {
         },
     );
     tagged(StatusPart::ErrorKinds)
-        .expr_as(kind.finally(OTHER_ERROR_KIND), Alias::new("kind"))
-        .expr_as(Expr::cust("COUNT(*)"), Alias::new("total"))
+        .expr_as(
+            kind.finally(OTHER_ERROR_KIND),
+            Alias::new(status_column::KIND),
+        )
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new(status_column::TOTAL))
         .and_where(Expr::col(Column::Status).eq(status(DomainStatus::Error)))
-        .group_by_col(Alias::new("kind"))
-        .order_by(Alias::new("total"), Order::Desc)
-        .order_by(Alias::new("kind"), Order::Asc)
+        .group_by_col(Alias::new(status_column::KIND))
+        .order_by(Alias::new(status_column::TOTAL), Order::Desc)
+        .order_by(Alias::new(status_column::KIND), Order::Asc)
         .limit(STATUS_ERROR_KINDS as u64)
         .to_owned()
 }
@@ -535,7 +558,7 @@ fn error_kinds() -> SelectStatement {
 fn newest(state: DomainStatus, part: StatusPart, detail: Column, limit: u32) -> SelectStatement {
     tagged(part)
         .column(Column::Domain)
-        .expr_as(Expr::col(detail), Alias::new("detail"))
+        .expr_as(Expr::col(detail), Alias::new(status_column::DETAIL))
         .column(Column::UpdatedAt)
         .and_where(Expr::col(Column::Status).eq(status(state)))
         .order_by_with_nulls(Column::UpdatedAt, Order::Desc, NullOrdering::Last)
