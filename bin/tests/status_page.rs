@@ -165,6 +165,12 @@ async fn seed(url: &str) {
     pool.close().await;
 }
 
+async fn scrape_metrics(address: SocketAddr) -> prometheus_parse::Scrape {
+    let (code, exposition) = get(address, "/metrics").await;
+    assert_eq!(code, 200, "{exposition}");
+    prometheus_parse::Scrape::parse(exposition.lines().map(|line| Ok(line.to_owned()))).unwrap()
+}
+
 fn sample(scrape: &prometheus_parse::Scrape, name: &str, label: Option<(&str, &str)>) -> f64 {
     let found = scrape
         .samples
@@ -228,12 +234,21 @@ async fn a_person_metrics_and_probes_see_the_worker_as_it_is() {
     assert_eq!(seen["in_flight"][0]["domain"], "slow.test", "{seen}");
     assert_eq!(seen["snapshot"]["report"]["processing"], 1, "{seen}");
 
-    // Prometheus reads what the worker exports.
-    let (code, exposition) = get(address, "/metrics").await;
-    assert_eq!(code, 200);
-    let scrape =
-        prometheus_parse::Scrape::parse(exposition.lines().map(|line| Ok(line.to_owned())))
-            .unwrap();
+    // Prometheus reads what the worker exports, once the gauges' own
+    // refresh has seen the claim too.
+    let mut scrape = scrape_metrics(address).await;
+    for _ in 0..200 {
+        let processing = scrape.samples.iter().any(|sample| {
+            sample.metric == "domain_scheduler_rows"
+                && sample.labels.get("status") == Some("processing")
+                && matches!(sample.value, prometheus_parse::Value::Gauge(rows) if rows == 1.0)
+        });
+        if processing {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        scrape = scrape_metrics(address).await;
+    }
     assert_eq!(
         sample(
             &scrape,
