@@ -22,11 +22,16 @@ const HOSTILE_ERROR: &str = "DNS lookup failed: <img src=x onerror=alert(1)>";
 
 /// One GET over a fresh connection: the status code and the body.
 async fn get(address: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    try_get(address, path).await.unwrap()
+}
+
+/// [`get`], or the error when nothing answers (yet).
+async fn try_get(address: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
     let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(request.as_bytes()).await?;
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
+    stream.read_to_end(&mut response).await?;
     let response = String::from_utf8_lossy(&response).into_owned();
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     let code = head
@@ -34,7 +39,7 @@ async fn get(address: SocketAddr, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|code| code.parse().ok())
         .unwrap_or(0);
-    (code, body.to_owned())
+    Ok((code, body.to_owned()))
 }
 
 /// Polls `path` until it answers `code`; returns the last body.
@@ -42,8 +47,8 @@ async fn wait_for(address: SocketAddr, path: &str, code: u16) -> String {
     let mut last = (0, String::new());
     for _ in 0..300 {
         if let Ok(answer) =
-            tokio::time::timeout(Duration::from_secs(5), get_if_up(address, path)).await
-            && let Some(answer) = answer
+            tokio::time::timeout(Duration::from_secs(5), try_get(address, path)).await
+            && let Ok(answer) = answer
         {
             if answer.0 == code {
                 return answer.1;
@@ -53,11 +58,6 @@ async fn wait_for(address: SocketAddr, path: &str, code: u16) -> String {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("{path} never answered {code}; last answer: {last:?}");
-}
-
-async fn get_if_up(address: SocketAddr, path: &str) -> Option<(u16, String)> {
-    tokio::net::TcpStream::connect(address).await.ok()?;
-    Some(get(address, path).await)
 }
 
 fn free_port() -> u16 {

@@ -12,19 +12,22 @@ use scheduler_domain::requeue::LIKE_ESCAPE;
 use scheduler_domain::{
     DomainName, DomainStatus, RepositoryError, RequeueReport, RequeueSelection,
 };
+use sea_orm::IdenStatic;
 use sea_orm::sea_query::{
     Alias, Cond, Expr, ExprTrait, LikeExpr, Query, SelectStatement, UpdateStatement, Value,
 };
 
 use crate::entity::{Column, Entity};
 use crate::repository::count as count_of;
-use crate::statements::{status, text};
+use crate::statements::{clear_lease, status, status_in, text};
 use crate::{Backend, SeaOrmRepository};
+
+/// The computed column of the reads: 1 or the count of selected rows.
+const SELECTED: &str = "selected";
 
 /// The rows `selection` selects, as one condition.
 fn selected(backend: Backend, selection: &RequeueSelection) -> Cond {
-    let statuses = selection.statuses().iter().copied().map(status);
-    let mut condition = Cond::all().add(Expr::col(Column::Status).is_in(statuses));
+    let mut condition = Cond::all().add(status_in(selection.statuses().iter().copied()));
     if let Some(cutoff) = selection.updated_before_cutoff() {
         condition = condition.add(
             Cond::any()
@@ -65,13 +68,13 @@ pub(crate) fn requeue(
     selection: &RequeueSelection,
     now: DateTime<Utc>,
 ) -> UpdateStatement {
-    Query::update()
+    let mut update = Query::update();
+    update
         .table(Entity)
         .value(Column::Status, status(DomainStatus::Pending))
         .value(Column::Attempts, Expr::val(0))
-        .value(Column::NextAttemptAt, Value::ChronoDateTimeUtc(None))
-        .value(Column::LockedBy, Value::String(None))
-        .value(Column::LockedUntil, Value::ChronoDateTimeUtc(None))
+        .value(Column::NextAttemptAt, Value::ChronoDateTimeUtc(None));
+    clear_lease(&mut update)
         .value(Column::UpdatedAt, backend.time(now))
         .cond_where(selected(backend, selection))
         .to_owned()
@@ -84,7 +87,7 @@ fn known_names(backend: Backend, selection: &RequeueSelection) -> SelectStatemen
         .column(Column::Domain)
         .expr_as(
             Expr::case(selected(backend, selection), 1).finally(0),
-            Alias::new("selected"),
+            Alias::new(SELECTED),
         )
         .from(Entity)
         .and_where(named(selection.names()))
@@ -94,7 +97,7 @@ fn known_names(backend: Backend, selection: &RequeueSelection) -> SelectStatemen
 /// How many rows the selection takes.
 fn count_selected(backend: Backend, selection: &RequeueSelection) -> SelectStatement {
     Query::select()
-        .expr_as(Expr::cust("COUNT(*)"), Alias::new("selected"))
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new(SELECTED))
         .from(Entity)
         .cond_where(selected(backend, selection))
         .to_owned()
@@ -114,7 +117,7 @@ impl SeaOrmRepository {
                 let count = self.built(&count_selected(backend, selection));
                 let rows = self.runner().fetch(&[count]).await?;
                 match rows.first() {
-                    Some(row) => count_of(row.integer("selected")?),
+                    Some(row) => count_of(row.integer(SELECTED)?),
                     None => 0,
                 }
             } else {
@@ -127,7 +130,7 @@ impl SeaOrmRepository {
         let rows = if dry_run {
             let rows = self.runner().fetch(&[known]).await?;
             for row in &rows {
-                report.requeued += count_of(row.integer("selected")?);
+                report.requeued += count_of(row.integer(SELECTED)?);
             }
             rows
         } else {
@@ -138,7 +141,7 @@ impl SeaOrmRepository {
         };
         let mut present = HashSet::with_capacity(rows.len());
         for row in &rows {
-            if let Some(domain) = row.text("domain")? {
+            if let Some(domain) = row.text(Column::Domain.as_str())? {
                 present.insert(domain);
             }
         }

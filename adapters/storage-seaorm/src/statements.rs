@@ -83,7 +83,7 @@ pub(crate) fn status(status: DomainStatus) -> Value {
 }
 
 /// `status IN (...)` over `states`; never true when there is none.
-fn status_in(states: impl Iterator<Item = DomainStatus>) -> Expr {
+pub(crate) fn status_in(states: impl Iterator<Item = DomainStatus>) -> Expr {
     Expr::col(Column::Status).is_in(states.map(status))
 }
 
@@ -107,7 +107,7 @@ pub(crate) fn leased_to(id: &DomainId, worker: &WorkerId, to: DomainStatus) -> C
         .add(Expr::col(Column::LockedBy).eq(text(worker.as_str())))
 }
 
-fn clear_lease(update: &mut UpdateStatement) -> &mut UpdateStatement {
+pub(crate) fn clear_lease(update: &mut UpdateStatement) -> &mut UpdateStatement {
     update
         .value(Column::LockedBy, Value::String(None))
         .value(Column::LockedUntil, Value::ChronoDateTimeUtc(None))
@@ -283,7 +283,8 @@ pub(crate) fn rescue_expired(
     let spent = || Expr::col(Column::Attempts).gte(max_attempts);
     // `lease_expired_message` with the row's own attempt count.
     let (before, after) = stored::LEASE_EXPIRED_MESSAGE_AROUND;
-    Query::update()
+    let mut update = Query::update();
+    update
         .table(Entity)
         .value(
             Column::Status,
@@ -297,9 +298,8 @@ pub(crate) fn rescue_expired(
                     Expr::col(Column::Attempts).cast_as(Alias::new("TEXT")),
                 )
                 .binary(BinOper::Custom("||"), Expr::val(after)),
-        )
-        .value(Column::LockedBy, Value::String(None))
-        .value(Column::LockedUntil, Value::ChronoDateTimeUtc(None))
+        );
+    clear_lease(&mut update)
         .value(Column::UpdatedAt, backend.time(now))
         .and_where(status_in(rescuable()))
         .cond_where(

@@ -265,20 +265,17 @@ async fn status(State(shared): State<Arc<Shared>>) -> Response {
         Ok(snapshot) => (Some(snapshot), None),
         Err(error) => (None, Some(error)),
     };
+    let not_ready_because = not_ready_because(&shared);
     let data = PageData {
         worker: shared.worker.clone(),
         version: env!("CARGO_PKG_VERSION"),
         now: chrono::Utc::now(),
         refresh_seconds: shared.snapshots.refresh().as_secs_f64(),
-        ready: false,
-        not_ready_because: not_ready_because(&shared),
+        ready: not_ready_because.is_empty(),
+        not_ready_because,
         snapshot,
         database_error,
         in_flight: shared.activity.in_flight(),
-    };
-    let data = PageData {
-        ready: data.not_ready_because.is_empty(),
-        ..data
     };
     ([(header::CACHE_CONTROL, "no-store")], axum::Json(data)).into_response()
 }

@@ -62,9 +62,9 @@ pub(super) struct Snapshot {
 
 /// What the last refreshes found.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Health {
+struct Health {
     /// Why the last refresh failed, when it did.
-    pub(super) failure: Option<String>,
+    failure: Option<String>,
     answered: Option<Instant>,
 }
 
@@ -140,7 +140,7 @@ impl Snapshots {
         self.refresh
     }
 
-    pub(super) fn health(&self) -> Health {
+    fn health(&self) -> Health {
         self.health
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
