@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use scheduler_domain::{RepositoryError, RescueReport};
 
-use crate::DomainOutcome;
+use crate::outcomes::DomainOutcome;
 
 /// The names of the application's metrics.
 pub mod names {
@@ -39,11 +39,12 @@ pub mod names {
 }
 
 /// Every `outcome` of [`names::DOMAINS_FINISHED`].
-const OUTCOMES: [DomainOutcome; 6] = [
+const OUTCOMES: [DomainOutcome; 7] = [
     DomainOutcome::Completed,
     DomainOutcome::Retried,
     DomainOutcome::Failed,
     DomainOutcome::Released,
+    DomainOutcome::Deferred,
     DomainOutcome::LeaseLost,
     DomainOutcome::Unrecorded,
 ];
@@ -62,8 +63,9 @@ pub fn describe_metrics() {
     describe_counter!(
         names::DOMAINS_FINISHED,
         "Domains that reached an outcome: completed, failed, retried (put back for a later \
-         attempt), released (given back at shutdown or for lack of lease), lease_lost, \
-         unrecorded (the database took no outcome)."
+         attempt), released (given back at shutdown or for lack of lease), deferred (given \
+         back because the site's address was busy), lease_lost, unrecorded (the database took \
+         no outcome)."
     );
     describe_counter!(names::DOMAINS_CLAIMED, "Rows claimed by this worker.");
     describe_gauge!(
@@ -102,6 +104,7 @@ fn outcome_label(outcome: DomainOutcome) -> &'static str {
         DomainOutcome::Retried => "retried",
         DomainOutcome::Failed => "failed",
         DomainOutcome::Released => "released",
+        DomainOutcome::Deferred => "deferred",
         DomainOutcome::LeaseLost => "lease_lost",
         DomainOutcome::Unrecorded => "unrecorded",
     }

@@ -22,18 +22,17 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, error, info, info_span, warn};
 
-use crate::batch::{Claim, grace_deadline};
-use crate::group_write::GroupWriter;
 use crate::observe;
-use crate::{BatchError, BatchProcessor, BatchSummary, DIAGNOSTICS_TARGET};
+use crate::processor::{Claim, grace_deadline};
+use crate::{ClaimError, DIAGNOSTICS_TARGET, DomainProcessor, Outcomes};
 
 /// What a drain (`worker --once`) did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DrainSummary {
     /// The outcomes of every domain claimed, added up.
-    pub totals: BatchSummary,
+    pub totals: Outcomes,
     /// Claims that took at least one row.
-    pub batches: usize,
+    pub claims: usize,
     /// Rows the rescue sweep put back or failed.
     pub rescued: u64,
 }
@@ -61,7 +60,7 @@ impl WorkSignal for Polling {
 /// Runs the pipeline for one processor.
 #[derive(Debug)]
 pub struct Scheduler<R, E, S> {
-    processor: Arc<BatchProcessor<R, E>>,
+    processor: Arc<DomainProcessor<R, E>>,
     signal: Arc<S>,
 }
 
@@ -76,32 +75,24 @@ enum Mode {
 struct Pipeline {
     slots: Arc<Semaphore>,
     domains: TaskTracker,
-    totals: Arc<Mutex<BatchSummary>>,
+    totals: Arc<Mutex<Outcomes>>,
     claims: AtomicUsize,
     pace: Option<Pace>,
     shutdown: CancellationToken,
     grace_over: CancellationToken,
-    writer: GroupWriter,
-    writers: TaskTracker,
 }
 
 impl Pipeline {
-    fn totals(&self) -> BatchSummary {
+    fn totals(&self) -> Outcomes {
         *self.totals.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits for the domains in flight, then for their last writes; returns
-    /// the counts and the number of claims that took rows.
-    async fn finish(self) -> (BatchSummary, usize) {
+    /// Waits for the domains in flight (each one's task ends after its
+    /// write); returns the counts and the number of claims that took rows.
+    async fn finish(self) -> (Outcomes, usize) {
         self.domains.close();
         self.domains.wait().await;
-        // Every domain task has counted its outcome (after its write).
-        let counts = (self.totals(), self.claims.load(Ordering::Relaxed));
-        // The writers end once the last handle to them is gone.
-        drop(self.writer);
-        self.writers.close();
-        self.writers.wait().await;
-        counts
+        (self.totals(), self.claims.load(Ordering::Relaxed))
     }
 }
 
@@ -113,7 +104,7 @@ where
 {
     /// A scheduler over `processor` (whose settings it runs with), woken by
     /// `signal` when idle.
-    pub fn new(processor: Arc<BatchProcessor<R, E>>, signal: Arc<S>) -> Self {
+    pub fn new(processor: Arc<DomainProcessor<R, E>>, signal: Arc<S>) -> Self {
         Scheduler { processor, signal }
     }
 
@@ -164,20 +155,20 @@ where
     ///
     /// # Errors
     ///
-    /// [`BatchError::Claim`] when a claim fails (domains already started
+    /// [`ClaimError`] when a claim fails (domains already started
     /// finish first).
-    pub async fn drain(&self, shutdown: &CancellationToken) -> Result<DrainSummary, BatchError> {
+    pub async fn drain(&self, shutdown: &CancellationToken) -> Result<DrainSummary, ClaimError> {
         let started = std::time::Instant::now();
         let rescued = self.rescue().await;
         let pipeline = self.pipeline(shutdown.clone());
         let claimed = self.claimers(&pipeline, Mode::Drain).await;
-        let (mut totals, batches) = pipeline.finish().await;
+        let (mut totals, claims) = pipeline.finish().await;
         claimed?;
         totals.duration = started.elapsed();
         totals.log_done("drain");
         Ok(DrainSummary {
             totals,
-            batches,
+            claims,
             rescued,
         })
     }
@@ -185,26 +176,22 @@ where
     fn pipeline(&self, shutdown: CancellationToken) -> Pipeline {
         let settings = self.processor.settings();
         let grace_over = grace_deadline(shutdown.clone(), settings.shutdown_grace);
-        let writers = TaskTracker::new();
-        let writer = GroupWriter::start(self.processor.shared_repository(), &writers);
         Pipeline {
             slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
             domains: TaskTracker::new(),
-            totals: Arc::new(Mutex::new(BatchSummary::default())),
+            totals: Arc::new(Mutex::new(Outcomes::default())),
             claims: AtomicUsize::new(0),
             pace: settings
                 .max_per_minute
                 .map(|per_minute| Pace::new(per_minute.get(), settings.batch_size.max(1))),
             shutdown,
             grace_over,
-            writer,
-            writers,
         }
     }
 
     /// `max_instances` claimers side by side; the first claim error, if any
     /// (only a drain stops on one).
-    async fn claimers(&self, pipeline: &Pipeline, mode: Mode) -> Result<(), BatchError> {
+    async fn claimers(&self, pipeline: &Pipeline, mode: Mode) -> Result<(), ClaimError> {
         futures::future::join_all(
             (0..self.processor.settings().max_instances.max(1))
                 .map(|claimer| self.claim_loop(pipeline, mode, claimer)),
@@ -221,7 +208,7 @@ where
         pipeline: &Pipeline,
         mode: Mode,
         claimer: usize,
-    ) -> Result<(), BatchError> {
+    ) -> Result<(), ClaimError> {
         let settings = self.processor.settings();
         let batch_size = settings.batch_size.max(1) as usize;
         // Waiting for a quarter of a batch of room keeps claims few (about
@@ -299,9 +286,10 @@ where
                 if mode == Mode::Drain {
                     return Ok(());
                 }
+                let wait = self.processor.idle_wait(settings.interval);
                 tokio::select! {
                     () = pipeline.shutdown.cancelled() => return Ok(()),
-                    () = self.signal.wait(settings.interval) => {}
+                    () = self.signal.wait(wait) => {}
                 }
             }
         }
@@ -344,11 +332,8 @@ where
         let shutdown = pipeline.shutdown.clone();
         let grace_over = pipeline.grace_over.clone();
         let totals = Arc::clone(&pipeline.totals);
-        let writer = pipeline.writer.clone();
         pipeline.domains.spawn(async move {
-            let outcome = processor
-                .process_grouped(&claim, row, &shutdown, &grace_over, &writer)
-                .await;
+            let outcome = processor.process(&claim, row, &shutdown, &grace_over).await;
             observe::domain_finished(outcome);
             totals
                 .lock()
@@ -365,7 +350,7 @@ where
         let interval = self.processor.settings().interval;
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        let mut reported = BatchSummary::default();
+        let mut reported = Outcomes::default();
         let mut since = Instant::now();
         loop {
             tokio::select! {
@@ -382,7 +367,7 @@ where
             }
             let totals = pipeline.totals();
             let finished =
-                |summary: &BatchSummary| summary.completed + summary.failed + summary.retried;
+                |summary: &Outcomes| summary.completed + summary.failed + summary.retried;
             let done = finished(&totals) - finished(&reported);
             if done > 0 {
                 let seconds = since.elapsed().as_secs_f64().max(0.001);

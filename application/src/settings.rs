@@ -30,8 +30,12 @@ pub struct SchedulerSettings {
     /// Claim statements in flight at once (3;
     /// `DOMAIN_SCHEDULER_MAX_INSTANCES`).
     pub max_instances: usize,
-    /// Domains in flight at once (64; `DOMAIN_SCHEDULER_CONCURRENCY`): rows
-    /// are claimed as slots free up, so a slow site holds one slot.
+    /// Domains in flight at once (1024; `DOMAIN_SCHEDULER_CONCURRENCY`):
+    /// claimed and not yet written, most of them waiting on the network.
+    /// Rows are claimed as slots free up, so a slow site holds one slot.
+    /// Waiting costs a socket and a few kilobytes; what costs CPU and
+    /// memory has budgets of its own (a parsing thread per core, the
+    /// body budget), so this is sized for the internet's latency.
     pub concurrency: usize,
     /// Domains started per minute at most (unset: as fast as `concurrency`
     /// allows). For a paid proxy or a small uplink.
@@ -72,7 +76,7 @@ impl Default for SchedulerSettings {
             poll_interval: Duration::from_secs(1),
             batch_size: 50,
             max_instances: 3,
-            concurrency: 64,
+            concurrency: 1024,
             max_per_minute: None,
             lease: Duration::from_secs(15 * 60),
             max_attempts: 3,
@@ -102,7 +106,7 @@ impl SchedulerSettings {
         check_duration("scheduler.poll_interval", self.poll_interval, ms(10), A_DAY)?;
         check_range("scheduler.batch_size", self.batch_size, 1, 10_000)?;
         check_range("scheduler.max_instances", self.max_instances, 1, 64)?;
-        check_range("scheduler.concurrency", self.concurrency, 1, 1_000)?;
+        check_range("scheduler.concurrency", self.concurrency, 1, 16_384)?;
         if let Some(pace) = self.max_per_minute {
             check_range("scheduler.max_per_minute", pace.get(), 1, 1_000_000)?;
         }

@@ -8,6 +8,8 @@
 //! - [`cli`]: the command line (clap).
 //! - [`settings`]: defaults < TOML file < environment, validated.
 //! - [`telemetry`]: stderr logs and the daily diagnostic file.
+//! - [`open_files`]: the open-file limit raised for a socket per domain in
+//!   flight.
 //! - [`http`]: the operators' endpoint: Prometheus metrics, health and
 //!   readiness probes, and a live status page.
 //! - [`commands`]: one module per subcommand, and [`commands::CliError`]
@@ -16,6 +18,7 @@
 pub mod cli;
 pub mod commands;
 pub mod http;
+pub mod open_files;
 pub mod settings;
 pub mod telemetry;
 
@@ -38,16 +41,22 @@ pub fn main_entry() -> ExitCode {
     let format = cli.log_format.unwrap_or(settings.log.format);
     // Only the worker writes the diagnostic file; the other commands report
     // on stdout and keep stderr for warnings.
-    let (level, diagnostic_dir) = match cli.command {
+    let (level, diagnostics) = match cli.command {
         Command::Worker(_) => (
             settings.log.level.as_str(),
-            Some(settings.diagnostic_dir.as_path()),
+            Some(telemetry::DiagnosticFile {
+                dir: &settings.diagnostic_dir,
+                retention: settings.diagnostic_retention,
+            }),
         ),
         _ => ("warn", None),
     };
-    if let Err(error) = telemetry::init_telemetry(format, level, diagnostic_dir) {
-        return report(&CliError::from(error));
-    }
+    // Held to the end: the diagnostic file's last lines are written when it
+    // is dropped.
+    let _telemetry = match telemetry::init_telemetry(format, level, diagnostics) {
+        Ok(guard) => guard,
+        Err(error) => return report(&CliError::from(error)),
+    };
     let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(error) => {

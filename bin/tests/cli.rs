@@ -294,17 +294,21 @@ async fn a_lease_shorter_than_the_slowest_fetch_is_refused() {
 }
 
 #[tokio::test]
-async fn settings_that_could_buffer_too_much_at_once_are_refused() {
+async fn a_body_budget_that_cannot_hold_one_whole_page_is_refused() {
     let cli = Cli::new();
     let config = cli.write(
         "bad.toml",
-        "[scheduler]\nmax_instances = 64\nconcurrency = 1000\n[fetch]\nmax_body_kib = 65536\n",
+        "[scheduler]\nconcurrency = 4000\n[fetch]\nmax_body_kib = 65536\nbody_budget_mib = 32\n",
     );
     let run = cli
         .run(&["--config", config.to_str().unwrap(), "status"])
         .await;
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("at most 4 GiB"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("fetch.body_budget_mib") && run.stderr.contains("one whole page"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test]

@@ -409,7 +409,7 @@ fn check_diagnostics(cli: &Cli) {
     assert_eq!(files.len(), 1, "one daily diagnostic file: {files:?}");
     let name = files[0].file_name().unwrap().to_str().unwrap().to_owned();
     assert!(
-        name.starts_with("domain_scheduler_") && name.ends_with(".log") && name.len() == 29,
+        name.starts_with("domain_scheduler.") && name.ends_with(".log") && name.len() == 31,
         "{name}"
     );
     let text = std::fs::read_to_string(&files[0]).unwrap();

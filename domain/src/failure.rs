@@ -33,6 +33,15 @@ pub enum ExtractionError {
         /// The limit that elapsed, in seconds.
         seconds: u64,
     },
+    /// The page came too slowly to be worth waiting for (a host that
+    /// trickles its answer): fewer than `bytes` in `seconds`.
+    #[error("too slow: fewer than {bytes} bytes of the page in {seconds}s")]
+    TooSlow {
+        /// The least a window had to bring.
+        bytes: usize,
+        /// The window, in seconds.
+        seconds: u64,
+    },
     /// The server answered with an HTTP error status.
     #[error("HTTP {status} from {url}")]
     HttpStatus {
@@ -54,6 +63,13 @@ pub enum ExtractionError {
     TooManyRedirects {
         /// The limit.
         limit: usize,
+    },
+    /// The site's `robots.txt` disallows the page for our user agent
+    /// (only with `fetch.robots = "obey"`). Permanent: the site said no.
+    #[error("disallowed by robots.txt: {url}")]
+    DisallowedByRobots {
+        /// The page that was not fetched.
+        url: String,
     },
     /// The name resolves to an address the worker is not allowed to reach
     /// (loopback, private or link-local, unless configured otherwise).
@@ -77,12 +93,35 @@ pub enum ExtractionError {
         /// The service, e.g. `Cloudflare`.
         provider: String,
     },
+    /// The site's IP address already has as many requests in flight as
+    /// the worker allows one address, or asked for time (429, 503): the
+    /// domain is handed back untouched, to be tried after `retry_in_seconds`,
+    /// its attempt not counted. Nothing went wrong with the site.
+    #[error("address busy: {address} (tried again in {retry_in_seconds}s)")]
+    AddressBusy {
+        /// The IP address.
+        address: String,
+        /// How long to wait before trying again.
+        retry_in_seconds: u64,
+    },
     /// Anything else (a protocol error in the middle of the body, ...).
     #[error("{0}")]
     Other(String),
 }
 
 impl ExtractionError {
+    /// How long to wait before trying a domain that was handed back
+    /// without being tried ([`ExtractionError::AddressBusy`]); `None` for a
+    /// failure, which costs an attempt.
+    pub fn deferral(&self) -> Option<std::time::Duration> {
+        match self {
+            ExtractionError::AddressBusy {
+                retry_in_seconds, ..
+            } => Some(std::time::Duration::from_secs(*retry_in_seconds)),
+            _ => None,
+        }
+    }
+
     /// Whether a later attempt may succeed. 408, 425, 429 and 5xx answers,
     /// time-outs, broken connections and unclassified failures (`Other`)
     /// are transient; everything else is permanent.
@@ -90,7 +129,9 @@ impl ExtractionError {
         match self {
             ExtractionError::Connection(_)
             | ExtractionError::Timeout { .. }
+            | ExtractionError::TooSlow { .. }
             | ExtractionError::BotChallenge { .. }
+            | ExtractionError::AddressBusy { .. }
             | ExtractionError::Other(_) => FailureKind::Transient,
             ExtractionError::HttpStatus { status, .. }
                 if matches!(status, 408 | 425 | 429) || *status >= 500 =>
@@ -102,51 +143,89 @@ impl ExtractionError {
     }
 }
 
-/// One kind of failure as `status` groups `last_error`: the messages of
-/// the kind match `like`, an SQL `LIKE` pattern of one of two forms,
-/// `prefix%` or `%infix%`, so that a repository can group in SQL with the
-/// same table [`error_kind`] applies in Rust.
+/// How the messages of one kind of failure read. Plain text, not a query
+/// language: each repository matches it its own way (the SQL ones build a
+/// `LIKE` from it, [`error_kind`] compares in Rust), so that all of them
+/// group `last_error` by the same table. Case-sensitive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageShape {
+    /// The message begins with this text.
+    StartsWith(&'static str),
+    /// The message has this text somewhere.
+    Contains(&'static str),
+}
+
+impl MessageShape {
+    /// The text the shape looks for.
+    pub fn text(self) -> &'static str {
+        match self {
+            MessageShape::StartsWith(text) | MessageShape::Contains(text) => text,
+        }
+    }
+
+    /// Whether `message` has this shape.
+    pub fn matches(self, message: &str) -> bool {
+        match self {
+            MessageShape::StartsWith(prefix) => message.starts_with(prefix),
+            MessageShape::Contains(text) => message.contains(text),
+        }
+    }
+}
+
+/// One kind of failure as `status` groups `last_error`: its name and the
+/// shape of its messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorKindRule {
     /// The kind's name.
     pub kind: &'static str,
-    /// The messages of the kind.
-    pub like: &'static str,
+    /// How the messages of the kind read.
+    pub shape: MessageShape,
     /// When set, the kind is the message's first this many characters
     /// instead (`HTTP 404`): the status code tells more than "HTTP".
     pub keep_prefix: Option<u8>,
 }
 
-const fn rule(kind: &'static str, like: &'static str) -> ErrorKindRule {
+const fn starts_with(kind: &'static str, prefix: &'static str) -> ErrorKindRule {
     ErrorKindRule {
         kind,
-        like,
+        shape: MessageShape::StartsWith(prefix),
+        keep_prefix: None,
+    }
+}
+
+const fn contains(kind: &'static str, text: &'static str) -> ErrorKindRule {
+    ErrorKindRule {
+        kind,
+        shape: MessageShape::Contains(text),
         keep_prefix: None,
     }
 }
 
 /// The kinds of `last_error`, first match wins; a message matching none is
-/// of kind `other`. The patterns follow the messages of
-/// [`ExtractionError`], of invalid names, of the rescue sweep
+/// of kind `other`. The shapes follow the messages of [`ExtractionError`],
+/// of invalid names, of the rescue sweep
 /// ([`crate::stored::lease_expired_message`]) and of failed writes.
 pub const ERROR_KINDS: &[ErrorKindRule] = &[
     ErrorKindRule {
         kind: "HTTP",
-        like: "HTTP %",
+        shape: MessageShape::StartsWith("HTTP "),
         keep_prefix: Some(8),
     },
-    rule("dns", "DNS lookup failed%"),
-    rule("timeout", "timed out%"),
-    rule("connection", "connection failed%"),
-    rule("tls", "TLS failed%"),
-    rule("bot challenge", "bot challenge by%"),
-    rule("not html", "not an HTML page%"),
-    rule("redirects", "too many redirects%"),
-    rule("private address", "refused to fetch%"),
-    rule("unprocessable", "could not extract the page%"),
-    rule("lease expired", "lease expired after%"),
-    rule("write failed", "could not write the result%"),
-    rule("invalid domain", "%is not a valid domain name:%"),
+    starts_with("robots", "disallowed by robots.txt"),
+    starts_with("dns", "DNS lookup failed"),
+    starts_with("timeout", "timed out"),
+    starts_with("too slow", "too slow:"),
+    starts_with("connection", "connection failed"),
+    starts_with("tls", "TLS failed"),
+    starts_with("bot challenge", "bot challenge by"),
+    starts_with("not html", "not an HTML page"),
+    starts_with("redirects", "too many redirects"),
+    starts_with("private address", "refused to fetch"),
+    starts_with("unprocessable", "could not extract the page"),
+    starts_with("address busy", "address busy:"),
+    starts_with("lease expired", "lease expired after"),
+    starts_with("write failed", "could not write the result"),
+    contains("invalid domain", "is not a valid domain name:"),
 ];
 
 /// The kind name of messages that match no rule of [`ERROR_KINDS`].
@@ -156,7 +235,7 @@ pub const OTHER_ERROR_KIND: &str = "other";
 pub fn error_kind(message: &str) -> String {
     ERROR_KINDS
         .iter()
-        .find(|rule| like_matches(rule.like, message))
+        .find(|rule| rule.shape.matches(message))
         .map_or_else(
             || OTHER_ERROR_KIND.to_owned(),
             |rule| match rule.keep_prefix {
@@ -164,15 +243,6 @@ pub fn error_kind(message: &str) -> String {
                 None => rule.kind.to_owned(),
             },
         )
-}
-
-/// `LIKE` for the two forms the rules use (case-sensitive, as in Postgres).
-fn like_matches(pattern: &str, text: &str) -> bool {
-    match (pattern.strip_prefix('%'), pattern.strip_suffix('%')) {
-        (Some(_), Some(_)) => text.contains(&pattern[1..pattern.len() - 1]),
-        (None, Some(prefix)) => text.starts_with(prefix),
-        _ => text == pattern,
-    }
 }
 
 #[cfg(test)]
@@ -217,6 +287,18 @@ mod tests {
     }
 
     #[test]
+    fn a_page_disallowed_by_robots_is_permanent() {
+        let disallowed = ExtractionError::DisallowedByRobots {
+            url: "https://example.com/".into(),
+        };
+        assert_eq!(disallowed.kind(), FailureKind::Permanent);
+        assert_eq!(
+            disallowed.to_string(),
+            "disallowed by robots.txt: https://example.com/"
+        );
+    }
+
+    #[test]
     fn a_bot_challenge_is_retried_later_and_names_the_service() {
         let challenge = ExtractionError::BotChallenge {
             provider: "Cloudflare".into(),
@@ -241,6 +323,17 @@ mod tests {
     }
 
     #[test]
+    fn only_a_busy_address_defers_a_domain_instead_of_failing_it() {
+        let busy = ExtractionError::AddressBusy {
+            address: "203.0.113.7".into(),
+            retry_in_seconds: 12,
+        };
+        assert_eq!(busy.deferral(), Some(std::time::Duration::from_secs(12)));
+        assert_eq!(status(429).deferral(), None);
+        assert_eq!(ExtractionError::Timeout { seconds: 30 }.deferral(), None);
+    }
+
+    #[test]
     fn every_failure_message_has_a_kind_of_its_own() {
         let url = "https://example.com/".to_owned();
         let cases = [
@@ -248,6 +341,13 @@ mod tests {
             (status(503), "HTTP 503"),
             (ExtractionError::Dns("no such host".into()), "dns"),
             (ExtractionError::Timeout { seconds: 20 }, "timeout"),
+            (
+                ExtractionError::TooSlow {
+                    bytes: 10_240,
+                    seconds: 10,
+                },
+                "too slow",
+            ),
             (ExtractionError::Connection("reset".into()), "connection"),
             (ExtractionError::Tls("expired".into()), "tls"),
             (
@@ -265,6 +365,12 @@ mod tests {
             ),
             (ExtractionError::TooManyRedirects { limit: 10 }, "redirects"),
             (
+                ExtractionError::DisallowedByRobots {
+                    url: "https://example.com/".into(),
+                },
+                "robots",
+            ),
+            (
                 ExtractionError::ForbiddenAddress {
                     host: "a.example".into(),
                     address: "10.0.0.1".into(),
@@ -278,6 +384,13 @@ mod tests {
             (
                 ExtractionError::from(crate::DomainName::parse("nope").unwrap_err()),
                 "invalid domain",
+            ),
+            (
+                ExtractionError::AddressBusy {
+                    address: "203.0.113.7".into(),
+                    retry_in_seconds: 10,
+                },
+                "address busy",
             ),
             (ExtractionError::Other("odd".into()), OTHER_ERROR_KIND),
         ];
@@ -300,11 +413,11 @@ mod tests {
     }
 
     #[test]
-    fn every_rule_is_a_prefix_or_an_infix_pattern() {
-        for rule in ERROR_KINDS {
-            let body = rule.like.trim_matches('%');
-            assert!(rule.like.ends_with('%'), "{rule:?}");
-            assert!(!body.contains(['%', '_', '\\', '\'']), "{rule:?}");
-        }
+    fn shapes_match_at_the_start_or_anywhere_with_case() {
+        assert!(MessageShape::StartsWith("HTTP ").matches("HTTP 404 from x"));
+        assert!(!MessageShape::StartsWith("HTTP ").matches("got HTTP 404"));
+        assert!(!MessageShape::StartsWith("HTTP ").matches("http 404"));
+        assert!(MessageShape::Contains("not valid").matches("x is not valid: y"));
+        assert!(!MessageShape::Contains("not valid").matches("x is NOT VALID"));
     }
 }

@@ -9,9 +9,11 @@
 //! - [`name`]: [`DomainName`], the standardized and validated host name.
 //! - [`status`]: [`DomainStatus`] and the moves allowed between states.
 //! - [`metadata`]: [`SiteMetadata`], what a home page says about its site.
-//! - [`failure`]: [`ExtractionError`] and whether a failure is worth a retry.
+//! - [`failure`]: [`ExtractionError`], whether a failure is worth a retry,
+//!   and the kinds `status` groups `last_error` by ([`ERROR_KINDS`]).
 //! - [`model`]: identifiers and the records that cross the ports.
-//! - [`stored`]: what every repository does to the values it stores.
+//! - [`stored`]: what every repository does to the values it stores (caps,
+//!   JSON documents, the rescue's message).
 //! - [`requeue`]: [`RequeueSelection`], which finished rows go back to `pending`.
 //! - [`ports`]: the [`DomainRepository`] and [`MetadataExtractor`] traits the
 //!   adapters implement and the application drives. With the `mocks` feature,
@@ -32,7 +34,8 @@ pub mod status;
 pub mod stored;
 
 pub use failure::{
-    ERROR_KINDS, ErrorKindRule, ExtractionError, FailureKind, OTHER_ERROR_KIND, error_kind,
+    ERROR_KINDS, ErrorKindRule, ExtractionError, FailureKind, MessageShape, OTHER_ERROR_KIND,
+    error_kind,
 };
 pub use metadata::{
     ContactKind, ContactPage, ContactSource, MetadataDocument, PageContacts, SiteKind,

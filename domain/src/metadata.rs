@@ -73,6 +73,40 @@ pub struct SiteMetadata {
     pub wordpress: WordPressInfo,
     /// Every technology detected, with the evidence.
     pub tech: Vec<Technology>,
+    /// Which URL of the domain answered, and why it was that one. Always
+    /// set by the HTTP extractor; absent (and left out of `meta_json`) for
+    /// metadata read from a file or stored before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reached: Option<Reached>,
+}
+
+/// The URL a domain's home page was fetched from: `https://<name>/` when
+/// it answered, else the first fallback that did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reached {
+    /// The URL requested, before redirects (`url` of [`SiteMetadata`] is
+    /// where they ended).
+    pub url: String,
+    /// Which of the tries it was.
+    pub via: ReachedVia,
+    /// Why `https://<name>/` was not used: its failure, as `last_error`
+    /// would have read. Absent when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub because: Option<String>,
+}
+
+/// Which try reached a site: a browser's order, from the first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReachedVia {
+    /// `https://<name>/`, the first try.
+    Https,
+    /// `https://www.<name>/`: the bare name did not resolve, refused the
+    /// connection, or failed TLS.
+    Www,
+    /// Plain `http://` (the bare name, or `www.` when the bare name does
+    /// not resolve): HTTPS could not be had on either name.
+    Http,
 }
 
 /// What a fetched page is. Only [`SiteKind::Site`] pages describe the
@@ -391,161 +425,4 @@ impl SiteMetadata {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tech(name: &str, category: &str) -> Technology {
-        Technology {
-            name: name.into(),
-            category: category.into(),
-            version: None,
-            evidence: "test".into(),
-        }
-    }
-
-    #[test]
-    fn tech_stack_groups_names_in_the_old_shape_without_duplicates() {
-        let metadata = SiteMetadata {
-            tech: vec![
-                tech("WordPress", "cms"),
-                tech("jQuery", "javascript-library"),
-                tech("Google Analytics", "analytics"),
-                tech("Google Analytics", "analytics"),
-                tech("Intercom", "chat"),
-                tech("Cloudflare", "cdn"),
-            ],
-            ..SiteMetadata::default()
-        };
-        let stack = metadata.tech_stack();
-        assert_eq!(stack.cms, ["WordPress"]);
-        assert_eq!(stack.frameworks, ["jQuery"]);
-        assert_eq!(stack.analytics, ["Google Analytics"]);
-        assert_eq!(stack.widgets, ["Intercom"]);
-    }
-
-    #[test]
-    fn tech_stack_gives_every_other_category_a_key_of_its_own() {
-        let metadata = SiteMetadata {
-            tech: vec![
-                tech("Stripe", "payments"),
-                tech("Cloudflare", "cdn"),
-                tech("Fastly", "cdn"),
-                tech("OneTrust", "consent"),
-            ],
-            ..SiteMetadata::default()
-        };
-        let json = serde_json::to_value(metadata.tech_stack()).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({
-                "cms": [], "frameworks": [], "analytics": [], "widgets": [],
-                "payments": ["Stripe"],
-                "cdn": ["Cloudflare", "Fastly"],
-                "consent": ["OneTrust"],
-            })
-        );
-    }
-
-    #[test]
-    fn advertising_pixels_stay_in_the_old_analytics_list_too() {
-        let metadata = SiteMetadata {
-            tech: vec![
-                tech("Facebook Pixel", "advertising"),
-                tech("Google Analytics", "analytics"),
-            ],
-            ..SiteMetadata::default()
-        };
-        let stack = metadata.tech_stack();
-        assert_eq!(stack.analytics, ["Facebook Pixel", "Google Analytics"]);
-        assert_eq!(stack.by_category["advertising"], ["Facebook Pixel"]);
-    }
-
-    #[test]
-    fn document_inlines_the_fields_and_adds_the_old_tech_stack() {
-        let metadata = SiteMetadata {
-            url: "https://example.com/".into(),
-            title: Some("Example".into()),
-            tech: vec![tech("WordPress", "cms")],
-            ..SiteMetadata::default()
-        };
-        let json = serde_json::to_value(metadata.document()).unwrap();
-        assert_eq!(json["url"], "https://example.com/");
-        assert_eq!(json["title"], "Example");
-        assert_eq!(json["tech"][0]["name"], "WordPress");
-        assert_eq!(json["tech_stack"]["cms"][0], "WordPress");
-        assert_eq!(json["social"]["facebook"], serde_json::Value::Null);
-        assert_eq!(json["site_kind"], "site");
-        let parked = SiteMetadata {
-            site_kind: SiteKind::ServerDefault,
-            ..SiteMetadata::default()
-        };
-        let json = serde_json::to_value(parked.document()).unwrap();
-        assert_eq!(json["site_kind"], SiteKind::ServerDefault.as_str());
-    }
-
-    #[test]
-    fn merged_contacts_come_after_the_home_pages_and_say_where_they_are_from() {
-        let mut metadata = SiteMetadata {
-            emails: vec!["Sales@acme.test".into()],
-            phones: vec!["+4930123456".into()],
-            social: SocialProfiles {
-                twitter: Some("https://twitter.com/acme".into()),
-                ..SocialProfiles::default()
-            },
-            ..SiteMetadata::default()
-        };
-        metadata.attribute_contacts_to("https://acme.test/");
-        metadata.merge_contacts(
-            "https://acme.test/kontakt/",
-            PageContacts {
-                emails: vec!["sales@ACME.test".into(), "info@acme.test".into()],
-                phones: vec!["+4930123456".into(), "+4930999999".into()],
-                social: SocialProfiles {
-                    twitter: Some("https://twitter.com/someone-else".into()),
-                    linkedin: Some("https://www.linkedin.com/company/acme".into()),
-                    ..SocialProfiles::default()
-                },
-            },
-        );
-        assert_eq!(metadata.emails, ["Sales@acme.test", "info@acme.test"]);
-        assert_eq!(metadata.phones, ["+4930123456", "+4930999999"]);
-        assert_eq!(
-            metadata.social.twitter.as_deref(),
-            Some("https://twitter.com/acme")
-        );
-        let from = |value: &str| {
-            metadata
-                .contact_sources
-                .iter()
-                .find(|source| source.value == value)
-                .map(|source| source.page.as_str())
-        };
-        assert_eq!(from("Sales@acme.test"), Some("https://acme.test/"));
-        assert_eq!(from("info@acme.test"), Some("https://acme.test/kontakt/"));
-        assert_eq!(from("+4930999999"), Some("https://acme.test/kontakt/"));
-        assert_eq!(
-            from("https://www.linkedin.com/company/acme"),
-            Some("https://acme.test/kontakt/")
-        );
-        assert_eq!(from("https://twitter.com/someone-else"), None);
-        assert_eq!(metadata.contact_sources.len(), 6);
-        let json = serde_json::to_value(metadata.document()).unwrap();
-        assert_eq!(json["contact_sources"][3]["kind"], "email");
-        assert_eq!(
-            json["contact_sources"][3]["page"],
-            "https://acme.test/kontakt/"
-        );
-    }
-
-    #[test]
-    fn column_caps_keep_the_first_values() {
-        let metadata = SiteMetadata {
-            emails: (0..7).map(|i| format!("a{i}@example.com")).collect(),
-            phones: vec!["+1".into()],
-            ..SiteMetadata::default()
-        };
-        assert_eq!(metadata.first_emails(5).len(), 5);
-        assert_eq!(metadata.first_emails(5)[4], "a4@example.com");
-        assert_eq!(metadata.first_phones(3), ["+1"]);
-    }
-}
+mod tests;

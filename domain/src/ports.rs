@@ -1,6 +1,7 @@
-//! The ports: what the application needs from storage and from the web.
+//! The ports: what the application needs from storage and from the web,
+//! and what wakes an idle worker.
 //!
-//! Both traits return `impl Future + Send` so the use cases can be generic
+//! The traits return `impl Future + Send` so the use cases can be generic
 //! over them (static dispatch, no boxing on the hot path).
 
 use std::future::Future;
@@ -31,6 +32,17 @@ pub enum RepositoryError {
     Database(String),
 }
 
+impl RepositoryError {
+    /// Whether the same statement may succeed later: the database was away
+    /// or slow, not refusing this row. Every retry decision asks this.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            RepositoryError::Unavailable(_) | RepositoryError::Timeout(_)
+        )
+    }
+}
+
 /// Where domains wait and where results go.
 ///
 /// Every method is one short transaction of its own; no method holds a
@@ -56,10 +68,11 @@ pub trait DomainRepository: Send + Sync {
     ///
     /// # Errors
     ///
-    /// Any [`RepositoryError`]; the caller then records the failure in a
-    /// separate transaction: [`DomainRepository::retry_later`] when the
-    /// database was unavailable or timed out (attempts permitting), else
-    /// [`DomainRepository::fail`].
+    /// Any [`RepositoryError`]. A transient one
+    /// ([`RepositoryError::is_transient`]) leaves the fetched result with
+    /// the caller, who writes it again until the claim's lease ends; any
+    /// other is recorded as the row's failure in a separate transaction
+    /// ([`DomainRepository::fail`]).
     fn complete(
         &self,
         id: DomainId,
@@ -113,7 +126,9 @@ pub trait DomainRepository: Send + Sync {
     ) -> impl Future<Output = Result<WriteOutcome, RepositoryError>> + Send;
 
     /// Gives a claimed row back untouched (at shutdown, before its work
-    /// started): `pending`, the attempt not counted, the lease cleared.
+    /// started, or when its site's address is busy): `pending`, the attempt
+    /// not counted, the lease cleared, `last_error` kept, and not claimed
+    /// again before `not_before` when given (`next_attempt_at`).
     ///
     /// # Errors
     ///
@@ -122,6 +137,7 @@ pub trait DomainRepository: Send + Sync {
         &self,
         id: DomainId,
         worker: &WorkerId,
+        not_before: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<WriteOutcome, RepositoryError>> + Send;
 
@@ -180,12 +196,17 @@ pub trait DomainRepository: Send + Sync {
 /// Fetches a site's home page and extracts its metadata.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 pub trait MetadataExtractor: Send + Sync {
-    /// Fetches `https://<domain>/` (following redirects) and extracts.
+    /// Fetches the domain's home page (`https://<domain>/` first, and the
+    /// other URLs of the site an implementation tries when that fails,
+    /// following redirects) and extracts.
     ///
     /// # Errors
     ///
     /// [`ExtractionError`]; its [`ExtractionError::kind`] says whether a
-    /// later attempt may succeed.
+    /// later attempt may succeed, and [`ExtractionError::deferral`] when
+    /// the domain was not tried at all (its site's address was busy): the
+    /// caller hands it back, not before that wait, without counting the
+    /// attempt.
     fn extract(
         &self,
         domain: &DomainName,
@@ -201,4 +222,17 @@ pub trait WorkSignal: Send + Sync {
     /// `longest`. A wake-up is a hint, not a promise: the claim that follows
     /// may find nothing.
     fn wait(&self, longest: Duration) -> impl Future<Output = ()> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RepositoryError;
+
+    #[test]
+    fn only_an_absent_or_slow_database_is_transient() {
+        assert!(RepositoryError::Unavailable("gone".into()).is_transient());
+        assert!(RepositoryError::Timeout("slow".into()).is_transient());
+        assert!(!RepositoryError::InvalidRow("bad status".into()).is_transient());
+        assert!(!RepositoryError::Database("constraint".into()).is_transient());
+    }
 }

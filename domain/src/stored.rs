@@ -1,5 +1,8 @@
 //! The rules every repository applies to what it stores, so that all
 //! storage adapters keep the same text for the same input.
+//!
+//! What a database cannot hold at all (Postgres refuses NUL in text and
+//! `jsonb`) is each storage adapter's own business, at its boundary.
 
 use crate::SiteMetadata;
 
@@ -10,54 +13,33 @@ pub const EMAIL_COLUMN_LIMIT: usize = 5;
 /// `phone_numbers` keeps the first three numbers.
 pub const PHONE_COLUMN_LIMIT: usize = 3;
 
-/// Postgres refuses NUL in text and jsonb, and titles come from hostile
-/// pages: every adapter drops it.
-pub fn strip_nul(text: &str) -> String {
-    text.replace('\0', "")
-}
-
-/// `last_error` as stored: NUL dropped, at most [`LAST_ERROR_MAX_CHARS`]
-/// characters, cut on a character boundary.
+/// `last_error` as stored: at most [`LAST_ERROR_MAX_CHARS`] characters,
+/// cut on a character boundary.
 pub fn capped_error(error: &str) -> String {
-    let mut error = strip_nul(error);
+    let mut error = error.to_owned();
     if let Some((cut, _)) = error.char_indices().nth(LAST_ERROR_MAX_CHARS) {
         error.truncate(cut);
     }
     error
 }
 
-/// `value` with NUL dropped from every string in it (keys included).
-pub fn json_without_nul(value: serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match value {
-        Value::String(text) => Value::String(strip_nul(&text)),
-        Value::Array(items) => Value::Array(items.into_iter().map(json_without_nul).collect()),
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(key, value)| (strip_nul(&key), json_without_nul(value)))
-                .collect(),
-        ),
-        other => other,
-    }
-}
-
-/// `meta_json` as stored: [`SiteMetadata::document`], NUL dropped.
+/// `meta_json` as stored: [`SiteMetadata::document`].
 ///
 /// # Errors
 ///
 /// When serialization fails, which plain data such as this never does; the
 /// error is kept typed rather than unwrapped.
 pub fn meta_json(metadata: &SiteMetadata) -> Result<serde_json::Value, serde_json::Error> {
-    serde_json::to_value(metadata.document()).map(json_without_nul)
+    serde_json::to_value(metadata.document())
 }
 
-/// `tech_stack` as stored: [`SiteMetadata::tech_stack`], NUL dropped.
+/// `tech_stack` as stored: [`SiteMetadata::tech_stack`].
 ///
 /// # Errors
 ///
 /// As [`meta_json`].
 pub fn tech_stack_json(metadata: &SiteMetadata) -> Result<serde_json::Value, serde_json::Error> {
-    serde_json::to_value(metadata.tech_stack()).map(json_without_nul)
+    serde_json::to_value(metadata.tech_stack())
 }
 
 /// The text before and after the attempt count in
@@ -77,27 +59,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn capped_error_cuts_on_a_character_boundary_and_drops_nul() {
-        let error = capped_error(&format!("a\0{}", "é".repeat(LAST_ERROR_MAX_CHARS + 10)));
+    fn capped_error_cuts_on_a_character_boundary() {
+        let error = capped_error(&format!("a{}", "é".repeat(LAST_ERROR_MAX_CHARS + 10)));
         assert_eq!(error.chars().count(), LAST_ERROR_MAX_CHARS);
-        assert!(!error.contains('\0'));
         assert!(error.starts_with("aé"));
+        assert_eq!(capped_error("short"), "short");
     }
 
     #[test]
-    fn json_without_nul_cleans_nested_strings_and_keys() {
-        let cleaned = json_without_nul(serde_json::json!({"t\0": ["a\0b", {"c": "\0"}], "n": 1}));
-        assert_eq!(cleaned, serde_json::json!({"t": ["ab", {"c": ""}], "n": 1}));
-    }
-
-    #[test]
-    fn meta_json_holds_the_document_without_nul() {
+    fn meta_json_holds_the_document() {
         let metadata = SiteMetadata {
-            title: Some("Bad\0Title".into()),
+            title: Some("Title".into()),
             ..SiteMetadata::default()
         };
         let json = meta_json(&metadata).unwrap();
-        assert_eq!(json["title"], "BadTitle");
+        assert_eq!(json["title"], "Title");
         assert!(json["tech_stack"].is_object());
     }
 }

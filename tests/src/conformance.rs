@@ -729,6 +729,7 @@ pub fn rich_metadata() -> SiteMetadata {
             tech("Google Tag Manager", "tag-manager"),
             tech("Cloudflare", "cdn"),
         ],
+        reached: None,
     }
 }
 
@@ -1166,7 +1167,7 @@ pub async fn complete_round_trips_hostile_text_exactly<T: ConformanceTarget>(tar
     assert_eq!(claimed[0].raw_domain, raw_domain);
     target
         .repository()
-        .release(id.clone(), &a, at(100))
+        .release(id.clone(), &a, None, at(100))
         .await
         .unwrap();
     assert_eq!(target.row(&id).await.domain, raw_domain);
@@ -1362,7 +1363,7 @@ pub async fn release_gives_the_row_back_without_counting_the_attempt<T: Conforma
     assert_eq!(
         target
             .repository()
-            .release(id.clone(), &a, at(101))
+            .release(id.clone(), &a, None, at(101))
             .await
             .unwrap(),
         WriteOutcome::Written
@@ -1377,6 +1378,46 @@ pub async fn release_gives_the_row_back_without_counting_the_attempt<T: Conforma
         .await
         .unwrap();
     assert_eq!(again[0].attempts, 3);
+}
+
+/// `release` with a time hands the row back until then (a busy address):
+/// the attempt not counted, `last_error` kept, not claimed before the time,
+/// claimed after it.
+pub async fn release_until_a_time_keeps_the_row_back_until_then<T: ConformanceTarget>(target: &T) {
+    let a = worker("worker-a");
+    let id = claim_one(
+        target,
+        SeedRow::pending("shared-host.example").attempts(1),
+        &a,
+        at(110),
+    )
+    .await;
+    assert_eq!(
+        target
+            .repository()
+            .release(id.clone(), &a, Some(at(130)), at(101))
+            .await
+            .unwrap(),
+        WriteOutcome::Written
+    );
+    let row = target.row(&id).await;
+    assert_eq!(row.status.as_deref(), Some("pending"));
+    assert_eq!(row.attempts, 1);
+    assert_eq!(row.last_error, None);
+    assert_eq!((row.locked_by, row.locked_until), (None, None));
+    let early = target
+        .repository()
+        .claim(claim_request(&a, 10, at(129), at(200)))
+        .await
+        .unwrap();
+    assert!(early.is_empty(), "claimed before its time: {early:?}");
+    let due = target
+        .repository()
+        .claim(claim_request(&a, 10, at(130), at(200)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&due), set(&[&id]));
+    assert_eq!(due[0].attempts, 2);
 }
 
 /// Rows whose lease ran out go back to `pending`, or to `error` once their
@@ -1484,7 +1525,10 @@ pub async fn guarded_writes_refuse_rows_leased_to_another_worker<T: ConformanceT
         WriteOutcome::LeaseLost
     );
     assert_eq!(
-        repository.release(id.clone(), &b, at(105)).await.unwrap(),
+        repository
+            .release(id.clone(), &b, None, at(105))
+            .await
+            .unwrap(),
         WriteOutcome::LeaseLost
     );
     assert_eq!(target.row(&id).await, before, "nothing written");
@@ -1522,7 +1566,7 @@ pub async fn guarded_writes_refuse_rows_leased_to_another_worker<T: ConformanceT
     let unknown = target.absent_id();
     assert_eq!(
         repository
-            .release(unknown.clone(), &b, at(203))
+            .release(unknown.clone(), &b, None, at(203))
             .await
             .unwrap(),
         WriteOutcome::LeaseLost

@@ -4,7 +4,8 @@
 //!
 //! Each server listens on port 443 of a loopback address `127.x.y.z` chosen
 //! at random (tests run in parallel processes; a taken address is retried),
-//! with a CA and a leaf certificate made at start-up. Sites are chosen by
+//! with a CA and a leaf certificate made at start-up (and, if asked, on
+//! port 80 with plain HTTP, or on that port alone). Sites are chosen by
 //! the `Host` header. The responder is a minimal HTTP/1.1 one written here,
 //! one request per connection unless asked to keep connections alive, so
 //! hostile answers (a body that never ends or trickles, garbage, a hang-up)
@@ -28,6 +29,7 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -277,6 +279,8 @@ pub struct FixtureBuilder {
     response_delay: Duration,
     keep_alive: Option<Duration>,
     pages: Vec<((String, String), Site)>,
+    plain_http: bool,
+    without_https: bool,
 }
 
 impl FixtureBuilder {
@@ -321,6 +325,22 @@ impl FixtureBuilder {
         self
     }
 
+    /// Serves the same sites over plain HTTP on port 80 of the server's
+    /// address as well (requests of both are counted together).
+    pub fn plain_http(mut self) -> FixtureBuilder {
+        self.plain_http = true;
+        self
+    }
+
+    /// Listens on nothing but port 80 (see [`FixtureBuilder::plain_http`]):
+    /// a connection to port 443 is refused, as by a site that has no
+    /// HTTPS.
+    pub fn only_plain_http(mut self) -> FixtureBuilder {
+        self.plain_http = true;
+        self.without_https = true;
+        self
+    }
+
     /// Serves `site` for requests to `path` (exactly, query included) of
     /// `host`, ahead of the host's [`FixtureBuilder::site`] answer, which
     /// every other path of the host still gets (a 404 without one). Its
@@ -332,16 +352,35 @@ impl FixtureBuilder {
         self
     }
 
-    /// Binds a random loopback address on port 443, makes the certificates
-    /// and starts serving on the current tokio runtime.
+    /// Binds a random loopback address on port 443 (and 80 with
+    /// [`FixtureBuilder::plain_http`]), makes the certificates and starts
+    /// serving on the current tokio runtime.
     ///
     /// # Errors
     ///
     /// When no address could be bound (other than taken ones, which are
     /// retried) or the certificates could not be made or written.
     pub async fn start(self) -> io::Result<FixtureServer> {
-        let listener = bind_random_loopback().await?;
-        let ip = listener.local_addr()?.ip();
+        let ports: Vec<u16> = [
+            (!self.without_https).then_some(443),
+            self.plain_http.then_some(80),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let mut listeners = bind_random_loopback_ports(&ports).await?.into_iter();
+        let https_listener = if self.without_https {
+            None
+        } else {
+            listeners.next()
+        };
+        let http_listener = listeners.next();
+        let ip = https_listener
+            .as_ref()
+            .or(http_listener.as_ref())
+            .ok_or_else(|| io::Error::other("no port to listen on"))?
+            .local_addr()?
+            .ip();
         let mut hosts: Vec<String> = self.sites.iter().map(|(host, _)| host.clone()).collect();
         for ((host, _), _) in &self.pages {
             if !hosts.contains(host) {
@@ -382,8 +421,24 @@ impl FixtureBuilder {
             keep_alive: self.keep_alive,
             requests: Mutex::new(HashMap::new()),
             first_connections: Mutex::new(HashMap::new()),
+            in_flight: AtomicUsize::new(0),
+            peak_in_flight: AtomicUsize::new(0),
         });
-        let task = tokio::spawn(serve(listener, acceptor, Arc::clone(&state)));
+        let plain_state = Arc::clone(&state);
+        let tls_state = Arc::clone(&state);
+        let task = tokio::spawn(async move {
+            let https = async move {
+                if let Some(listener) = https_listener {
+                    serve(listener, Some(acceptor), tls_state).await;
+                }
+            };
+            let http = async move {
+                if let Some(listener) = http_listener {
+                    serve(listener, None, plain_state).await;
+                }
+            };
+            tokio::join!(https, http);
+        });
         Ok(FixtureServer {
             ip,
             ca_pem,
@@ -415,6 +470,27 @@ struct State {
     requests: Mutex<HashMap<String, Vec<RecordedRequest>>>,
     /// When the first connection that asked for each host was accepted.
     first_connections: Mutex<HashMap<String, SystemTime>>,
+    /// Requests being answered now, on every host (the server is one
+    /// address), and the most there ever were at once.
+    in_flight: AtomicUsize,
+    peak_in_flight: AtomicUsize,
+}
+
+/// One request counted in flight until its answer is written.
+struct InFlight<'a>(&'a State);
+
+impl<'a> InFlight<'a> {
+    fn enter(state: &'a State) -> InFlight<'a> {
+        let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        state.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(state)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl State {
@@ -493,6 +569,12 @@ impl FixtureServer {
             extra_root_certificates: vec![self.ca_pem_path().to_owned()],
             ..FetchSettings::default()
         }
+    }
+
+    /// The most requests the server (one address, every site on it) was
+    /// answering at once.
+    pub fn peak_concurrent_requests(&self) -> usize {
+        self.state.peak_in_flight.load(Ordering::SeqCst)
     }
 
     /// How many requests reached the site `host` (hang-ups and garbage
@@ -671,14 +753,29 @@ pub async fn closed_address() -> io::Result<IpAddr> {
 }
 
 async fn bind_random_loopback() -> io::Result<TcpListener> {
+    bind_random_loopback_ports(&[443])
+        .await?
+        .pop()
+        .ok_or_else(|| io::Error::other("no listener"))
+}
+
+/// Listeners on each of `ports` of one random loopback address, in order.
+async fn bind_random_loopback_ports(ports: &[u16]) -> io::Result<Vec<TcpListener>> {
     let mut last_error = None;
-    for _ in 0..64 {
+    'addresses: for _ in 0..64 {
         let ip = random_loopback();
-        match TcpListener::bind(SocketAddr::new(ip, 443)).await {
-            Ok(listener) => return Ok(listener),
-            Err(error) if error.kind() == io::ErrorKind::AddrInUse => last_error = Some(error),
-            Err(error) => return Err(error),
+        let mut listeners = Vec::with_capacity(ports.len());
+        for &port in ports {
+            match TcpListener::bind(SocketAddr::new(ip, port)).await {
+                Ok(listener) => listeners.push(listener),
+                Err(error) if error.kind() == io::ErrorKind::AddrInUse => {
+                    last_error = Some(error);
+                    continue 'addresses;
+                }
+                Err(error) => return Err(error),
+            }
         }
+        return Ok(listeners);
     }
     Err(last_error.unwrap_or_else(|| io::Error::other("no free loopback address")))
 }
@@ -742,7 +839,8 @@ impl Certificates {
     }
 }
 
-async fn serve(listener: TcpListener, acceptor: TlsAcceptor, state: Arc<State>) {
+/// Accepts connections for ever: TLS ones with `acceptor`, else plain.
+async fn serve(listener: TcpListener, acceptor: Option<TlsAcceptor>, state: Arc<State>) {
     // Connections live in the JoinSet so that aborting this task (when the
     // server is dropped) aborts them too.
     let mut connections = JoinSet::new();
@@ -761,17 +859,29 @@ async fn serve(listener: TcpListener, acceptor: TlsAcceptor, state: Arc<State>) 
     }
 }
 
-async fn handle(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
+async fn handle(stream: TcpStream, acceptor: Option<TlsAcceptor>, state: Arc<State>) {
     let accepted_at = SystemTime::now();
+    let Some(acceptor) = acceptor else {
+        return converse(stream, &state, accepted_at).await;
+    };
     // Errors end the connection: the client under test sees a broken
     // connection, which is what it would see from a real server.
-    let Ok(Ok(mut tls)) = tokio::time::timeout(REQUEST_TIMEOUT, acceptor.accept(stream)).await
-    else {
+    let Ok(Ok(tls)) = tokio::time::timeout(REQUEST_TIMEOUT, acceptor.accept(stream)).await else {
         return;
     };
+    converse(tls, &state, accepted_at).await;
+}
+
+/// Answers the requests of one connection, TLS or plain.
+async fn converse<S: AsyncReadExt + AsyncWriteExt + Unpin>(
+    mut stream: S,
+    state: &State,
+    accepted_at: SystemTime,
+) {
     let mut wait = REQUEST_TIMEOUT;
-    while let Ok(Ok(Some(request))) = tokio::time::timeout(wait, read_request(&mut tls)).await {
-        let Some(answer) = answer(&state, request, accepted_at) else {
+    while let Ok(Ok(Some(request))) = tokio::time::timeout(wait, read_request(&mut stream)).await {
+        let _counted = InFlight::enter(state);
+        let Some(answer) = answer(state, request, accepted_at) else {
             return;
         };
         if !state.response_delay.is_zero() {
@@ -786,7 +896,7 @@ async fn handle(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
             }
         );
         let keep_alive = state.keep_alive.filter(|_| reusable);
-        if write_answer(&mut tls, answer, keep_alive.is_some())
+        if write_answer(&mut stream, answer, keep_alive.is_some())
             .await
             .is_err()
         {
@@ -797,7 +907,7 @@ async fn handle(stream: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
             None => break,
         }
     }
-    let _ = tls.shutdown().await;
+    let _ = stream.shutdown().await;
 }
 
 /// Records `request` and picks its answer; `None` when the state is
@@ -1001,6 +1111,8 @@ mod tests {
             keep_alive: None,
             requests: Mutex::new(HashMap::new()),
             first_connections: Mutex::new(HashMap::new()),
+            in_flight: AtomicUsize::new(0),
+            peak_in_flight: AtomicUsize::new(0),
         };
         assert!(state.site("d1.bench.test").is_some());
         assert!(state.site("a.b.bench.test").is_some());

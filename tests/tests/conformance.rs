@@ -33,6 +33,7 @@ macro_rules! conformance_tests {
                 fail_records_a_capped_error_and_clears_the_lease,
                 retry_later_requeues_until_the_retry_time,
                 release_gives_the_row_back_without_counting_the_attempt,
+                release_until_a_time_keeps_the_row_back_until_then,
                 rescue_requeues_expired_leases_and_fails_spent_ones,
                 guarded_writes_refuse_rows_leased_to_another_worker,
                 enqueue_adds_new_names_and_reports_the_rest,

@@ -11,6 +11,7 @@ use scheduler_http_extractor::{
     DEFAULT_USER_AGENT, FetchSettings, HttpExtractor, HttpExtractorError, ProxyUrl, ResolveRule,
     Url,
 };
+use scheduler_tests::dns_fixture::DnsFixture;
 use scheduler_tests::https_fixture::{ConnectProxy, FixtureServer, Site, closed_address};
 
 fn page(title: &str) -> String {
@@ -510,7 +511,7 @@ async fn a_short_page_is_read_whole() {
 
 #[tokio::test]
 async fn a_name_resolving_to_loopback_through_the_system_is_refused() {
-    // No resolve rule: `localhost` goes through the system resolver.
+    // No resolve rule: `localhost` goes through the resolver.
     let http = extractor(FetchSettings {
         retries: 0,
         ..FetchSettings::default()
@@ -636,8 +637,12 @@ async fn a_certificate_from_an_unknown_ca_is_a_permanent_tls_failure() {
 
 #[tokio::test]
 async fn a_name_that_does_not_exist_is_a_permanent_dns_failure() {
+    // The names are looked up at a local server that knows none of them,
+    // not at the host's DNS.
+    let dns = DnsFixture::builder().start().await.unwrap();
     let http = extractor(FetchSettings {
         retries: 0,
+        nameservers: vec![dns.nameserver()],
         ..FetchSettings::default()
     });
 

@@ -380,7 +380,7 @@ mod worker_through_the_pooler {
                         .await
                         .map(|outcome| ("retry_later", outcome)),
                     3 if released.insert(domain.id.clone()) => repository
-                        .release(domain.id.clone(), &worker, now)
+                        .release(domain.id.clone(), &worker, None, now)
                         .await
                         .map(|outcome| ("release", outcome)),
                     1 => repository
@@ -660,7 +660,7 @@ mod worker_through_the_pooler {
         measure!(
             "release",
             1,
-            repository.release(claimed[3].id.clone(), &worker, now)
+            repository.release(claimed[3].id.clone(), &worker, None, now)
         );
         measure!("rescue_expired", 1, repository.rescue_expired(now, 3));
         // The whole report is one snapshot: one transaction.
@@ -765,7 +765,7 @@ mod application_through_the_pooler {
 
     use chrono::Utc;
     use scheduler_application::{
-        BatchProcessor, BatchSummary, Polling, Scheduler, SchedulerSettings, SystemClock,
+        DomainProcessor, Outcomes, Polling, Scheduler, SchedulerSettings, SystemClock,
     };
     use scheduler_domain::{
         DomainName, DomainRepository, ExtractionError, MetadataExtractor, SiteMetadata, WorkerId,
@@ -879,7 +879,7 @@ mod application_through_the_pooler {
         )
         .await;
 
-        let processor = BatchProcessor::new(
+        let processor = DomainProcessor::new(
             Arc::new(repository),
             Arc::new(PageForEveryDomain),
             Arc::new(SystemClock),
@@ -995,7 +995,7 @@ mod application_through_the_pooler {
         for worker in 0..WORKERS {
             let repository = SeaOrmRepository::connect(&settings).await.unwrap();
             let extractor = HttpExtractor::new(server.fetch_settings()).unwrap();
-            let processor = BatchProcessor::new(
+            let processor = DomainProcessor::new(
                 Arc::new(repository),
                 Arc::new(extractor),
                 Arc::new(SystemClock),
@@ -1024,13 +1024,13 @@ mod application_through_the_pooler {
                 tokio::spawn(async move { scheduler.drain(&shutdown).await })
             })
             .collect();
-        let mut totals = BatchSummary::default();
+        let mut totals = Outcomes::default();
         let mut per_worker = Vec::new();
-        let mut batches = 0;
+        let mut claims_with_rows = 0;
         for run in runs {
             let drained = run.await.unwrap().unwrap();
             per_worker.push(drained.totals.claimed);
-            batches += drained.batches;
+            claims_with_rows += drained.claims;
             totals.absorb(&drained.totals);
         }
         let elapsed = started.elapsed();
@@ -1038,14 +1038,14 @@ mod application_through_the_pooler {
         // The SQL the workers sent, one simple query each: a write per
         // domain, a claim per batch plus the empty claim that ends each
         // drain loop, a rescue sweep per worker.
-        let claims = batches + WORKERS * INSTANCES;
+        let claims = claims_with_rows + WORKERS * INSTANCES;
         let sql_queries = (total + claims + WORKERS) as u64;
 
         eprintln!(
-            "{WORKERS} workers x {INSTANCES} batch loops through PgBouncer \
+            "{WORKERS} workers x {INSTANCES} claimers through PgBouncer \
              ({} server connections): {total} domains in {elapsed:.2?}: \
              {} completed, {} error, {} retried, {} unrecorded; \
-             claimed per worker {per_worker:?}; {batches} batches; \
+             claimed per worker {per_worker:?}; {claims_with_rows} claims took rows; \
              {sql_queries} simple queries ({total} writes, {claims} claims, {WORKERS} rescues) = \
              {:.3} per domain; {} pooler round trips with the pool's health checks \
              ({:.2} per domain)",

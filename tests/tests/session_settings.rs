@@ -93,7 +93,7 @@ async fn exercise(repository: &SeaOrmRepository) {
         .await
         .unwrap();
     repository
-        .release(claimed[3].id.clone(), &a, at(101))
+        .release(claimed[3].id.clone(), &a, None, at(101))
         .await
         .unwrap();
     assert_eq!(

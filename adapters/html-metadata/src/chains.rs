@@ -1,15 +1,15 @@
 //! The fallback chains of the fields real pages most often leave empty:
-//! description, image, site name and the site's icon. Each reads only the
-//! walk's lists; `docs/extraction.md` gives every chain in order.
+//! description, image, site name and logo. Each reads only the walk's
+//! lists; `docs/extraction.md` gives every chain in order.
 
 use std::sync::LazyLock;
 
 use aho_corasick::AhoCorasick;
 
+use crate::collected::{Collected, ContentImage};
 use crate::jsonld::LinkedData;
-use crate::text::{MAX_DESCRIPTION, MAX_NAME, clean};
-use crate::walk::{self, Collected, ContentImage, Link};
-use crate::{Resolver, meta_url, meta_value};
+use crate::resolve::Resolver;
+use crate::text::{MAX_DESCRIPTION, MAX_NAME, case_insensitive, clean};
 
 /// A shorter prefix says too little to call two descriptions the same text.
 const MIN_COMPLETED_STEM: usize = 16;
@@ -38,7 +38,7 @@ pub(crate) fn description(
         "dc.description",
     ]
     .iter()
-    .filter_map(|key| meta_value(collected, key, MAX_DESCRIPTION))
+    .filter_map(|key| collected.meta_value(key, MAX_DESCRIPTION))
     .chain(
         linked
             .description
@@ -73,7 +73,7 @@ fn is_boilerplate(text: &str, names: &[Option<&str>]) -> bool {
 }
 
 static BOILERPLATE: LazyLock<AhoCorasick> = LazyLock::new(|| {
-    walk::case_insensitive(&[
+    case_insensitive(&[
         "default description",
         "just another wordpress site",
         "this is a default",
@@ -130,7 +130,7 @@ pub(crate) fn image(
         "twitter:image:src",
     ]
     .iter()
-    .find_map(|key| meta_url(collected, key, resolver))
+    .find_map(|key| collected.meta_url(key, resolver))
     .or_else(|| {
         linked
             .image
@@ -144,7 +144,7 @@ pub(crate) fn image(
             .filter(|link| link.rel.iter().any(|rel| rel == "image_src"))
             .find_map(|link| resolver.resolve(&link.href))
     })
-    .or_else(|| meta_url(collected, "image", resolver))
+    .or_else(|| collected.meta_url("image", resolver))
     .or_else(|| {
         collected
             .itemprop_images
@@ -202,12 +202,13 @@ pub(crate) fn site_name(
 ) -> Option<String> {
     let linked_name =
         |name: &Option<String>| name.as_deref().and_then(|name| clean(name, MAX_NAME));
-    meta_value(collected, "og:site_name", MAX_NAME)
+    collected
+        .meta_value("og:site_name", MAX_NAME)
         .or_else(|| linked_name(&linked.publisher_name))
         .or_else(|| linked_name(&linked.website_name))
         .or_else(|| linked_name(&linked.organization_name))
-        .or_else(|| meta_value(collected, "application-name", MAX_NAME))
-        .or_else(|| meta_value(collected, "apple-mobile-web-app-title", MAX_NAME))
+        .or_else(|| collected.meta_value("application-name", MAX_NAME))
+        .or_else(|| collected.meta_value("apple-mobile-web-app-title", MAX_NAME))
         .or_else(|| title_site_name(title?, host?))
 }
 
@@ -262,138 +263,40 @@ fn names_host(part: &str, label: &str) -> bool {
             || label.starts_with(&folded) && folded.chars().count() >= 3)
 }
 
-/// Icons above this edge gain nothing in a list and cost bytes: among them
-/// the one nearest this size is best.
-const ICON_TARGET_EDGE: u32 = 256;
-/// The size Apple's guidelines give a touch icon that does not say.
-const TOUCH_ICON_DEFAULT_EDGE: u32 = 180;
-/// The first iPhone's touch icon size.
-const LEGACY_TOUCH_ICON_EDGE: u32 = 57;
-/// A browser icon that does not say is usually the 16 or 32 px one.
-const UNSIZED_ICON_EDGE: u32 = 32;
+/// The organisation's logo in JSON-LD, `og:logo`, then a logo image in the
+/// page's header.
+pub(crate) fn logo(
+    collected: &Collected,
+    linked: &LinkedData,
+    resolver: &Resolver,
+) -> Option<String> {
+    linked
+        .organization_logo
+        .as_deref()
+        .and_then(|logo| resolver.resolve(logo))
+        .or_else(|| collected.meta_url("og:logo", resolver))
+        .or_else(|| header_logo(collected, resolver))
+}
 
-/// The site's best square icon for a list: among `icon` and
-/// `apple-touch-icon` links, the largest up to [`ICON_TARGET_EDGE`] (an SVG
-/// counts as that size), then the smallest above it.
-pub(crate) fn site_icon(collected: &Collected, resolver: &Resolver) -> Option<String> {
-    // Where touch icons come in declared sizes, the one without is the
-    // legacy 57 px fallback of the old iOS convention.
-    let unsized_touch_edge = if collected
-        .links
-        .iter()
-        .any(|link| is_touch_icon(link) && crate::largest_size(link.sizes.as_deref()) > 0)
-    {
-        LEGACY_TOUCH_ICON_EDGE
-    } else {
-        TOUCH_ICON_DEFAULT_EDGE
+/// WordPress's `custom-logo`, then a logo image in the header or branding
+/// area (an `<img>` whose class, id, alt or file name, or a containing
+/// element's class or id, says logo).
+fn header_logo(collected: &Collected, resolver: &Resolver) -> Option<String> {
+    let custom = collected.images.iter().find(|image| image.custom_logo);
+    let branded = || {
+        collected
+            .images
+            .iter()
+            .find(|image| image.says_logo && image.in_branding)
     };
-    let mut best: Option<(u32, String)> = None;
-    for link in &collected.links {
-        let Some(edge) = icon_edge(link, unsized_touch_edge) else {
-            continue;
-        };
-        let Some(url) = resolver.resolve(&link.href) else {
-            continue;
-        };
-        let score = icon_score(edge);
-        if best
-            .as_ref()
-            .is_none_or(|(best_score, _)| score > *best_score)
-        {
-            best = Some((score, url));
-        }
-    }
-    best.map(|(_, url)| url)
-}
-
-/// The edge an icon link offers, or `None` when it is no full-colour icon
-/// (a `mask-icon` is a monochrome silhouette).
-fn icon_edge(link: &Link, unsized_touch_edge: u32) -> Option<u32> {
-    let touch = is_touch_icon(link);
-    if !touch && !link.rel.iter().any(|rel| rel == "icon") {
-        return None;
-    }
-    let path = link.href.split(['?', '#']).next().unwrap_or_default();
-    let svg = path.to_ascii_lowercase().ends_with(".svg")
-        || link
-            .media_type
-            .as_deref()
-            .is_some_and(|kind| kind.trim().eq_ignore_ascii_case("image/svg+xml"));
-    let declared = crate::largest_size(link.sizes.as_deref());
-    Some(if svg || declared >= crate::SCALABLE_ICON_EDGE {
-        ICON_TARGET_EDGE
-    } else if declared > 0 {
-        declared
-    } else if let Some(named) = size_in_file_name(&link.href) {
-        named
-    } else if touch {
-        unsized_touch_edge
-    } else {
-        UNSIZED_ICON_EDGE
-    })
-}
-
-fn is_touch_icon(link: &Link) -> bool {
-    link.rel
-        .iter()
-        .any(|rel| rel == "apple-touch-icon" || rel == "apple-touch-icon-precomposed")
-}
-
-/// Higher is better: up to the target, bigger is better. A larger icon
-/// ranks just above an unsized touch icon (it scales down well but costs
-/// bytes); a very large one (an app-store artwork) only above the small
-/// browser icons.
-fn icon_score(edge: u32) -> u32 {
-    const LARGE_EDGE: u32 = 512;
-    const SMALL_EDGE: u32 = 64;
-    if edge <= ICON_TARGET_EDGE {
-        edge * 4
-    } else if edge <= LARGE_EDGE {
-        TOUCH_ICON_DEFAULT_EDGE * 4 + 2
-    } else {
-        SMALL_EDGE * 4 + 1
-    }
-}
-
-/// The size a file name states (`apple-touch-icon-57x57.png`), for links
-/// that leave out `sizes`: an old 57 px touch icon is no 180 px one.
-fn size_in_file_name(href: &str) -> Option<u32> {
-    let path = href.split(['?', '#']).next().unwrap_or_default();
-    let name = path.rsplit('/').next().unwrap_or_default();
-    name.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter_map(|part| {
-            let (width, height) = part.split_once(['x', 'X'])?;
-            let (width, height) = (width.parse::<u32>().ok()?, height.parse::<u32>().ok()?);
-            (width == height && width > 0).then_some(width)
-        })
-        .next()
+    custom
+        .or_else(branded)
+        .and_then(|image| resolver.resolve(&image.src))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn icons_rank_larger_up_to_the_target_then_nearer_it() {
-        assert!(icon_score(192) > icon_score(180));
-        assert!(icon_score(256) > icon_score(512));
-        assert!(icon_score(192) > icon_score(1024));
-        assert!(icon_score(512) > icon_score(4096));
-        assert!(icon_score(512) > icon_score(180));
-        assert!(icon_score(4096) > icon_score(32));
-        assert!(icon_score(180) > icon_score(1024));
-    }
-
-    #[test]
-    fn file_names_tell_the_size_of_unsized_icons() {
-        assert_eq!(
-            size_in_file_name("/icons/apple-touch-icon-57x57-precomposed.png?v=2"),
-            Some(57)
-        );
-        assert_eq!(size_in_file_name("/favicons/152x152.png"), Some(152));
-        assert_eq!(size_in_file_name("/img/banner-728x90.png"), None);
-        assert_eq!(size_in_file_name("/apple-touch-icon.png"), None);
-    }
 
     #[test]
     fn host_labels_skip_second_level_registries() {

@@ -5,24 +5,39 @@
 //! wins, then the `charset` of the `Content-Type` header, then a prescan of
 //! the first 1024 bytes for `<meta charset>` or
 //! `<meta http-equiv="content-type" content="...; charset=...">`. With none of
-//! those, valid UTF-8 is read as UTF-8 and anything else as windows-1252 (the
-//! standard's default for most locales).
+//! those, valid UTF-8 is read as UTF-8, and other bytes in the encoding that
+//! chardetng (Firefox's detector) guesses from them and the host's top-level
+//! domain, as a browser does for an unlabelled page.
 
 use std::borrow::Cow;
 
+use chardetng::{EncodingDetector, Iso2022JpDetection, Utf8Detection};
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252, X_USER_DEFINED};
 
 /// How many bytes the `<meta>` prescan looks at, as browsers do.
 const PRESCAN_BYTES: usize = 1024;
 /// How far a page that is not UTF-8 and declares nothing early is searched.
 const LATE_PRESCAN_BYTES: usize = 64 * 1024;
+/// How much of an undeclared page the detector reads past its first
+/// non-ASCII byte (the ASCII before it costs next to nothing). The detector
+/// takes about 90 µs a KiB of text, so this keeps a guess under a
+/// millisecond, a third of an average page's parse; a few thousand
+/// characters are plenty for it, and the title and description, where a
+/// wrong guess shows, come early.
+const DETECTOR_BYTES: usize = 8 * 1024;
 
 /// Decodes `body`, choosing the encoding from the BOM, the `Content-Type`
-/// header value and the document's own `<meta>` declarations.
-pub(crate) fn decode<'a>(body: &'a [u8], content_type: Option<&str>) -> Cow<'a, str> {
+/// header value and the document's own `<meta>` declarations, or for a page
+/// that declares none, from its bytes; `host` (the page's domain) hints at
+/// the language of an undeclared page.
+pub(crate) fn decode<'a>(
+    body: &'a [u8],
+    content_type: Option<&str>,
+    host: Option<&str>,
+) -> Cow<'a, str> {
     let (encoding, bom_length) = match Encoding::for_bom(body) {
         Some((encoding, length)) => (encoding, length),
-        None => (sniff(body, content_type), 0),
+        None => (sniff(body, content_type, host), 0),
     };
     let (text, _had_errors) = encoding.decode_without_bom_handling(&body[bom_length..]);
     text
@@ -35,7 +50,7 @@ pub(crate) fn decode<'a>(body: &'a [u8], content_type: Option<&str>) -> Cow<'a, 
 /// that are all valid UTF-8, it is UTF-8. Servers that stamp every response
 /// `charset=iso-8859-1` and templates with a stale `<meta charset>` are
 /// common, while legacy-encoded text that happens to be valid UTF-8 is not.
-fn sniff(body: &[u8], content_type: Option<&str>) -> &'static Encoding {
+fn sniff(body: &[u8], content_type: Option<&str>, host: Option<&str>) -> &'static Encoding {
     let declared = content_type
         .and_then(charset_parameter)
         .and_then(label)
@@ -53,8 +68,36 @@ fn sniff(body: &[u8], content_type: Option<&str>) -> &'static Encoding {
         None if is_utf8 => UTF_8,
         // Pages reformatted by tools or with long heads declare the charset
         // late; for bytes that are not UTF-8 a late declaration beats a guess.
-        None => prescan(&body[..body.len().min(LATE_PRESCAN_BYTES)]).unwrap_or(WINDOWS_1252),
+        None => prescan(&body[..body.len().min(LATE_PRESCAN_BYTES)])
+            .unwrap_or_else(|| guess(body, host)),
     }
+}
+
+/// chardetng's guess for bytes that declare no encoding and are not UTF-8.
+///
+/// UTF-8 stays a possible answer, unlike in a browser (which must not let
+/// pages come to rely on detected UTF-8): a UTF-8 page with a stray invalid
+/// byte after the part read is UTF-8, not mojibake. ISO-2022-JP is not, as
+/// in a browser: its bytes are ASCII, which never reaches here.
+fn guess(body: &[u8], host: Option<&str>) -> &'static Encoding {
+    let first_non_ascii = body.iter().position(|b| !b.is_ascii()).unwrap_or(0);
+    let end = body.len().min(first_non_ascii + DETECTOR_BYTES);
+    let mut detector = EncodingDetector::new(Iso2022JpDetection::Deny);
+    detector.feed(&body[..end], end == body.len());
+    let tld = host.and_then(top_level_domain);
+    detector.guess(tld.map(str::as_bytes), Utf8Detection::Allow)
+}
+
+/// The rightmost label of `host` as chardetng takes it (lower-case ASCII,
+/// Punycode, no dot), or `None` for anything else: chardetng panics on a
+/// label it cannot read, and an IP address has no top-level domain.
+fn top_level_domain(host: &str) -> Option<&str> {
+    let label = host.trim_end_matches('.').rsplit('.').next()?;
+    let readable = !label.is_empty()
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    (readable && !label.bytes().all(|b| b.is_ascii_digit())).then_some(label)
 }
 
 /// A body cut at a size cap may end inside a multi-byte sequence; that alone
@@ -214,7 +257,7 @@ mod tests {
     fn header_charset_decodes_latin1_bytes() {
         let body = b"<p>caf\xe9</p>";
         assert_eq!(
-            decode(body, Some("text/html; charset=ISO-8859-1")),
+            decode(body, Some("text/html; charset=ISO-8859-1"), None),
             "<p>café</p>"
         );
     }
@@ -223,7 +266,7 @@ mod tests {
     fn byte_order_mark_wins_over_the_header() {
         let body = b"\xef\xbb\xbf<p>caf\xc3\xa9</p>";
         assert_eq!(
-            decode(body, Some("text/html; charset=windows-1252")),
+            decode(body, Some("text/html; charset=windows-1252"), None),
             "<p>café</p>"
         );
     }
@@ -232,19 +275,19 @@ mod tests {
     fn meta_charset_in_the_first_kilobyte_is_used() {
         let body =
             b"<html><head><meta charset=\"windows-1251\"><title>\xcf\xf0\xe8\xe2\xe5\xf2</title>";
-        assert!(decode(body, None).contains("Привет"));
+        assert!(decode(body, None, None).contains("Привет"));
     }
 
     #[test]
     fn http_equiv_content_type_declares_the_charset() {
         let body = b"<!-- <meta charset=utf-8> --><meta http-equiv='Content-Type' content='text/html; charset=shift_jis'><p>\x93\xfa\x96\x7b</p>";
-        assert!(decode(body, Some("text/html")).contains("日本"));
+        assert!(decode(body, Some("text/html"), None).contains("日本"));
     }
 
     #[test]
     fn declared_legacy_charset_with_utf8_bytes_is_read_as_utf8() {
         let body = "<meta charset=iso-8859-15><p>pasó</p>".as_bytes();
-        assert!(decode(body, Some("text/html; charset=iso-8859-1")).contains("pasó"));
+        assert!(decode(body, Some("text/html; charset=iso-8859-1"), None).contains("pasó"));
     }
 
     #[test]
@@ -252,23 +295,49 @@ mod tests {
         let mut body = b"<html><head>".to_vec();
         body.extend(std::iter::repeat_n(b' ', 2000));
         body.extend(b"<meta charset=gb2312><title>\xc4\xe3\xba\xc3</title>");
-        assert!(decode(&body, None).contains("你好"));
+        assert!(decode(&body, None, None).contains("你好"));
     }
 
     #[test]
-    fn undeclared_non_utf8_bytes_fall_back_to_windows_1252() {
-        assert_eq!(decode(b"na\xefve", None), "naïve");
+    fn undeclared_latin_bytes_are_read_as_windows_1252() {
+        assert_eq!(
+            decode(
+                b"<p>Une id\xe9e na\xefve, \xe7a co\xfbte cher \xe0 No\xebl.</p>",
+                None,
+                None
+            ),
+            "<p>Une idée naïve, ça coûte cher à Noël.</p>"
+        );
     }
 
     #[test]
     fn utf8_cut_inside_a_character_is_still_utf8() {
         let body = "été".as_bytes();
-        assert!(decode(&body[..body.len() - 1], None).starts_with("ét"));
+        assert!(decode(&body[..body.len() - 1], None, None).starts_with("ét"));
     }
 
     #[test]
     fn declared_utf16_in_ascii_bytes_means_utf8() {
         let body = "<meta charset=utf-16><p>é</p>".as_bytes();
-        assert!(decode(body, None).contains('é'));
+        assert!(decode(body, None, None).contains('é'));
+    }
+
+    #[test]
+    fn only_a_readable_top_level_domain_is_a_hint() {
+        assert_eq!(top_level_domain("www.knigi.ru"), Some("ru"));
+        assert_eq!(top_level_domain("pan.example.jp."), Some("jp"));
+        assert_eq!(top_level_domain("xn--80aswg.xn--p1ai"), Some("xn--p1ai"));
+        assert_eq!(top_level_domain("localhost"), Some("localhost"));
+        assert_eq!(top_level_domain("192.168.0.1"), None);
+        assert_eq!(top_level_domain("Example.COM"), None);
+        assert_eq!(top_level_domain(""), None);
+    }
+
+    #[test]
+    fn undeclared_utf8_with_a_stray_byte_past_the_sample_is_utf8() {
+        let mut body = "<p>Привет, мир</p>".as_bytes().to_vec();
+        body.extend("é".repeat(DETECTOR_BYTES).as_bytes());
+        body.extend(b"\xff");
+        assert!(decode(&body, None, None).starts_with("<p>Привет, мир</p>"));
     }
 }

@@ -8,9 +8,9 @@
 
 use url::Url;
 
-use crate::Resolver;
-use crate::contacts::percent_decode;
-use crate::walk::Anchor;
+use crate::collected::Anchor;
+use crate::resolve::Resolver;
+use crate::text::percent_decode;
 
 /// How strongly a word says "the contact details are here".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -11,6 +11,8 @@ use std::sync::LazyLock;
 use phonenumber::country;
 use regex::Regex;
 
+use crate::text::percent_decode;
+
 /// Shape of an address in text: the boundaries are checked by hand, since
 /// the regex crate has no look-behind.
 static EMAIL_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
@@ -482,27 +484,4 @@ fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> 
     let head = text.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
         .then(|| &text[prefix.len()..])
-}
-
-/// Percent-decoding for `mailto:` and `tel:` links; invalid sequences stay
-/// as written.
-pub(crate) fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text
-                .get(i + 1..i + 3)
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok());
-            if let Some(byte) = hex {
-                decoded.push(byte);
-                i += 3;
-                continue;
-            }
-        }
-        decoded.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
 }

@@ -1,128 +1,77 @@
 //! Extracts a [`SiteMetadata`] from the bytes of an HTML page: title,
 //! description, language, canonical URL, site name, images, favicon, logo,
-//! contact e-mails and phones, social profiles, WordPress details and the
-//! technologies the page runs on.
+//! contact e-mails and phones, social profiles, WordPress details, the
+//! technologies the page runs on, and whether the page is the site's own
+//! or a placeholder (parked, suspended, a bot challenge, ...).
 //!
-//! No network and no state: [`extract`] decodes the bytes with the right
-//! charset, parses them once with kuchikiki, walks the tree once to collect
-//! everything the extractors need, and runs the technology rules in one pass
-//! over the collected signals. `docs/extraction.md` lists each field's
-//! sources in order and the precision rules.
+//! No network and no state. One extraction runs one way through the crate:
+//! decode the bytes with the right charset, parse them once with kuchikiki,
+//! walk the tree once to collect everything later steps read, then the
+//! fields, the contacts, the social profiles, one pass of the technology
+//! rules over the collected signals, and the page's kind. No step after the
+//! walk touches the tree, and no module calls back into this file.
+//! `docs/extraction.md` lists each field's sources in order and the
+//! precision rules.
 //!
 //! # Layout
 //!
-//! - `charset`: BOM, `Content-Type` header and `<meta>` prescan into text.
-//! - `walk`: the single tree walk; produces `Collected`.
-//! - `text`: cleaning of values (whitespace, entities, length caps) and
-//!   language tags.
+//! - this file: the public API and the pipeline, step by step.
+//! - `page`: the input ([`Page`]) and [`is_html`].
+//! - `charset`: BOM, `Content-Type` header and `<meta>` prescan, else
+//!   chardetng's guess: the bytes into text.
+//! - `parse`: the text into a tree, within a time budget.
+//! - `walk`: the single tree walk; fills a `Collected` (`walk::classify`:
+//!   what an element says about itself; `walk::scope`: what each open
+//!   element changed).
+//! - `collected`: what the walk collects, and the `<meta>` lookups over it.
+//! - `resolve`: links against the final URL and `<base href>`.
+//! - `text`: cleaning of values (whitespace, entities, length caps),
+//!   language tags, and the string helpers every module shares.
 //! - `jsonld`: WebSite/Organization/publisher names, logo, `sameAs`, the
 //!   page's description and image from JSON-LD.
+//! - `fields`: title, language and canonical URL, and the other
+//!   descriptive fields through `chains` and `icons`.
 //! - `chains`: the fallback chains of description, image, site name and
-//!   the site's icon.
+//!   logo.
+//! - `icons`: the favicon and the site's best square icon.
 //! - `contacts`: e-mail addresses and phone numbers.
-//! - `social`: profile links per network.
-//! - `tech`: the rule engine over `rules/technologies.toml`, and WordPress
-//!   theme/plugins.
-//! - this file: the public API and the field-by-field fallbacks.
+//! - `social`: where the site's profiles are linked, and the profile per
+//!   network.
+//! - `tech`: the rule engine over `rules/technologies.toml` (`tech::rules`,
+//!   `tech::signals`, `tech::needles`, `tech::matcher`), and WordPress
+//!   theme/plugins (`tech::wordpress`).
+//! - `site_kind`: bot challenges, parked, default, suspended and
+//!   coming-soon pages.
+//! - `contact_pages`: the same-site links likely to hold the contacts a
+//!   home page lacks.
 
 mod chains;
 mod charset;
+mod collected;
 mod contact_pages;
 mod contacts;
+mod fields;
+mod icons;
 mod jsonld;
+mod page;
+mod parse;
+mod resolve;
 mod site_kind;
 mod social;
 mod tech;
 mod text;
 mod walk;
 
-use std::sync::LazyLock;
-use std::time::{Duration, Instant};
-
-use aho_corasick::AhoCorasick;
-
-use kuchikiki::traits::TendrilSink;
 use scheduler_domain::{PageContacts, SiteKind, SiteMetadata};
 use url::Url;
 
-use crate::text::{MAX_NAME, MAX_TITLE, MAX_URL, clean, language_tag};
-use crate::walk::Collected;
+use crate::collected::Collected;
+use crate::jsonld::LinkedData;
+use crate::resolve::Resolver;
+use crate::text::language_tag;
 
-/// One fetched page, as the HTTP adapter received it.
-#[derive(Debug, Clone, Copy)]
-pub struct Page<'a> {
-    /// The final URL after redirects: relative links resolve against it.
-    pub url: &'a Url,
-    /// The raw bytes as received (possibly truncated at a size cap).
-    pub body: &'a [u8],
-    /// Response headers, names lower-case (`content-type`,
-    /// `content-language`, `server`, `x-powered-by`, `set-cookie`, ...).
-    pub headers: &'a [(String, String)],
-}
-
-impl Page<'_> {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-}
-
-/// Whether a response is an HTML page: `text/html` or
-/// `application/xhtml+xml`, or no content type and a body that starts like
-/// HTML (the MIME sniffing standard's HTML patterns).
-pub fn is_html(content_type: Option<&str>, body_prefix: &[u8]) -> bool {
-    let media_type = content_type
-        .and_then(|value| value.split(';').next())
-        .map(|value| value.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    match media_type.as_str() {
-        "text/html" | "application/xhtml+xml" => true,
-        "" => looks_like_html(body_prefix),
-        _ => false,
-    }
-}
-
-fn looks_like_html(body: &[u8]) -> bool {
-    let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
-    let start = body
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(body.len());
-    let body = &body[start..];
-    const TAGS: &[&[u8]] = &[
-        b"<!doctype html",
-        b"<html",
-        b"<head",
-        b"<script",
-        b"<iframe",
-        b"<h1",
-        b"<div",
-        b"<font",
-        b"<table",
-        b"<a",
-        b"<style",
-        b"<title",
-        b"<b",
-        b"<body",
-        b"<br",
-        b"<p",
-        b"<!--",
-        b"<meta",
-    ];
-    TAGS.iter().any(|tag| {
-        body.len() > tag.len()
-            && body[..tag.len()].eq_ignore_ascii_case(tag)
-            && (tag == b"<!--"
-                || matches!(
-                    body[tag.len()],
-                    b' ' | b'>' | b'\t' | b'\n' | b'\r' | b'\x0c'
-                ))
-    })
-}
-
-pub use contact_pages::same_site;
+pub use crate::contact_pages::same_site;
+pub use crate::page::{Page, is_html};
 
 /// Everything the page says about the site. Never fails: a page with
 /// nothing usable gives empty fields.
@@ -143,12 +92,16 @@ pub struct HomePage {
 
 /// [`extract`], and the contact page candidates, from one parse and walk.
 pub fn extract_home_page(page: &Page<'_>) -> HomePage {
-    let collected = collect(page);
-    let resolver = Resolver::new(page.url, collected.base_href.as_deref());
-    let mut metadata = build(page, &collected, &resolver);
-    let (site_kind, detail) = site_kind::detect(page, &collected, metadata.title.as_deref());
+    let parsed = Parsed::read(page);
+    let mut metadata = fields::read(page, &parsed.collected, &parsed.linked, &parsed.resolver);
+    let contacts = parsed.contacts(page, metadata.language.as_deref());
+    metadata.emails = contacts.emails;
+    metadata.phones = contacts.phones;
+    metadata.social = contacts.social;
+    (metadata.tech, metadata.wordpress) = tech::detect(page, &parsed.collected);
+    let (site_kind, detail) = site_kind::detect(page, &parsed.collected, metadata.title.as_deref());
     let contact_pages = if site_kind == SiteKind::Site {
-        contact_pages::candidates(&collected.anchors, &resolver, page.url)
+        contact_pages::candidates(&parsed.collected.anchors, &parsed.resolver, page.url)
     } else {
         // The page is not the business: what it names (the parking
         // company's contacts, a host's logo) must not be taken for the
@@ -176,403 +129,49 @@ pub fn extract_home_page(page: &Page<'_>) -> HomePage {
 /// Only the e-mails, phones and profiles of a page (a contact or legal
 /// page read for them): no other field, no technology rules.
 pub fn extract_contacts(page: &Page<'_>) -> PageContacts {
-    let collected = collect(page);
-    let resolver = Resolver::new(page.url, collected.base_href.as_deref());
-    let linked = jsonld::read(&collected.json_ld);
-    let language = collected.html_lang.as_deref().and_then(language_tag);
-    contacts_of(page, &collected, &linked, &resolver, language.as_deref())
+    let parsed = Parsed::read(page);
+    // The fields step, with its other language sources, is skipped here:
+    // `<html lang>` alone hints at the phones' country.
+    let language = parsed.collected.html_lang.as_deref().and_then(language_tag);
+    parsed.contacts(page, language.as_deref())
 }
 
-fn collect(page: &Page<'_>) -> Collected {
-    let text = charset::decode(page.body, page.header("content-type"));
-    let document = parse(&text);
-    walk::collect(&document)
+/// A page decoded, parsed and walked: what every later step reads.
+struct Parsed {
+    collected: Collected,
+    linked: LinkedData,
+    resolver: Resolver,
 }
 
-fn contacts_of(
-    page: &Page<'_>,
-    collected: &Collected,
-    linked: &jsonld::LinkedData,
-    resolver: &Resolver,
-    language: Option<&str>,
-) -> PageContacts {
-    let host = page.url.host_str();
-    let emails = contacts::emails(&collected.contact_links, &collected.visible_text, host);
-    let region = contacts::region_of(host, language);
-    let phones = contacts::phones(&collected.contact_links, &collected.visible_text, region);
-    let social_candidates = social_candidates(collected, linked, resolver);
-    let social = social::profiles(&social_candidates);
-    PageContacts {
-        emails,
-        phones,
-        social,
-    }
-}
-
-/// Parsing stops after this long and keeps what it has: html5ever's tree
-/// builder is quadratic in nesting depth (a page of 100 000 nested `<div>`s
-/// takes minutes), and one hostile page must not hold a worker. Real pages
-/// parse in milliseconds, and the head, where most fields are, comes first.
-const PARSE_BUDGET: Duration = Duration::from_secs(2);
-/// The parser is fed in pieces of this size so the budget can be checked.
-const PARSE_CHUNK: usize = 64 * 1024;
-
-fn parse(text: &str) -> kuchikiki::NodeRef {
-    let started = Instant::now();
-    let mut parser = kuchikiki::parse_html();
-    let mut rest = text;
-    while !rest.is_empty() {
-        let chunk = walk::truncate(rest, PARSE_CHUNK);
-        parser.process(chunk.into());
-        rest = &rest[chunk.len()..];
-        if started.elapsed() > PARSE_BUDGET {
-            break;
+impl Parsed {
+    fn read(page: &Page<'_>) -> Self {
+        let text = charset::decode(page.body, page.header("content-type"), page.url.domain());
+        let document = parse::document(&text);
+        let collected = walk::collect(&document);
+        let linked = jsonld::read(&collected.json_ld);
+        let resolver = Resolver::new(page.url, collected.base_href.as_deref());
+        Self {
+            collected,
+            linked,
+            resolver,
         }
     }
-    parser.finish().document_node
-}
 
-fn build(page: &Page<'_>, collected: &Collected, resolver: &Resolver) -> SiteMetadata {
-    let linked = jsonld::read(&collected.json_ld);
-    let meta = |key: &str, max: usize| meta_value(collected, key, max);
-
-    let title = collected
-        .title
-        .as_deref()
-        .and_then(|title| clean(title, MAX_TITLE))
-        .or_else(|| meta("og:title", MAX_TITLE))
-        .or_else(|| meta("twitter:title", MAX_TITLE))
-        .or_else(|| {
-            collected
-                .first_h1
-                .as_deref()
-                .and_then(|h1| clean(h1, MAX_TITLE))
-        });
-    let meta_language = |key: &str| meta(key, MAX_NAME).as_deref().and_then(language_tag);
-    let language = collected
-        .html_lang
-        .as_deref()
-        .and_then(language_tag)
-        .or_else(|| meta_language("http-equiv:content-language"))
-        .or_else(|| page.header("content-language").and_then(language_tag))
-        .or_else(|| meta_language("language"))
-        .or_else(|| meta_language("lang"))
-        .or_else(|| meta_language("dc.language"))
-        .or_else(|| meta_language("og:locale"));
-    let canonical_url = collected
-        .links
-        .iter()
-        .filter(|link| link.rel.iter().any(|rel| rel == "canonical"))
-        .find_map(|link| resolver.resolve(&link.href));
-    let host = page.url.host_str();
-    let site_name = chains::site_name(collected, &linked, title.as_deref(), host);
-    let description = chains::description(
-        collected,
-        &linked,
-        &[site_name.as_deref(), title.as_deref()],
-    );
-    let image_url = chains::image(collected, &linked, resolver);
-    let declared_favicon = best_icon(collected, resolver);
-    let (icon_url, icon_is_fallback) = match chains::site_icon(collected, resolver) {
-        Some(icon) => (Some(icon), false),
-        None => root_favicon_unless(page.url, declared_favicon.clone()),
-    };
-    let (favicon_url, favicon_is_fallback) = root_favicon_unless(page.url, declared_favicon);
-    let logo_url = linked
-        .organization_logo
-        .as_deref()
-        .and_then(|logo| resolver.resolve(logo))
-        .or_else(|| meta_url(collected, "og:logo", resolver))
-        .or_else(|| header_logo(collected, resolver));
-
-    let PageContacts {
-        emails,
-        phones,
-        social,
-    } = contacts_of(page, collected, &linked, resolver, language.as_deref());
-
-    let signals = technology_signals(page, collected);
-    let tech = tech::RULES.detect(&signals);
-    let assets: Vec<&str> = signals
-        .scripts
-        .iter()
-        .chain(&signals.stylesheets)
-        .copied()
-        .collect();
-    let wordpress = tech::wordpress_info(&tech, &assets);
-
-    SiteMetadata {
-        url: page.url.to_string(),
-        title,
-        og_title: meta("og:title", MAX_TITLE),
-        description,
-        language,
-        canonical_url,
-        site_name,
-        image_url,
-        favicon_url,
-        favicon_is_fallback,
-        icon_url,
-        icon_is_fallback,
-        logo_url,
-        emails,
-        phones,
-        social,
-        contact_sources: Vec::new(),
-        contact_pages: Vec::new(),
-        site_kind: SiteKind::Site,
-        site_kind_detail: None,
-        wordpress,
-        tech,
-    }
-}
-
-/// The declared icon, else `/favicon.ico` at the page's own origin
-/// (whatever `<base href>` says), marked as the guess it is.
-fn root_favicon_unless(page_url: &Url, declared: Option<String>) -> (Option<String>, bool) {
-    match declared {
-        Some(icon) => (Some(icon), false),
-        None => (page_url.join("/favicon.ico").ok().map(String::from), true),
-    }
-}
-
-/// The first non-empty `<meta>` value for `key`, cleaned.
-fn meta_value(collected: &Collected, key: &str, max_chars: usize) -> Option<String> {
-    collected
-        .metas
-        .iter()
-        .filter(|(name, _)| name == key)
-        .find_map(|(_, content)| clean(content, max_chars))
-}
-
-fn meta_url(collected: &Collected, key: &str, resolver: &Resolver) -> Option<String> {
-    collected
-        .metas
-        .iter()
-        .filter(|(name, _)| name == key)
-        .find_map(|(_, content)| resolver.resolve(content))
-}
-
-/// The best icon the page declares: a browser icon (`icon`, `shortcut
-/// icon`) before a touch icon (`apple-touch-icon[-precomposed]`) before a
-/// Safari mask icon; among equals the largest declared size, then the first.
-fn best_icon(collected: &Collected, resolver: &Resolver) -> Option<String> {
-    let mut best: Option<((u8, u32), String)> = None;
-    for link in &collected.links {
-        let kind = if link.rel.iter().any(|rel| rel == "icon") {
-            3
-        } else if link
-            .rel
-            .iter()
-            .any(|rel| rel == "apple-touch-icon" || rel == "apple-touch-icon-precomposed")
-        {
-            2
-        } else if link
-            .rel
-            .iter()
-            .any(|rel| rel == "mask-icon" || rel == "fluid-icon")
-        {
-            1
-        } else {
-            continue;
-        };
-        let Some(url) = resolver.resolve(&link.href) else {
-            continue;
-        };
-        let rank = (kind, largest_size(link.sizes.as_deref()));
-        if best.as_ref().is_none_or(|(best_rank, _)| rank > *best_rank) {
-            best = Some((rank, url));
+    /// The contacts step, then the social step; `language` (with the host)
+    /// gives national phone numbers their country.
+    fn contacts(&self, page: &Page<'_>, language: Option<&str>) -> PageContacts {
+        let Self {
+            collected,
+            linked,
+            resolver,
+        } = self;
+        let host = page.url.host_str();
+        let region = contacts::region_of(host, language);
+        PageContacts {
+            emails: contacts::emails(&collected.contact_links, &collected.visible_text, host),
+            phones: contacts::phones(&collected.contact_links, &collected.visible_text, region),
+            social: social::profiles(&social::candidates(collected, linked, resolver)),
         }
-    }
-    best.map(|(_, url)| url)
-}
-
-/// What `sizes="any"` (a scalable icon) counts as.
-const SCALABLE_ICON_EDGE: u32 = 4096;
-
-/// The largest edge in a `sizes` attribute (`16x16 32x32`, `any` counts as
-/// very large: a scalable icon).
-fn largest_size(sizes: Option<&str>) -> u32 {
-    sizes
-        .unwrap_or_default()
-        .split_ascii_whitespace()
-        .filter_map(|size| {
-            if size.eq_ignore_ascii_case("any") {
-                return Some(SCALABLE_ICON_EDGE);
-            }
-            let (width, height) = size
-                .to_ascii_lowercase()
-                .split_once(['x', '×'])
-                .map(|(w, h)| (w.to_owned(), h.to_owned()))?;
-            Some(width.parse::<u32>().ok()?.max(height.parse::<u32>().ok()?))
-        })
-        .max()
-        .unwrap_or(0)
-}
-
-/// WordPress's `custom-logo`, then a logo image in the header or branding
-/// area (an `<img>` whose class, id, alt or file name, or a containing
-/// element's class or id, says logo).
-fn header_logo(collected: &Collected, resolver: &Resolver) -> Option<String> {
-    let custom = collected.images.iter().find(|image| image.custom_logo);
-    let branded = || {
-        collected
-            .images
-            .iter()
-            .find(|image| image.says_logo && image.in_branding)
-    };
-    custom
-        .or_else(branded)
-        .and_then(|image| resolver.resolve(&image.src))
-}
-
-/// Where the site's own profiles are, most trusted first: JSON-LD `sameAs`,
-/// the page's `twitter:site` and `article:publisher`, links in the header,
-/// navigation and footer, and last links inside the content (which often
-/// point at an author or a quoted third party).
-fn social_candidates(
-    collected: &Collected,
-    linked: &jsonld::LinkedData,
-    resolver: &Resolver,
-) -> Vec<Url> {
-    let twitter_site = meta_value(collected, "twitter:site", MAX_NAME).and_then(|handle| {
-        let handle = handle.trim_start_matches('@');
-        let valid = !handle.is_empty()
-            && handle
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        valid.then(|| format!("https://twitter.com/{handle}"))
-    });
-    let publisher = meta_value(collected, "article:publisher", MAX_NAME);
-    let links = |in_content: bool| {
-        collected
-            .anchors
-            .iter()
-            .filter(move |anchor| anchor.in_content == in_content && mentions_network(&anchor.href))
-            .map(|anchor| anchor.href.as_str())
-    };
-    linked
-        .same_as
-        .iter()
-        .map(String::as_str)
-        .chain(twitter_site.as_deref())
-        .chain(publisher.as_deref())
-        .chain(links(false))
-        .chain(links(true))
-        .filter_map(|href| resolver.resolve_url(href))
-        .collect()
-}
-
-/// Only links that name a network are resolved and classified.
-fn mentions_network(href: &str) -> bool {
-    static NETWORKS: LazyLock<AhoCorasick> = LazyLock::new(|| {
-        walk::case_insensitive(&[
-            "facebook.",
-            "fb.com",
-            "twitter.",
-            "x.com",
-            "linkedin.",
-            "instagram.",
-            "youtube.",
-            "tiktok.",
-            "pinterest.",
-            "github.",
-        ])
-    });
-    NETWORKS.is_match(href)
-}
-
-fn technology_signals<'a>(page: &'a Page<'_>, collected: &'a Collected) -> tech::Signals<'a> {
-    let mut signals = tech::Signals::default();
-    for (key, content) in &collected.metas {
-        if key == "generator" {
-            signals.generators.push(content.trim());
-        } else {
-            signals
-                .metas
-                .push(format!("{key}={}", walk::truncate(content, 200)));
-        }
-    }
-    signals.scripts = collected.script_srcs.iter().map(|src| src.trim()).collect();
-    signals.stylesheets = collected
-        .links
-        .iter()
-        .map(|link| link.href.trim())
-        .collect();
-    signals.rels = collected
-        .links
-        .iter()
-        .map(|link| link.rel.join(" "))
-        .collect();
-    signals.inline_scripts = collected
-        .inline_scripts
-        .iter()
-        .map(String::as_str)
-        .collect();
-    signals.comments = collected.comments.iter().map(String::as_str).collect();
-    signals.frames = collected.frame_srcs.iter().map(|src| src.trim()).collect();
-    signals.dom = collected.dom_markers.iter().map(String::as_str).collect();
-    signals.forms = collected
-        .form_actions
-        .iter()
-        .map(|action| action.trim())
-        .collect();
-    for (name, value) in page.headers {
-        let name = name.to_ascii_lowercase();
-        if name == "set-cookie"
-            && let Some((cookie, _)) = value.split_once('=')
-        {
-            signals.cookies.push(cookie.trim());
-        }
-        signals
-            .headers
-            .push(format!("{name}: {}", walk::truncate(value.trim(), 512)));
-    }
-    signals
-}
-
-/// Resolves links against the final URL and `<base href>`.
-#[derive(Debug)]
-struct Resolver {
-    base: Url,
-}
-
-impl Resolver {
-    fn new(page_url: &Url, base_href: Option<&str>) -> Self {
-        let base = base_href
-            .and_then(|href| Self::join(page_url, href))
-            .unwrap_or_else(|| page_url.clone());
-        Self { base }
-    }
-
-    fn join(base: &Url, href: &str) -> Option<Url> {
-        let href = href.trim();
-        if href.is_empty() || href.len() > MAX_URL {
-            return None;
-        }
-        let lower = href.get(..11).unwrap_or(href).to_ascii_lowercase();
-        if ["javascript:", "data:", "mailto:", "tel:", "about:", "blob:"]
-            .iter()
-            .any(|scheme| lower.starts_with(scheme))
-        {
-            return None;
-        }
-        // Protocol-relative links are fetched over https today.
-        let url = match href.strip_prefix("//") {
-            Some(rest) => Url::parse(&format!("https://{rest}")).ok()?,
-            None => base.join(href).ok()?,
-        };
-        matches!(url.scheme(), "http" | "https").then_some(url)
-    }
-
-    fn resolve_url(&self, href: &str) -> Option<Url> {
-        Self::join(&self.base, href)
-    }
-
-    fn resolve(&self, href: &str) -> Option<String> {
-        self.resolve_url(href)
-            .map(String::from)
-            .filter(|url| url.len() <= MAX_URL)
     }
 }
 

@@ -6,8 +6,8 @@
 
 use scheduler_domain::SiteKind;
 
-use crate::Page;
-use crate::walk::Collected;
+use crate::collected::Collected;
+use crate::page::Page;
 
 /// A page with more visible text than this is a real page that happens to
 /// mention a phrase (a blog post about parked domains, a shop that sells

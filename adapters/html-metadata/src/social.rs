@@ -1,8 +1,16 @@
 //! Social network profiles: links to a profile page of the site's owner,
 //! never share/intent links, embedded widgets or the network's own pages.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 use scheduler_domain::SocialProfiles;
 use url::Url;
+
+use crate::collected::Collected;
+use crate::jsonld::LinkedData;
+use crate::resolve::Resolver;
+use crate::text::{MAX_NAME, case_insensitive};
 
 /// The networks `SocialProfiles` has a slot for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +23,64 @@ enum Network {
     TikTok,
     Pinterest,
     GitHub,
+}
+
+/// Where the site's own profiles are, most trusted first: JSON-LD `sameAs`,
+/// the page's `twitter:site` and `article:publisher`, links in the header,
+/// navigation and footer, and last links inside the content (which often
+/// point at an author or a quoted third party).
+pub(crate) fn candidates(
+    collected: &Collected,
+    linked: &LinkedData,
+    resolver: &Resolver,
+) -> Vec<Url> {
+    let twitter_site = collected
+        .meta_value("twitter:site", MAX_NAME)
+        .and_then(|handle| {
+            let handle = handle.trim_start_matches('@');
+            let valid = !handle.is_empty()
+                && handle
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            valid.then(|| format!("https://twitter.com/{handle}"))
+        });
+    let publisher = collected.meta_value("article:publisher", MAX_NAME);
+    let links = |in_content: bool| {
+        collected
+            .anchors
+            .iter()
+            .filter(move |anchor| anchor.in_content == in_content && mentions_network(&anchor.href))
+            .map(|anchor| anchor.href.as_str())
+    };
+    linked
+        .same_as
+        .iter()
+        .map(String::as_str)
+        .chain(twitter_site.as_deref())
+        .chain(publisher.as_deref())
+        .chain(links(false))
+        .chain(links(true))
+        .filter_map(|href| resolver.resolve_url(href))
+        .collect()
+}
+
+/// Only links that name a network are resolved and classified.
+fn mentions_network(href: &str) -> bool {
+    static NETWORKS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+        case_insensitive(&[
+            "facebook.",
+            "fb.com",
+            "twitter.",
+            "x.com",
+            "linkedin.",
+            "instagram.",
+            "youtube.",
+            "tiktok.",
+            "pinterest.",
+            "github.",
+        ])
+    });
+    NETWORKS.is_match(href)
 }
 
 /// Fills the profiles from candidate URLs (already absolute), the first

@@ -1,4 +1,8 @@
-//! Cleaning of extracted text values and language tags.
+//! Text values: cleaning of extracted values, language tags, and the small
+//! string helpers every step shares (byte caps on a character boundary,
+//! percent-decoding, case-insensitive word lists).
+
+use aho_corasick::AhoCorasick;
 
 /// Longest values kept, in characters.
 pub(crate) const MAX_TITLE: usize = 512;
@@ -126,6 +130,60 @@ pub(crate) fn language_tag(raw: &str) -> Option<String> {
         parts.push(part);
     }
     Some(parts.join("-"))
+}
+
+/// The longest prefix of `text` of at most `max_bytes` bytes that ends on a
+/// character boundary.
+pub(crate) fn truncate(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Appends as much of `text` as fits under `cap` bytes in all.
+pub(crate) fn push_capped(target: &mut String, text: &str, cap: usize) {
+    if target.len() >= cap {
+        return;
+    }
+    let room = cap - target.len();
+    target.push_str(truncate(text, room));
+}
+
+/// Percent-decoding for `mailto:`/`tel:` links and link paths; invalid
+/// sequences stay as written.
+pub(crate) fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text
+                .get(i + 1..i + 3)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok());
+            if let Some(byte) = hex {
+                decoded.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        decoded.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+/// A case-insensitive matcher for constant ASCII words.
+pub(crate) fn case_insensitive(words: &[&str]) -> AhoCorasick {
+    #[allow(clippy::expect_used)] // Constant ASCII words always build.
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(words)
+        .expect("constant words build a matcher")
 }
 
 #[cfg(test)]

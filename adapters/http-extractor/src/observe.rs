@@ -11,6 +11,10 @@ pub const EXTRACTION_DURATION: &str = "domain_scheduler_extraction_duration_seco
 /// Counter: quick retries of a fetch within its attempt.
 pub const FETCH_RETRIES: &str = "domain_scheduler_fetch_retries_total";
 
+/// Counter: fetches handed back because their IP address was busy or
+/// paused (`fetch.per_address`, a 429 or 503).
+pub const ADDRESS_BUSY: &str = "domain_scheduler_address_busy_total";
+
 /// Registers the help text of the extractor's metrics with the installed
 /// exporter.
 pub fn describe_metrics() {
@@ -26,6 +30,16 @@ pub fn describe_metrics() {
          cost little, retried before fetch.timeout)."
     );
     counter!(FETCH_RETRIES).increment(0);
+    describe_counter!(
+        ADDRESS_BUSY,
+        "Domains handed back to be tried later because their IP address already had \
+         fetch.per_address requests in flight or was paused after a 429 or 503."
+    );
+    counter!(ADDRESS_BUSY).increment(0);
+}
+
+pub(crate) fn address_busy() {
+    counter!(ADDRESS_BUSY).increment(1);
 }
 
 pub(crate) fn retried() {

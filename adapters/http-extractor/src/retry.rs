@@ -1,6 +1,7 @@
 //! When to try a failed fetch again, and how long to wait first.
 
-use std::time::Duration;
+use std::num::IntErrorKind;
+use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
@@ -27,20 +28,35 @@ pub(crate) fn backoff(base: Duration, retry: u32) -> Duration {
     half + Duration::from_nanos(jitter)
 }
 
-/// The `Retry-After` of a 429 or 503 answer, in its delay-seconds form.
-/// The HTTP-date form is ignored (the normal backoff applies).
+/// The longest `Retry-After` taken as given; a longer one reads as this
+/// long. Any wait past an hour outlasts a fetch's time limit all the same,
+/// and the bound keeps a deadline computed from the wait from overflowing.
+const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The `Retry-After` of a 429 or 503 answer: delay-seconds (`120`) or an
+/// HTTP-date (`Wed, 21 Oct 2015 07:28:00 GMT`; a date already past means
+/// no wait). A value that is neither leaves the normal backoff to apply.
 pub(crate) fn retry_after(status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
     if status != StatusCode::TOO_MANY_REQUESTS && status != StatusCode::SERVICE_UNAVAILABLE {
         return None;
     }
-    let seconds: u64 = headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(seconds))
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    parse_retry_after(value, SystemTime::now())
+}
+
+/// A `Retry-After` value read at `now`, at most [`LONGEST_RETRY_AFTER`].
+fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let wait = match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        // Digits past u64: a wait longer than any bound.
+        Err(error) if *error.kind() == IntErrorKind::PosOverflow => LONGEST_RETRY_AFTER,
+        Err(_) => {
+            let date = httpdate::parse_http_date(value).ok()?;
+            date.duration_since(now).unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(wait.min(LONGEST_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -87,6 +103,92 @@ mod tests {
             RETRY_AFTER,
             HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
         );
-        assert_eq!(retry_after(StatusCode::SERVICE_UNAVAILABLE, &headers), None);
+        assert_eq!(
+            retry_after(StatusCode::SERVICE_UNAVAILABLE, &headers),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after(StatusCode::BAD_GATEWAY, &headers), None);
+    }
+
+    fn at(date: &str) -> SystemTime {
+        httpdate::parse_http_date(date).unwrap()
+    }
+
+    #[test]
+    fn retry_after_reads_delay_seconds() {
+        let now = SystemTime::now();
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(parse_retry_after("0", now), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn retry_after_reads_an_http_date_as_the_time_until_then() {
+        let now = at("Wed, 21 Oct 2015 07:26:30 GMT");
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(Duration::from_secs(90))
+        );
+        // The obsolete forms HTTP still asks readers to accept.
+        assert_eq!(
+            parse_retry_after("Wednesday, 21-Oct-15 07:28:00 GMT", now),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_retry_after("Wed Oct 21 07:28:00 2015", now),
+            Some(Duration::from_secs(90))
+        );
+    }
+
+    #[test]
+    fn a_retry_after_date_in_the_past_means_no_wait() {
+        let now = at("Wed, 21 Oct 2015 07:28:01 GMT");
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn a_retry_after_that_is_neither_form_is_ignored() {
+        let now = SystemTime::now();
+        for garbage in [
+            "",
+            "soon",
+            "-5",
+            "1.5",
+            "7 seconds",
+            "0x10",
+            "Wed, 32 Oct 2015",
+        ] {
+            assert_eq!(parse_retry_after(garbage, now), None, "{garbage:?}");
+        }
+    }
+
+    #[test]
+    fn a_huge_retry_after_is_bounded_without_overflow() {
+        let now = at("Wed, 21 Oct 2015 07:28:00 GMT");
+        for huge in [
+            "86401",
+            "18446744073709551615",
+            "99999999999999999999999999999999999999",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            assert_eq!(
+                parse_retry_after(huge, now),
+                Some(LONGEST_RETRY_AFTER),
+                "{huge:?}"
+            );
+        }
+        // The fetch adds the wait to the clock to compare it with its
+        // deadline: the longest wait must not overflow that sum.
+        let now = tokio::time::Instant::now();
+        assert!(now.checked_add(LONGEST_RETRY_AFTER).is_some());
     }
 }

@@ -1,17 +1,22 @@
-//! [`FetchSettings`] and [`ResolveRule`]: how the extractor fetches.
+//! [`FetchSettings`]: how the extractor fetches, the `[fetch]` section of
+//! the configuration.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::net::IpAddr;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
 use scheduler_domain::InvalidSetting;
 use scheduler_domain::settings::{check_duration, check_range, duration};
 use serde::{Deserialize, Deserializer};
 
-use crate::HttpExtractorError;
+// The types of two keys live beside the code that uses them; named here as
+// well, so that `settings` still holds everything a `[fetch]` section is.
+#[doc(no_inline)]
+pub use crate::proxy::ProxyUrl;
+#[doc(no_inline)]
+pub use crate::resolver::ResolveRule;
+#[doc(no_inline)]
+pub use crate::resolver::{DnsResolver, Nameserver};
 
 /// The `User-Agent` sent by default: the program and its version, and what
 /// it does, so a site's operator can tell the worker from a browser.
@@ -42,6 +47,26 @@ pub struct FetchSettings {
         deserialize_with = "duration::seconds"
     )]
     pub total_timeout: Duration,
+    /// Time allowed from sending a request to its answer's first byte
+    /// (the status line), connect and TLS handshake included (15 s). A host
+    /// that accepts connections and never answers costs this, not the
+    /// whole `total_timeout`; a slow but real site answers well within it
+    /// and still has `total_timeout` for its body.
+    #[serde(deserialize_with = "duration::seconds")]
+    pub first_byte_timeout: Duration,
+    /// Requests at once to one IP address (4): shared hosting serves
+    /// thousands of sites from one address and limits each client there.
+    pub per_address: usize,
+    /// The longest a fetch waits for a place at its address before its
+    /// domain is handed back to be tried later (10 s), so that a busy
+    /// address does not hold places that domains elsewhere could use.
+    #[serde(deserialize_with = "duration::seconds")]
+    pub address_wait: Duration,
+    /// Page bytes held in memory at once, by every fetch being read or
+    /// waiting to be parsed (64 MiB; the key is in MiB). A read that finds
+    /// the budget spent waits for pages to be parsed.
+    #[serde(rename = "body_budget_mib", deserialize_with = "mebibytes")]
+    pub body_budget_bytes: usize,
     /// Redirects followed before giving up with `TooManyRedirects` (10).
     pub max_redirects: usize,
     /// The most of the (decoded) body that is read; a longer page is cut
@@ -61,6 +86,13 @@ pub struct FetchSettings {
     /// `"host" = "address"` (or `"*.suffix" = "address"`).
     #[serde(deserialize_with = "resolve_table")]
     pub resolve: Vec<ResolveRule>,
+    /// Which resolver looks names up (config key `dns`): the asynchronous
+    /// one with its cache (the default), or the C library's.
+    pub dns: DnsResolver,
+    /// DNS servers asked instead of those of `/etc/resolv.conf` (config key
+    /// `nameservers`, `"ip"` or `"ip:port"`), such as a local caching
+    /// resolver; empty, the system's. Only with `dns = "async"`.
+    pub nameservers: Vec<Nameserver>,
     /// PEM files whose certificates are trusted besides the built-in roots.
     pub extra_root_certificates: Vec<PathBuf>,
     /// Whether names may resolve to loopback, private, link-local and other
@@ -80,109 +112,55 @@ pub struct FetchSettings {
     /// although the address filter cannot apply through it (config key
     /// `proxy_trusted`).
     pub proxy_trusted: bool,
+    /// Whether a site that offers no HTTPS (nothing on port 443, or a TLS
+    /// failure on both the bare name and `www.`) is read over plain
+    /// `http://` (config key `plain_http`; true: small businesses still
+    /// run such sites).
+    pub plain_http: bool,
+    /// Whether `robots.txt` is read and obeyed (config key `robots`;
+    /// `ignore` by default, as the old service did).
+    pub robots: RobotsMode,
+}
+
+/// What the worker does with a site's `robots.txt` (`fetch.robots`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RobotsMode {
+    /// Never asks for it.
+    #[default]
+    Ignore,
+    /// Reads it once per site and run, and fetches no page it disallows.
+    Obey,
 }
 
 /// The most contact pages one site may cost: each is a whole fetch.
 pub const MAX_CONTACT_PAGES: usize = 10;
-
-/// A proxy URL: `http://`, `https://`, `socks5://` or `socks5h://`, with
-/// optional `user:password@`. Shown (`Display`, `Debug`) with the password
-/// replaced by `***`.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
-pub struct ProxyUrl(url::Url);
-
-impl TryFrom<String> for ProxyUrl {
-    type Error = HttpExtractorError;
-
-    fn try_from(text: String) -> Result<ProxyUrl, HttpExtractorError> {
-        ProxyUrl::parse(&text)
-    }
-}
-
-impl ProxyUrl {
-    /// Parses and checks a proxy URL.
-    ///
-    /// # Errors
-    ///
-    /// [`HttpExtractorError::InvalidProxy`] (naming the URL without its
-    /// password) when it does not parse, has another scheme, or no host.
-    pub fn parse(text: &str) -> Result<ProxyUrl, HttpExtractorError> {
-        let url =
-            url::Url::parse(text.trim()).map_err(|error| HttpExtractorError::InvalidProxy {
-                // An unparsable URL cannot be redacted piecewise: say only
-                // what kind of text it was.
-                proxy: format!("({} characters)", text.chars().count()),
-                reason: error.to_string(),
-            })?;
-        let proxy = ProxyUrl(url);
-        let invalid = |reason: &str| HttpExtractorError::InvalidProxy {
-            proxy: proxy.to_string(),
-            reason: reason.to_owned(),
-        };
-        if !matches!(proxy.0.scheme(), "http" | "https" | "socks5" | "socks5h") {
-            return Err(invalid(
-                "the scheme must be http, https, socks5 or socks5h (the proxy resolves names)",
-            ));
-        }
-        if proxy.0.host_str().is_none_or(str::is_empty) {
-            return Err(invalid("it has no host"));
-        }
-        if proxy.0.path() != "/" && !proxy.0.path().is_empty() {
-            return Err(invalid("a proxy URL has no path"));
-        }
-        Ok(proxy)
-    }
-
-    /// The URL with its credentials, for the HTTP client only.
-    pub(crate) fn as_url(&self) -> &url::Url {
-        &self.0
-    }
-}
-
-impl fmt::Display for ProxyUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut shown = self.0.clone();
-        if shown.password().is_some() {
-            // Only fails for URLs that cannot have credentials, which a
-            // parsed proxy URL with a host can.
-            let _ = shown.set_password(Some("***"));
-        }
-        f.write_str(shown.as_str())
-    }
-}
-
-impl fmt::Debug for ProxyUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ProxyUrl({self})")
-    }
-}
-
-impl FromStr for ProxyUrl {
-    type Err = HttpExtractorError;
-
-    fn from_str(text: &str) -> Result<ProxyUrl, HttpExtractorError> {
-        ProxyUrl::parse(text)
-    }
-}
 
 impl Default for FetchSettings {
     fn default() -> Self {
         FetchSettings {
             connect_timeout: Duration::from_secs(10),
             total_timeout: Duration::from_secs(30),
+            first_byte_timeout: Duration::from_secs(15),
+            per_address: 4,
+            address_wait: Duration::from_secs(10),
+            body_budget_bytes: 64 * 1024 * 1024,
             max_redirects: 10,
             max_body_bytes: 2 * 1024 * 1024,
             retries: 3,
             retry_backoff: Duration::from_millis(500),
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             resolve: Vec::new(),
+            dns: DnsResolver::Async,
+            nameservers: Vec::new(),
             extra_root_certificates: Vec::new(),
             allow_private_networks: false,
             contact_pages: 2,
             contact_pages_when_fewer_than: 1,
             proxy: None,
             proxy_trusted: false,
+            plain_http: true,
+            robots: RobotsMode::Ignore,
         }
     }
 }
@@ -207,6 +185,35 @@ impl FetchSettings {
             Duration::from_millis(1),
             hour,
         )?;
+        check_duration(
+            "fetch.first_byte_timeout",
+            self.first_byte_timeout,
+            Duration::from_millis(1),
+            hour,
+        )?;
+        check_range("fetch.per_address", self.per_address, 1, 256)?;
+        check_duration(
+            "fetch.address_wait",
+            self.address_wait,
+            Duration::ZERO,
+            hour,
+        )?;
+        check_range(
+            "fetch.body_budget_mib",
+            self.body_budget_bytes / (1024 * 1024),
+            8,
+            64 * 1024,
+        )?;
+        if self.body_budget_bytes < self.max_body_bytes {
+            return Err(InvalidSetting::new(
+                "fetch.body_budget_mib",
+                format!("{} MiB", self.body_budget_bytes / (1024 * 1024)),
+                format!(
+                    "at least fetch.max_body_kib ({} KiB): one whole page must fit",
+                    self.max_body_bytes / 1024
+                ),
+            ));
+        }
         check_range("fetch.max_redirects", self.max_redirects, 0, 30)?;
         check_range(
             "fetch.max_body_kib",
@@ -221,6 +228,16 @@ impl FetchSettings {
             0,
             MAX_CONTACT_PAGES,
         )?;
+        if self.dns == DnsResolver::System && !self.nameservers.is_empty() {
+            // getaddrinfo reads only resolv.conf: the servers would be
+            // silently ignored.
+            return Err(InvalidSetting::new(
+                "fetch.nameservers",
+                format!("{} servers", self.nameservers.len()),
+                "no servers with fetch.dns = \"system\" (the system resolver asks those of \
+                 /etc/resolv.conf), or fetch.dns = \"async\"",
+            ));
+        }
         if let Some(proxy) = &self.proxy
             && !self.proxy_trusted
             && !self.allow_private_networks
@@ -260,10 +277,23 @@ impl FetchSettings {
 
 /// `max_body_kib = 2048` into bytes.
 fn kibibytes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
-    let kib = u64::deserialize(deserializer)?;
-    kib.checked_mul(1024)
+    bytes_of(deserializer, 1024, "KiB")
+}
+
+fn mebibytes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+    bytes_of(deserializer, 1024 * 1024, "MiB")
+}
+
+fn bytes_of<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    unit: u64,
+    name: &str,
+) -> Result<usize, D::Error> {
+    let count = u64::deserialize(deserializer)?;
+    count
+        .checked_mul(unit)
         .and_then(|bytes| usize::try_from(bytes).ok())
-        .ok_or_else(|| serde::de::Error::custom(format!("{kib} KiB is too large")))
+        .ok_or_else(|| serde::de::Error::custom(format!("{count} {name} is too large")))
 }
 
 /// `resolve = { "*.internal.test" = "127.0.0.2" }` into rules, each bad
@@ -281,253 +311,9 @@ fn resolve_table<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Resol
         .collect()
 }
 
-/// One `host -> address` override: an exact host name (`shop.example.com`)
-/// or a wildcard (`*.example.com`, any name that ends in `.example.com`, not
-/// `example.com` itself).
-///
-/// Where several rules match, an exact one wins, then the wildcard with the
-/// longest suffix, then the first given.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResolveRule {
-    pattern: HostPattern,
-    address: IpAddr,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum HostPattern {
-    Exact(String),
-    /// The suffix with its leading dot: `.example.com`.
-    Subdomains(String),
-}
-
-impl ResolveRule {
-    /// A rule from a host pattern and an address.
-    ///
-    /// # Errors
-    ///
-    /// [`HttpExtractorError::InvalidResolveRule`] when the pattern is not a
-    /// host name or `*.` followed by one.
-    pub fn new(pattern: &str, address: IpAddr) -> Result<ResolveRule, HttpExtractorError> {
-        let pattern = parse_pattern(pattern).map_err(|reason| invalid(pattern, address, reason))?;
-        Ok(ResolveRule { pattern, address })
-    }
-
-    /// A rule from the two strings of a configuration entry
-    /// (`"*.internal.test" = "127.0.0.2"`).
-    ///
-    /// # Errors
-    ///
-    /// [`HttpExtractorError::InvalidResolveRule`] naming the entry when the
-    /// pattern is not a host name or `*.` followed by one, or the address is
-    /// not an IPv4 or IPv6 address.
-    pub fn parse(pattern: &str, address: &str) -> Result<ResolveRule, HttpExtractorError> {
-        let trimmed = address.trim();
-        let trimmed = trimmed
-            .strip_prefix('[')
-            .and_then(|rest| rest.strip_suffix(']'))
-            .unwrap_or(trimmed);
-        let address = trimmed.parse::<IpAddr>().map_err(|_| {
-            let reason = if trimmed.parse::<std::net::SocketAddr>().is_ok() {
-                "the address must not have a port: the URL's port is kept".to_owned()
-            } else {
-                format!("{address:?} is not an IPv4 or IPv6 address")
-            };
-            invalid(pattern, address, reason)
-        })?;
-        ResolveRule::new(pattern, address)
-    }
-
-    /// The host pattern, as matched (lower case, `*.` for a wildcard).
-    pub fn pattern(&self) -> String {
-        match &self.pattern {
-            HostPattern::Exact(host) => host.clone(),
-            HostPattern::Subdomains(suffix) => format!("*{suffix}"),
-        }
-    }
-
-    /// The address the matching names resolve to.
-    pub fn address(&self) -> IpAddr {
-        self.address
-    }
-
-    /// Whether `host` (any case, with or without a trailing dot) is covered.
-    pub fn matches(&self, host: &str) -> bool {
-        let host = normalize_host(host);
-        match &self.pattern {
-            HostPattern::Exact(exact) => host == *exact,
-            HostPattern::Subdomains(suffix) => {
-                host.len() > suffix.len() && host.ends_with(suffix.as_str())
-            }
-        }
-    }
-
-    /// The address of the rule that decides for `host`, if any: an exact
-    /// match first, then the longest wildcard suffix, then the first given.
-    pub fn find(rules: &[ResolveRule], host: &str) -> Option<IpAddr> {
-        let mut best: Option<(&ResolveRule, usize)> = None;
-        for rule in rules.iter().filter(|rule| rule.matches(host)) {
-            let strength = match &rule.pattern {
-                HostPattern::Exact(_) => usize::MAX,
-                HostPattern::Subdomains(suffix) => suffix.len(),
-            };
-            if best.is_none_or(|(_, best_strength)| strength > best_strength) {
-                best = Some((rule, strength));
-            }
-        }
-        best.map(|(rule, _)| rule.address)
-    }
-}
-
-/// `PATTERN=ADDRESS`, the form of a command-line flag.
-impl FromStr for ResolveRule {
-    type Err = HttpExtractorError;
-
-    fn from_str(entry: &str) -> Result<ResolveRule, HttpExtractorError> {
-        match entry.split_once('=') {
-            Some((pattern, address)) => ResolveRule::parse(pattern.trim(), address),
-            None => Err(HttpExtractorError::InvalidResolveRule {
-                entry: entry.to_owned(),
-                reason: "expected HOST=ADDRESS, e.g. *.internal.test=127.0.0.2".to_owned(),
-            }),
-        }
-    }
-}
-
-impl fmt::Display for ResolveRule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}", self.pattern(), self.address)
-    }
-}
-
-fn invalid(pattern: &str, address: impl fmt::Display, reason: String) -> HttpExtractorError {
-    HttpExtractorError::InvalidResolveRule {
-        entry: format!("{pattern} = {address}"),
-        reason,
-    }
-}
-
-fn normalize_host(host: &str) -> String {
-    host.trim_end_matches('.').to_ascii_lowercase()
-}
-
-fn parse_pattern(raw: &str) -> Result<HostPattern, String> {
-    let trimmed = raw.trim();
-    if trimmed.is_empty() {
-        return Err("the host pattern is empty".to_owned());
-    }
-    if !trimmed.is_ascii() {
-        return Err("write international names in their ASCII (xn--) form".to_owned());
-    }
-    let (wildcard, name) = match trimmed.strip_prefix("*.") {
-        Some(rest) => (true, normalize_host(rest)),
-        None => (false, normalize_host(trimmed)),
-    };
-    let name = name.as_str();
-    if name.is_empty() {
-        return Err("a wildcard needs a suffix, e.g. *.example.com".to_owned());
-    }
-    if name.contains('*') {
-        return Err("only a leading `*.` wildcard is supported".to_owned());
-    }
-    if name.len() > 253 {
-        return Err("the host name is longer than 253 characters".to_owned());
-    }
-    for label in name.split('.') {
-        if label.is_empty() || label.len() > 63 {
-            return Err(format!("label {label:?} must have 1 to 63 characters"));
-        }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(format!(
-                "label {label:?} may only have letters, digits, `-` and `_`"
-            ));
-        }
-    }
-    if name.parse::<IpAddr>().is_ok() {
-        return Err("the pattern must be a host name, not an IP address".to_owned());
-    }
-    Ok(if wildcard {
-        HostPattern::Subdomains(format!(".{name}"))
-    } else {
-        HostPattern::Exact(name.to_owned())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rule(pattern: &str, address: &str) -> ResolveRule {
-        ResolveRule::parse(pattern, address).unwrap()
-    }
-
-    #[test]
-    fn exact_rules_match_only_that_host_in_any_case() {
-        let exact = rule("Shop.Example.com", "127.0.0.2");
-        assert!(exact.matches("shop.example.com"));
-        assert!(exact.matches("SHOP.example.com."));
-        assert!(!exact.matches("www.shop.example.com"));
-        assert!(!exact.matches("example.com"));
-        assert_eq!(exact.pattern(), "shop.example.com");
-    }
-
-    #[test]
-    fn wildcards_match_subdomains_at_any_depth_but_not_the_bare_suffix() {
-        let wildcard = rule("*.test", "127.0.0.2");
-        assert!(wildcard.matches("acme.test"));
-        assert!(wildcard.matches("www.acme.test"));
-        assert!(!wildcard.matches("test"));
-        assert!(!wildcard.matches("acmetest"));
-        assert!(!wildcard.matches("acme.test.example"));
-        assert_eq!(wildcard.to_string(), "*.test=127.0.0.2");
-    }
-
-    #[test]
-    fn exact_beats_wildcard_and_longer_suffix_beats_shorter() {
-        let rules = [
-            rule("*.test", "127.0.0.2"),
-            rule("*.acme.test", "127.0.0.3"),
-            rule("shop.acme.test", "127.0.0.4"),
-            rule("*.test", "127.0.0.5"),
-        ];
-        let find = |host| ResolveRule::find(&rules, host).map(|ip| ip.to_string());
-        assert_eq!(find("shop.acme.test").as_deref(), Some("127.0.0.4"));
-        assert_eq!(find("www.acme.test").as_deref(), Some("127.0.0.3"));
-        assert_eq!(find("other.test").as_deref(), Some("127.0.0.2"));
-        assert_eq!(find("example.com"), None);
-    }
-
-    #[test]
-    fn ipv6_addresses_are_accepted_with_or_without_brackets() {
-        assert_eq!(rule("a.test", "::1").address().to_string(), "::1");
-        assert_eq!(rule("a.test", "[fd00::2]").address().to_string(), "fd00::2");
-    }
-
-    #[test]
-    fn bad_entries_are_refused_with_the_entry_and_the_reason() {
-        let message = |pattern: &str, address: &str| {
-            ResolveRule::parse(pattern, address)
-                .unwrap_err()
-                .to_string()
-        };
-        let bad_address = message("*.test", "localhost");
-        assert!(bad_address.contains("*.test = localhost"), "{bad_address}");
-        assert!(
-            bad_address.contains("not an IPv4 or IPv6 address"),
-            "{bad_address}"
-        );
-        let with_port = message("a.test", "127.0.0.1:8443");
-        assert!(with_port.contains("must not have a port"), "{with_port}");
-        assert!(message("*.", "127.0.0.1").contains("needs a suffix"));
-        assert!(message("a.*.test", "127.0.0.1").contains("only a leading"));
-        assert!(message("", "127.0.0.1").contains("empty"));
-        assert!(message("a..test", "127.0.0.1").contains("1 to 63"));
-        assert!(message("bad host.test", "127.0.0.1").contains("may only have"));
-        assert!(message("bücher.test", "127.0.0.1").contains("xn--"));
-        assert!(message("10.0.0.1", "127.0.0.1").contains("not an IP address"));
-    }
 
     #[test]
     fn a_fetch_section_reads_old_and_new_keys() {
@@ -543,7 +329,10 @@ mod tests {
         .unwrap();
         assert_eq!(old, new);
         assert_eq!(new.max_body_bytes, 512 * 1024);
-        assert_eq!(new.resolve, vec![rule("*.test", "127.0.0.2")]);
+        assert_eq!(
+            new.resolve,
+            vec![ResolveRule::parse("*.test", "127.0.0.2").unwrap()]
+        );
         assert_eq!(new.user_agent, DEFAULT_USER_AGENT);
         new.validate().unwrap();
         // The home page, its retries included, and two contact pages: 20 s
@@ -564,6 +353,41 @@ mod tests {
                 .to_string();
         assert!(error.contains("fetch.resolve"), "{error}");
         assert!(error.contains("*.test = localhost"), "{error}");
+    }
+
+    #[test]
+    fn nameservers_are_read_and_checked_with_the_key_named() {
+        let settings: FetchSettings =
+            serde_json::from_str(r#"{"nameservers": ["127.0.0.53", "[::1]:5353"]}"#).unwrap();
+        assert_eq!(settings.dns, DnsResolver::Async);
+        let servers: Vec<String> = settings
+            .nameservers
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(servers, ["127.0.0.53:53", "[::1]:5353"]);
+        settings.validate().unwrap();
+
+        let error = serde_json::from_str::<FetchSettings>(r#"{"nameservers": ["dns.example"]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("fetch.nameservers"), "{error}");
+        assert!(error.contains("dns.example"), "{error}");
+
+        let system = FetchSettings {
+            dns: DnsResolver::System,
+            ..settings
+        };
+        let refused = system.validate().unwrap_err();
+        assert_eq!(refused.key, "fetch.nameservers");
+        assert!(refused.to_string().contains("fetch.dns"), "{refused}");
+        let error = serde_json::from_str::<FetchSettings>(r#"{"dns": "libc"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("async") && error.contains("system"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -604,6 +428,21 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_is_on_and_robots_ignored_unless_configured() {
+        let defaults = FetchSettings::default();
+        assert!(defaults.plain_http);
+        assert_eq!(defaults.robots, RobotsMode::Ignore);
+        let set: FetchSettings =
+            serde_json::from_str(r#"{"plain_http": false, "robots": "obey"}"#).unwrap();
+        assert!(!set.plain_http);
+        assert_eq!(set.robots, RobotsMode::Obey);
+        let error = serde_json::from_str::<FetchSettings>(r#"{"robots": "maybe"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("obey"), "{error}");
+    }
+
+    #[test]
     fn too_many_contact_pages_are_refused() {
         let settings = FetchSettings {
             contact_pages: 50,
@@ -636,33 +475,12 @@ mod tests {
     }
 
     #[test]
-    fn proxy_credentials_never_show() {
+    fn proxy_credentials_never_show_in_the_settings() {
         let proxy = ProxyUrl::parse("socks5h://worker:s3cret@proxy.internal:1080").unwrap();
-        assert_eq!(
-            proxy.to_string(),
-            "socks5h://worker:***@proxy.internal:1080"
-        );
-        assert!(!format!("{proxy:?}").contains("s3cret"));
         let settings = FetchSettings {
             proxy: Some(proxy),
             ..FetchSettings::default()
         };
         assert!(!format!("{settings:?}").contains("s3cret"));
-        let bad_scheme = ProxyUrl::parse("ftp://worker:s3cret@proxy.internal").unwrap_err();
-        assert!(bad_scheme.to_string().contains("scheme"), "{bad_scheme}");
-        assert!(!bad_scheme.to_string().contains("s3cret"), "{bad_scheme}");
-        let unparsable = ProxyUrl::parse("http://worker:s3cret@[bad").unwrap_err();
-        assert!(!unparsable.to_string().contains("s3cret"), "{unparsable}");
-    }
-
-    #[test]
-    fn flag_form_is_host_equals_address() {
-        let parsed: ResolveRule = "*.internal.test=127.0.0.2".parse().unwrap();
-        assert_eq!(parsed, rule("*.internal.test", "127.0.0.2"));
-        let missing = "*.internal.test".parse::<ResolveRule>().unwrap_err();
-        assert!(
-            missing.to_string().contains("expected HOST=ADDRESS"),
-            "{missing}"
-        );
     }
 }

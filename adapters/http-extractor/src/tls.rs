@@ -13,7 +13,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use rustls::{ClientConfig, RootCertStore};
 
-use crate::HttpExtractorError;
+use crate::error::HttpExtractorError;
 
 pub(crate) fn client_config(extra_roots: &[PathBuf]) -> Result<ClientConfig, HttpExtractorError> {
     let mut roots = RootCertStore {

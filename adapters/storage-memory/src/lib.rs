@@ -8,178 +8,32 @@
 //!
 //! - [`MemoryRepository`]: a clonable handle over shared rows; clones see
 //!   the same table, like two connections to one database.
-//! - [`DomainRow`]: one row with every column of `domains`, as tests seed and
-//!   inspect it.
+//! - [`DomainRow`] (`row`): one row with every column of `domains`, as
+//!   tests seed and inspect it, and what the life cycle says about it.
+//! - `nul`: Postgres's refusal of NUL, applied here too, so that this
+//!   reference keeps the text the SQL adapters keep.
 //!
 //! A `std::sync::Mutex`, not a tokio one: no method holds the lock across an
 //! await point (each operation is one synchronous step, like one statement).
+
+mod nul;
+mod row;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
-use scheduler_domain::stored::{
-    self, EMAIL_COLUMN_LIMIT, PHONE_COLUMN_LIMIT, capped_error, lease_expired_message, strip_nul,
-};
+use scheduler_domain::stored::{EMAIL_COLUMN_LIMIT, PHONE_COLUMN_LIMIT, lease_expired_message};
 use scheduler_domain::{
     ClaimRequest, ClaimedDomain, CompletedSample, Completion, DomainId, DomainName,
     DomainRepository, DomainStatus, EnqueueReport, ErrorKindCount, ErrorSample, RepositoryError,
     RequeueReport, RequeueSelection, RescueReport, STATUS_ERROR_KINDS, SiteMetadata, StatusReport,
     StatusRequest, WorkerId, WriteOutcome, error_kind,
 };
-use serde_json::Value as Json;
 
-/// One row of `domains` with every column the worker knows.
-///
-/// Columns are nullable as in a table other systems also write to.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DomainRow {
-    /// `id`
-    pub id: DomainId,
-    /// `domain`, as stored (not standardized).
-    pub domain: String,
-    /// `status`; any text, as another system may have written it.
-    pub status: Option<String>,
-    /// `attempts`
-    pub attempts: i32,
-    /// `locked_by`
-    pub locked_by: Option<String>,
-    /// `locked_until`
-    pub locked_until: Option<DateTime<Utc>>,
-    /// `next_attempt_at`
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    /// `last_error`
-    pub last_error: Option<String>,
-    /// `title`
-    pub title: Option<String>,
-    /// `description`
-    pub description: Option<String>,
-    /// `favicon_url`
-    pub favicon_url: Option<String>,
-    /// `logo_url`
-    pub logo_url: Option<String>,
-    /// `language`
-    pub language: Option<String>,
-    /// `is_wordpress`
-    pub is_wordpress: Option<bool>,
-    /// `wordpress_version`
-    pub wordpress_version: Option<String>,
-    /// `has_elementor`
-    pub has_elementor: Option<bool>,
-    /// `tech_stack` (JSON)
-    pub tech_stack: Option<Json>,
-    /// `email_addresses`
-    pub email_addresses: Option<Vec<String>>,
-    /// `phone_numbers`
-    pub phone_numbers: Option<Vec<String>>,
-    /// `facebook_url`
-    pub facebook_url: Option<String>,
-    /// `twitter_url`
-    pub twitter_url: Option<String>,
-    /// `linkedin_url`
-    pub linkedin_url: Option<String>,
-    /// `instagram_url`
-    pub instagram_url: Option<String>,
-    /// `youtube_url`
-    pub youtube_url: Option<String>,
-    /// `meta_json` (the whole [`SiteMetadata`])
-    pub meta_json: Option<Json>,
-    /// `sitemap_analysis_status`
-    pub sitemap_analysis_status: Option<String>,
-    /// `created_at`
-    pub created_at: Option<DateTime<Utc>>,
-    /// `updated_at`
-    pub updated_at: Option<DateTime<Utc>>,
-}
+use crate::nul::strip_nul;
 
-impl DomainRow {
-    /// A row as the database defaults make it when another system inserts
-    /// only `domain` and `status`: a fresh id, no attempts, timestamps `at`.
-    pub fn new(domain: impl Into<String>, status: &str, at: DateTime<Utc>) -> DomainRow {
-        DomainRow {
-            id: DomainId::random(),
-            domain: domain.into(),
-            status: Some(status.to_owned()),
-            attempts: 0,
-            locked_by: None,
-            locked_until: None,
-            next_attempt_at: None,
-            last_error: None,
-            title: None,
-            description: None,
-            favicon_url: None,
-            logo_url: None,
-            language: None,
-            is_wordpress: None,
-            wordpress_version: None,
-            has_elementor: None,
-            tech_stack: None,
-            email_addresses: None,
-            phone_numbers: None,
-            facebook_url: None,
-            twitter_url: None,
-            linkedin_url: None,
-            instagram_url: None,
-            youtube_url: None,
-            meta_json: None,
-            sitemap_analysis_status: None,
-            created_at: Some(at),
-            updated_at: Some(at),
-        }
-    }
-
-    fn has_status(&self, status: DomainStatus) -> bool {
-        self.status.as_deref() == Some(status.as_str())
-    }
-
-    fn state(&self) -> Option<DomainStatus> {
-        self.status
-            .as_deref()
-            .and_then(|status| status.parse().ok())
-    }
-
-    /// Whether the life cycle lets this row move to `to`.
-    fn may_move_to(&self, to: DomainStatus) -> bool {
-        self.state().is_some_and(|from| from.can_move_to(to))
-    }
-
-    /// Whether `worker` holds this row and may move it to `to`.
-    fn is_leased_to(&self, worker: &WorkerId, to: DomainStatus) -> bool {
-        self.state()
-            .is_some_and(|from| DomainStatus::leased_sources(to).any(|leased| leased == from))
-            && self.locked_by.as_deref() == Some(worker.as_str())
-    }
-
-    /// Whether the rescue sweep may take this row: its lease expired and
-    /// the life cycle lets it go back to `pending` or on to `error`.
-    fn rescuable(&self, now: DateTime<Utc>) -> bool {
-        self.state().is_some_and(|from| {
-            from.is_leased()
-                && from.can_move_to(DomainStatus::Pending)
-                && from.can_move_to(DomainStatus::Error)
-        }) && self.locked_until.is_none_or(|until| until < now)
-    }
-
-    /// A `processing` row whose lease ended before `now`. A row without any
-    /// lease (left `processing` by a system that kept none) counts as
-    /// expired too, or it would stay stuck forever.
-    /// May be claimed now: in a state the life cycle lets move to
-    /// `processing` (`pending`), and its retry time, if any, has come.
-    fn is_due(&self, now: DateTime<Utc>) -> bool {
-        self.may_move_to(DomainStatus::Processing)
-            && self.next_attempt_at.is_none_or(|at| at <= now)
-    }
-
-    fn lease_expired(&self, now: DateTime<Utc>) -> bool {
-        self.has_status(DomainStatus::Processing)
-            && self.locked_until.is_none_or(|until| until < now)
-    }
-
-    fn clear_lease(&mut self) {
-        self.locked_by = None;
-        self.locked_until = None;
-    }
-}
+pub use crate::row::DomainRow;
 
 /// [`DomainRepository`] over rows kept in memory.
 #[derive(Debug, Clone, Default)]
@@ -297,8 +151,8 @@ impl DomainRepository for MemoryRepository {
     ) -> Result<Vec<WriteOutcome>, RepositoryError> {
         // All or nothing, as one transaction: every value is checked first.
         for completion in completions {
-            stored::meta_json(&completion.metadata).map_err(not_json)?;
-            stored::tech_stack_json(&completion.metadata).map_err(not_json)?;
+            nul::meta_json(&completion.metadata).map_err(not_json)?;
+            nul::tech_stack_json(&completion.metadata).map_err(not_json)?;
         }
         let mut outcomes = Vec::with_capacity(completions.len());
         for completion in completions {
@@ -322,8 +176,8 @@ impl DomainRepository for MemoryRepository {
         metadata: &SiteMetadata,
         now: DateTime<Utc>,
     ) -> Result<WriteOutcome, RepositoryError> {
-        let meta_json = stored::meta_json(metadata).map_err(not_json)?;
-        let tech_stack = stored::tech_stack_json(metadata).map_err(not_json)?;
+        let meta_json = nul::meta_json(metadata).map_err(not_json)?;
+        let tech_stack = nul::tech_stack_json(metadata).map_err(not_json)?;
         Ok(self.guarded(&id, worker, DomainStatus::Completed, |row| {
             row.title = opt_text(metadata.title.as_ref());
             row.description = opt_text(metadata.description.as_ref());
@@ -370,7 +224,7 @@ impl DomainRepository for MemoryRepository {
         now: DateTime<Utc>,
     ) -> Result<WriteOutcome, RepositoryError> {
         Ok(self.guarded(&id, worker, DomainStatus::Error, |row| {
-            row.last_error = Some(capped_error(error));
+            row.last_error = Some(nul::last_error(error));
             row.clear_lease();
             row.updated_at = Some(now);
         }))
@@ -385,7 +239,7 @@ impl DomainRepository for MemoryRepository {
         now: DateTime<Utc>,
     ) -> Result<WriteOutcome, RepositoryError> {
         Ok(self.guarded(&id, worker, DomainStatus::Pending, |row| {
-            row.last_error = Some(capped_error(error));
+            row.last_error = Some(nul::last_error(error));
             row.next_attempt_at = Some(next_attempt_at);
             row.clear_lease();
             row.updated_at = Some(now);
@@ -396,10 +250,14 @@ impl DomainRepository for MemoryRepository {
         &self,
         id: DomainId,
         worker: &WorkerId,
+        not_before: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<WriteOutcome, RepositoryError> {
         Ok(self.guarded(&id, worker, DomainStatus::Pending, |row| {
             row.attempts = (row.attempts - 1).max(0);
+            if let Some(not_before) = not_before {
+                row.next_attempt_at = Some(not_before);
+            }
             row.clear_lease();
             row.updated_at = Some(now);
         }))

@@ -9,8 +9,9 @@
 
 use scheduler_domain::RepositoryError;
 
-use crate::Backend;
-use crate::sql::Row;
+use crate::backend::Backend;
+use crate::error::UnsupportedKey;
+use crate::row::Row;
 
 /// The kind of key the table's `id` column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,17 +60,6 @@ pub(crate) struct KeyColumn {
     /// Whether the column has a default or is an identity (or, on SQLite,
     /// is the rowid).
     pub(crate) generated: bool,
-}
-
-/// A key column the worker cannot work with.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "the domains table's id column is {declared}: the worker accepts uuid, smallint, integer, \
-     bigint (serial, bigserial, identity), text and varchar keys"
-)]
-pub struct UnsupportedKey {
-    /// The declared type found.
-    pub declared: String,
 }
 
 impl KeyColumn {

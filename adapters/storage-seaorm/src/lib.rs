@@ -10,38 +10,62 @@
 //!
 //! # Layout
 //!
+//! Imports run one way: the leaves; then `key`, `sql`, `connect` and
+//! `statements`; then `migrate`; then `repository`, which this file
+//! exports.
+//!
+//! Leaves (they import no module of this crate but `error`):
+//!
+//! - `error`: [`StorageError`], [`UnsupportedKey`] and the mapping of
+//!   driver errors to [`scheduler_domain::RepositoryError`].
+//! - `backend`: [`Backend`], the database behind a repository, and how
+//!   values are typed for it.
 //! - `settings`: [`StorageSettings`] and [`PoolerMode`].
-//! - `repository`: [`SeaOrmRepository`], the [`scheduler_domain::DomainRepository`]
-//!   implementation, and [`Backend`].
+//! - `row`: a row either backend returned, read column by column.
+//! - `nul`: Postgres's refusal of NUL, applied to every value written.
 //! - `entity`: the `domains` table as a SeaORM entity (crate-private).
+//! - `signal`: [`TableSignal`], the [`scheduler_domain::WorkSignal`]: a
+//!   `LISTEN` for new `pending` rows where the connection keeps its
+//!   session, else polling.
+//!
+//! Above them:
+//!
 //! - `key`: the `id` column's type: which keys are accepted, how new rows
 //!   get theirs.
-//! - `statements`: every statement, built with SeaQuery from the entity.
-//! - `requeue`: the requeue operation, its statements and its report.
 //! - `sql`: rendering (values inlined as escaped literals on Postgres) and
 //!   running statements, one transaction per operation.
+//! - `connect`: opening a pool on a URL.
+//! - `statements`: every statement, built with SeaQuery from the entity, by
+//!   concern (`lease`, `enqueue`, `requeue`, `status`, and the `values`
+//!   they share), with the reading of the rows they return where that is
+//!   more than one column.
 //! - `migrate`: schema reconciliation, [`MigrationReport`], and the trigger
-//!   that notifies idle workers of new `pending` rows.
-//! - `signal`: [`TableSignal`], the [`scheduler_domain::WorkSignal`]: that
-//!   notification where the connection keeps its session, else polling.
-//! - `error`: [`StorageError`] and the mapping of driver errors to
-//!   [`scheduler_domain::RepositoryError`].
+//!   that notifies idle workers of new `pending` rows (`schema`,
+//!   `existing`, a pure `plan`, `preflight`, and the `postgres` and
+//!   `sqlite` executors).
+//! - `repository`: [`SeaOrmRepository`], the
+//!   [`scheduler_domain::DomainRepository`] implementation.
 
+mod backend;
+mod connect;
 mod entity;
 mod error;
 mod key;
 mod migrate;
+mod nul;
 mod repository;
-mod requeue;
+mod row;
 mod settings;
 mod signal;
 mod sql;
 mod statements;
 
-pub use error::{MINIMUM_POSTGRES_VERSION_NUM, StorageError, check_postgres_version};
-pub use key::UnsupportedKey;
+pub use backend::Backend;
+pub use error::{
+    MINIMUM_POSTGRES_VERSION_NUM, StorageError, UnsupportedKey, check_postgres_version,
+};
 pub use migrate::MigrationReport;
-pub use repository::{Backend, SeaOrmRepository};
+pub use repository::SeaOrmRepository;
 pub use settings::{
     DEFAULT_DATABASE_URL, PoolerMode, StorageSettings, UnknownPoolerMode, redacted_url,
 };

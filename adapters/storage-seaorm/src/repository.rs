@@ -5,58 +5,24 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use scheduler_domain::{
-    ClaimRequest, ClaimedDomain, CompletedSample, Completion, DomainId, DomainName,
-    DomainRepository, DomainStatus, EnqueueReport, ErrorKindCount, ErrorSample, LastHour,
-    RepositoryError, RequeueReport, RequeueSelection, RescueReport, SiteMetadata, StatusReport,
-    StatusRequest, WorkerId, WriteOutcome,
+    ClaimRequest, ClaimedDomain, Completion, DomainId, DomainName, DomainRepository, DomainStatus,
+    EnqueueReport, RepositoryError, RequeueReport, RequeueSelection, RescueReport, SiteMetadata,
+    StatusReport, StatusRequest, WorkerId, WriteOutcome,
 };
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, IdenStatic};
+use sea_orm::IdenStatic;
 use tracing::{debug, info, instrument, warn};
 
+use crate::backend::Backend;
+use crate::connect::open;
 use crate::entity::Column;
-use crate::error::{StorageError, connect_error, validate_url};
+use crate::error::StorageError;
 use crate::key::{KeyColumn, KeyKind};
 use crate::migrate::{MigrationReport, preflight, reconcile};
-use crate::settings::{PoolerMode, StorageSettings, redacted_url};
+use crate::row::Row;
+use crate::settings::{PoolerMode, StorageSettings};
 use crate::signal::TableSignal;
-use crate::sql::{Built, Row, Runner};
-use crate::statements::{self, StatusPart, status_column};
-
-/// The database behind a [`SeaOrmRepository`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// PostgreSQL, directly or through a pooler.
-    Postgres,
-    /// An embedded SQLite file.
-    Sqlite,
-}
-
-impl Backend {
-    /// The backend a URL names: `postgres://`, `postgresql://` or `sqlite:`.
-    ///
-    /// # Errors
-    ///
-    /// [`StorageError::UnsupportedScheme`] for any other scheme.
-    pub fn from_url(url: &str) -> Result<Backend, StorageError> {
-        let scheme = url
-            .split_once(':')
-            .map_or("", |(scheme, _)| scheme)
-            .to_ascii_lowercase();
-        match scheme.as_str() {
-            "postgres" | "postgresql" => Ok(Backend::Postgres),
-            "sqlite" => Ok(Backend::Sqlite),
-            _ => Err(StorageError::UnsupportedScheme { scheme }),
-        }
-    }
-
-    /// `postgres` or `sqlite`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Backend::Postgres => "postgres",
-            Backend::Sqlite => "sqlite",
-        }
-    }
-}
+use crate::sql::{Built, Runner};
+use crate::statements;
 
 /// [`DomainRepository`] on SeaORM. Cheap to clone: clones share the pool.
 #[derive(Debug, Clone)]
@@ -65,57 +31,6 @@ pub struct SeaOrmRepository {
     pooler: PoolerMode,
     /// The `id` column's kind, read from the catalogue when first needed.
     key_kind: Arc<OnceLock<KeyKind>>,
-}
-
-async fn open(
-    url: &str,
-    settings: &StorageSettings,
-    max_connections: u32,
-) -> Result<(DatabaseConnection, Backend), StorageError> {
-    let backend = Backend::from_url(url)?;
-    // SeaORM only recognises the `postgres://` spelling.
-    let url = match url.strip_prefix("postgresql:") {
-        Some(rest) => format!("postgres:{rest}"),
-        None => url.to_owned(),
-    };
-    validate_url(backend, &url)?;
-    let mut options = ConnectOptions::new(url.clone());
-    options
-        .max_connections(max_connections.max(1))
-        .acquire_timeout(settings.acquire_timeout)
-        .connect_timeout(settings.acquire_timeout)
-        // Statements carry inlined values from web pages: not for the logs.
-        .sqlx_logging(false);
-    let busy_timeout = settings.statement_timeout;
-    match backend {
-        Backend::Postgres => {
-            // Kept at 0 as well, although the Postgres path sends no
-            // prepared statement at all (see `sql`).
-            options.map_sqlx_postgres_opts(|options| options.statement_cache_capacity(0));
-            // A ping on every check-out is one more pooler round trip (and
-            // server check-out) per operation. A connection in steady use
-            // is alive; one that sat idle (across a fetch, while the worker idles)
-            // may have been closed by the pooler or a restart, and a write
-            // failing on it would cost the domain a retry: ping only those.
-            options.test_before_acquire_if_idle_for(settings.ping_connections_idle_for);
-        }
-        Backend::Sqlite => {
-            // WAL lets readers run beside the writer; the busy timeout makes
-            // concurrent writers (two workers claiming) wait their turn
-            // instead of failing with "database is locked".
-            options.map_sqlx_sqlite_opts(move |options| {
-                options
-                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                    .busy_timeout(busy_timeout)
-                    .create_if_missing(true)
-            });
-        }
-    }
-    let db = Database::connect(options)
-        .await
-        .map_err(|error| connect_error(&error))?;
-    debug!(url = %redacted_url(&url), backend = backend.as_str(), "connected");
-    Ok((db, backend))
 }
 
 impl SeaOrmRepository {
@@ -222,7 +137,7 @@ impl SeaOrmRepository {
         let _ = self.runner.connection().close_by_ref().await;
     }
 
-    pub(crate) fn built(&self, statement: &impl sea_orm::sea_query::QueryStatementWriter) -> Built {
+    fn built(&self, statement: &impl sea_orm::sea_query::QueryStatementWriter) -> Built {
         Built::new(self.backend(), statement)
     }
 
@@ -269,10 +184,6 @@ impl SeaOrmRepository {
         if let Err(error) = self.runner.execute(&writes).await {
             warn!(error = %error, "could not mark unreadable rows error");
         }
-    }
-
-    pub(crate) fn runner(&self) -> &Runner {
-        &self.runner
     }
 
     async fn guarded_write(&self, statement: Built) -> Result<WriteOutcome, RepositoryError> {
@@ -322,10 +233,6 @@ fn claimed_domain(row: &Row) -> Result<ClaimedDomain, Unreadable> {
         raw_domain,
         attempts: u32::try_from(attempts).unwrap_or(0),
     })
-}
-
-pub(crate) fn count(value: Option<i64>) -> u64 {
-    value.and_then(|n| u64::try_from(n).ok()).unwrap_or(0)
 }
 
 impl DomainRepository for SeaOrmRepository {
@@ -436,9 +343,10 @@ impl DomainRepository for SeaOrmRepository {
         &self,
         id: DomainId,
         worker: &WorkerId,
+        not_before: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<WriteOutcome, RepositoryError> {
-        let statement = statements::release(self.backend(), &id, worker, now);
+        let statement = statements::release(self.backend(), &id, worker, not_before, now);
         self.guarded_write(self.built(&statement)).await
     }
 
@@ -500,7 +408,39 @@ impl DomainRepository for SeaOrmRepository {
         dry_run: bool,
         now: DateTime<Utc>,
     ) -> Result<RequeueReport, RepositoryError> {
-        self.requeue_rows(selection, dry_run, now).await
+        let backend = self.backend();
+        let mut report = RequeueReport::default();
+        if selection.names().is_empty() {
+            report.requeued = if dry_run {
+                let count = self.built(&statements::count_selected(backend, selection));
+                let rows = self.runner.fetch(&[count]).await?;
+                match rows.first() {
+                    Some(row) => statements::selected_count(row)?,
+                    None => 0,
+                }
+            } else {
+                let update = self.built(&statements::requeue(backend, selection, now));
+                self.runner.execute(&[update]).await?
+            };
+            return Ok(report);
+        }
+        // Which of the names have a row, in the same transaction as the
+        // update, so that the others can be reported.
+        let known = self.built(&statements::known_names(backend, selection));
+        let rows = if dry_run {
+            let rows = self.runner.fetch(&[known]).await?;
+            for row in &rows {
+                report.requeued += statements::selected_count(row)?;
+            }
+            rows
+        } else {
+            let update = self.built(&statements::requeue(backend, selection, now));
+            let (rows, changed) = self.runner.fetch_and_count_last(&[known, update]).await?;
+            report.requeued = changed;
+            rows
+        };
+        report.not_found = statements::names_not_found(selection, &rows)?;
+        Ok(report)
     }
 
     async fn status(&self, request: StatusRequest) -> Result<StatusReport, RepositoryError> {
@@ -508,68 +448,7 @@ impl DomainRepository for SeaOrmRepository {
             .iter()
             .map(|statement| self.built(statement))
             .collect();
-        let mut report = StatusReport::default();
-        for row in self.runner.fetch_snapshot(&statements).await? {
-            let part = row.text(StatusPart::COLUMN)?;
-            match part.as_deref().and_then(StatusPart::parse) {
-                Some(StatusPart::Counts) => {
-                    let total = count(row.integer(status_column::TOTAL)?);
-                    match row
-                        .text(Column::Status.as_str())?
-                        .as_deref()
-                        .and_then(|s| s.parse().ok())
-                    {
-                        Some(DomainStatus::Pending) => {
-                            report.pending = total;
-                            report.waiting_for_retry = count(row.integer(status_column::WAITING)?);
-                        }
-                        Some(DomainStatus::Processing) => {
-                            report.processing = total;
-                            report.expired_leases = count(row.integer(status_column::EXPIRED)?);
-                        }
-                        Some(DomainStatus::Completed) => report.completed = total,
-                        Some(DomainStatus::Error) => report.error = total,
-                        None => report.other += total,
-                    }
-                }
-                Some(StatusPart::OldestDuePending) => {
-                    report.oldest_pending_seconds = row.time(status_column::SINCE)?.map(|since| {
-                        u64::try_from((request.now - since).num_seconds()).unwrap_or(0)
-                    });
-                }
-                Some(StatusPart::LastHour) => {
-                    report.last_hour = LastHour {
-                        completed: count(row.integer(status_column::COMPLETED)?),
-                        failed: count(row.integer(status_column::FAILED)?),
-                    };
-                }
-                Some(StatusPart::ErrorKinds) => report.error_kinds.push(ErrorKindCount {
-                    kind: row.text(status_column::KIND)?.unwrap_or_default(),
-                    count: count(row.integer(status_column::TOTAL)?),
-                }),
-                Some(StatusPart::RecentErrors) => report.recent_errors.push(ErrorSample {
-                    domain: row.text(Column::Domain.as_str())?.unwrap_or_default(),
-                    error: row.text(status_column::DETAIL)?.unwrap_or_default(),
-                    at: row
-                        .time(Column::UpdatedAt.as_str())?
-                        .unwrap_or(DateTime::UNIX_EPOCH),
-                }),
-                Some(StatusPart::RecentCompleted) => {
-                    report.recent_completed.push(CompletedSample {
-                        domain: row.text(Column::Domain.as_str())?.unwrap_or_default(),
-                        title: row.text(status_column::DETAIL)?,
-                        at: row
-                            .time(Column::UpdatedAt.as_str())?
-                            .unwrap_or(DateTime::UNIX_EPOCH),
-                    });
-                }
-                None => {
-                    return Err(RepositoryError::Database(format!(
-                        "status returned a row of unknown part {part:?}"
-                    )));
-                }
-            }
-        }
-        Ok(report)
+        let rows = self.runner.fetch_snapshot(&statements).await?;
+        statements::read_status(&rows, request.now)
     }
 }

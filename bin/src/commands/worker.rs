@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use scheduler_application::{BatchProcessor, Scheduler, SystemClock};
+use scheduler_application::{DomainProcessor, Scheduler, SystemClock};
 use scheduler_domain::{MetadataExtractor, WorkerId};
 use scheduler_http_extractor::HttpExtractor;
 use scheduler_storage_seaorm::TableSignal;
@@ -13,6 +13,7 @@ use tracing::{error, info, warn};
 
 use super::{CliError, Schema, open_repository};
 use crate::http::{Endpoint, install_metrics};
+use crate::open_files;
 use crate::settings::Settings;
 
 pub(super) async fn run(settings: &Settings, once: bool) -> Result<ExitCode, CliError> {
@@ -64,12 +65,26 @@ where
         diagnostic_dir = %settings.diagnostic_dir.display(),
         "worker {worker} starting"
     );
-    let processor = Arc::new(BatchProcessor::new(
+    let mut scheduler_settings = settings.scheduler.clone();
+    let open_files = open_files::raise_open_files_limit();
+    if let Some(sockets) = open_files::sockets_allowed(open_files)
+        && scheduler_settings.concurrency as u64 > sockets
+    {
+        let fitted = usize::try_from(sockets).unwrap_or(usize::MAX).max(1);
+        warn!(
+            "scheduler.concurrency = {} needs a socket per domain in flight, but the open-file \
+             limit is {} (ulimit -n; LimitNOFILE= in a systemd unit): running {fitted} at once",
+            scheduler_settings.concurrency,
+            open_files.unwrap_or_default(),
+        );
+        scheduler_settings.concurrency = fitted;
+    }
+    let processor = Arc::new(DomainProcessor::new(
         Arc::clone(&repository),
         extractor,
         Arc::new(SystemClock),
         worker.clone(),
-        settings.scheduler.clone(),
+        scheduler_settings,
     ));
     // The endpoint outlives the scheduler by the last writes: it stops
     // after them, so that a scrape during shutdown still answers.
@@ -131,7 +146,7 @@ where
                         "processed {} in {}: {} completed, {} failed, {} to retry later, \
                          {} released, {} rescued",
                         counted(totals.claimed, "domain", "domains"),
-                        counted(drained.batches, "batch", "batches"),
+                        counted(drained.claims, "claim", "claims"),
                         totals.completed,
                         totals.failed,
                         totals.retried,
@@ -153,7 +168,7 @@ where
                 tokio::time::sleep(deadline).await;
             } => {
                 error!(
-                    "batches still running {}s after the shutdown signal; exiting, their rows \
+                    "domains still in flight {}s after the shutdown signal; exiting, their rows \
                      are rescued when their leases expire",
                     deadline.as_secs()
                 );
@@ -181,7 +196,7 @@ fn default_worker_id() -> WorkerId {
         .filter(|name| !name.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "worker".to_owned());
-    // Host names may be long; the pid, the random part and the batch
+    // Host names may be long; the pid, the random part and the claim
     // number after it must survive `WorkerId`'s cap.
     let host: String = host.chars().take(48).collect();
     WorkerId::new(format!("{host}:{}:{}", std::process::id(), random_suffix()))

@@ -63,13 +63,24 @@ pub(crate) struct WorkerDatabase {
     pub(crate) migration_url: Option<String>,
 }
 
+/// A pending row whose next attempt is further away than this counts as
+/// settled for the run: it waits for a retry the run will not see. One due
+/// sooner (a short `Retry-After`) keeps the run going.
+pub(crate) const RETRY_HORIZON: Duration = Duration::from_secs(60);
+
 /// One row after the run.
 #[derive(Debug)]
 pub(crate) struct FinishedRow {
     pub(crate) domain: String,
     pub(crate) status: String,
     pub(crate) updated_at: Option<DateTime<Utc>>,
+    pub(crate) last_error: Option<String>,
+    pub(crate) next_attempt_at: Option<DateTime<Utc>>,
 }
+
+/// The columns [`Observer::rows`] reads.
+const ROWS_SQL: &str =
+    "SELECT domain, status, updated_at, last_error, next_attempt_at FROM domains";
 
 impl BenchDatabase {
     /// Makes an empty database of `kind` (and, for PgBouncer, a pooler with
@@ -294,22 +305,60 @@ impl Observer {
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
-    /// Every row's domain, status and `updated_at`.
+    /// Rows processing, or pending and due within [`RETRY_HORIZON`]: what
+    /// the worker still has to do in this run.
+    pub(crate) async fn unsettled(&mut self) -> Result<u64, BenchError> {
+        let horizon = RETRY_HORIZON.as_secs();
+        let count: i64 = match self {
+            Observer::Sqlite(connection) => {
+                // Times are stored as RFC 3339 text in UTC: compared as text.
+                let sql = format!(
+                    "SELECT count(*) FROM domains WHERE status = 'processing' \
+                     OR (status = 'pending' AND (next_attempt_at IS NULL \
+                     OR next_attempt_at <= strftime('%Y-%m-%dT%H:%M:%f', 'now', '+{horizon} seconds')))"
+                );
+                sqlx::raw_sql(AssertSqlSafe(sql))
+                    .fetch_one(connection)
+                    .await?
+                    .try_get(0)?
+            }
+            Observer::Postgres {
+                connection,
+                queries,
+            } => {
+                *queries += 1;
+                let sql = format!(
+                    "SELECT count(*) FROM domains WHERE status = 'processing' \
+                     OR (status = 'pending' AND (next_attempt_at IS NULL \
+                     OR next_attempt_at <= now() + interval '{horizon} seconds'))"
+                );
+                sqlx::raw_sql(AssertSqlSafe(sql))
+                    .fetch_one(connection)
+                    .await?
+                    .try_get(0)?
+            }
+        };
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// Every row's domain, status, `updated_at`, `last_error` and
+    /// `next_attempt_at`.
     pub(crate) async fn rows(&mut self) -> Result<Vec<FinishedRow>, BenchError> {
         match self {
             Observer::Sqlite(connection) => {
-                let rows = sqlx::raw_sql("SELECT domain, status, updated_at FROM domains")
-                    .fetch_all(connection)
-                    .await?;
+                let rows = sqlx::raw_sql(ROWS_SQL).fetch_all(connection).await?;
+                let time = |text: Option<String>| {
+                    text.and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
+                        .map(|time| time.with_timezone(&Utc))
+                };
                 rows.iter()
                     .map(|row| {
-                        let updated_at: Option<String> = row.try_get(2)?;
                         Ok(FinishedRow {
                             domain: row.try_get(0)?,
                             status: row.try_get(1)?,
-                            updated_at: updated_at
-                                .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
-                                .map(|time| time.with_timezone(&Utc)),
+                            updated_at: time(row.try_get(2)?),
+                            last_error: row.try_get(3)?,
+                            next_attempt_at: time(row.try_get(4)?),
                         })
                     })
                     .collect()
@@ -319,15 +368,15 @@ impl Observer {
                 queries,
             } => {
                 *queries += 1;
-                let rows = sqlx::raw_sql("SELECT domain, status, updated_at FROM domains")
-                    .fetch_all(connection)
-                    .await?;
+                let rows = sqlx::raw_sql(ROWS_SQL).fetch_all(connection).await?;
                 rows.iter()
                     .map(|row| {
                         Ok(FinishedRow {
                             domain: row.try_get(0)?,
                             status: row.try_get(1)?,
                             updated_at: row.try_get(2)?,
+                            last_error: row.try_get(3)?,
+                            next_attempt_at: row.try_get(4)?,
                         })
                     })
                     .collect()

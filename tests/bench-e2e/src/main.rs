@@ -11,44 +11,51 @@
 //!
 //! `just bench-e2e [--db postgres] [--domains 2000] [--concurrency 16]
 //! [--latency-ms 200] [--null-extractor] [--json figures.json]`
+//!
+//! With `--internet [--seed 15]`, the run is two: the same sites with no
+//! latency (the baseline), then a simulated internet of the same length
+//! shaped like a real list of business domains (slow, dead, refusing and
+//! rate-limiting hosts, redirects, names only under `www.`; see
+//! [`mix`]) served on distinct loopback addresses with a DNS server of
+//! its own ([`dns`], [`internet`]); one table compares them
+//! ([`internet_report`] lists its figures). All traffic stays on loopback.
 #![allow(clippy::print_stdout)] // The table is this program's output.
 
 mod corpus;
 mod database;
+mod dns;
+mod internet;
+mod internet_report;
+mod internet_run;
+mod mix;
 mod probe;
 mod report;
+mod run;
 mod worker;
 
-use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use clap::Parser;
-use domain_scheduler::settings::Settings;
 use scheduler_domain::DomainName;
 use scheduler_tests::https_fixture::{FixtureServer, Site};
+use serde::Serialize;
 
 use crate::corpus::Corpus;
 use crate::database::{BenchDatabase, DatabaseKind, FinishedRow};
-use crate::probe::Probe;
 use crate::report::{Figures, Percentiles};
+use crate::run::{Run, Until, toml_string};
 
 /// The sites' names end in this; one wildcard certificate name and one
 /// resolve rule cover them all.
 const SITE_SUFFIX: &str = "bench.test";
-/// How often the worker's /proc figures are sampled.
-const SAMPLE_EVERY: Duration = Duration::from_millis(50);
-/// How many samples pass between two looks at the queue.
-const SAMPLES_PER_QUEUE_CHECK: u64 = 4;
 /// How long the bare parse runs.
 const BARE_PARSE_FOR: Duration = Duration::from_secs(3);
 /// Threads of the bare parse: the machine's two cores.
 const BARE_PARSE_THREADS: usize = 2;
-/// How long the worker may take to stop after SIGTERM before it is killed.
-const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// End-to-end benchmark of the worker in service mode.
 #[derive(Debug, Parser)]
@@ -94,6 +101,14 @@ struct Options {
     /// Gives up waiting for the queue to empty after this many seconds.
     #[arg(long, default_value_t = 1800)]
     timeout_seconds: u64,
+    /// Runs the simulated internet (see `docs/performance.md`): the same
+    /// sites first with no latency, then shaped like a real list of
+    /// business domains, in one table.
+    #[arg(long)]
+    internet: bool,
+    /// The seed the internet mix is drawn from.
+    #[arg(long, default_value_t = 15)]
+    seed: u64,
     /// The role of the child process: runs the worker with this file.
     #[arg(long, hide = true)]
     worker_config: Option<PathBuf>,
@@ -145,13 +160,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(bench(&options)) {
-        Ok(figures) => {
-            print!("{}", figures.table());
+    let outcome = if options.internet {
+        runtime
+            .block_on(internet_run::bench(&options))
+            .map(|figures| (figures.table(), to_json(&figures)))
+    } else {
+        runtime
+            .block_on(bench(&options))
+            .map(|figures| (figures.table(), to_json(&figures)))
+    };
+    match outcome {
+        Ok((table, json)) => {
+            print!("{table}");
             if let Some(path) = &options.json {
-                let written = serde_json::to_string_pretty(&figures)
-                    .map_err(io::Error::other)
-                    .and_then(|json| std::fs::write(path, json + "\n"));
+                let written = json.and_then(|json| std::fs::write(path, json + "\n"));
                 if let Err(error) = written {
                     eprintln!("bench-e2e: cannot write {}: {error}", path.display());
                     return ExitCode::FAILURE;
@@ -164,6 +186,10 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn to_json(figures: &impl Serialize) -> io::Result<String> {
+    serde_json::to_string_pretty(figures).map_err(io::Error::other)
 }
 
 /// `dNNNNNN.bench.test`: site number `index`.
@@ -189,201 +215,50 @@ async fn bench(options: &Options) -> Result<Figures, BenchError> {
             .await
             .map_err(|error| BenchError::Corpus(format!("bare parse failed: {error}")))?
     };
-    let names = (0..options.domains)
-        .map(|index| {
-            DomainName::parse(&site_name(index))
-                .map_err(|error| BenchError::Usage(format!("site name: {error}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-
-    let server = {
-        let corpus = Arc::clone(&corpus);
-        let mut builder = FixtureServer::builder()
-            .sites_under(SITE_SUFFIX, move |host| {
-                site_index(host).map(|index| Site::shared_html(Arc::clone(corpus.page(index))))
-            })
-            .response_delay(Duration::from_millis(options.latency_ms));
-        if options.keep_alive_seconds > 0 {
-            builder = builder.keep_alive(Duration::from_secs(options.keep_alive_seconds));
-        }
-        builder
-            .start()
-            .await
-            .map_err(io_error("starting the HTTPS server"))?
-    };
+    let names = site_names(options.domains, site_name)?;
+    let server = start_fixture(options, &corpus).await?;
     let database = BenchDatabase::create(options.db, options.pgbouncer_pool).await?;
-    let outcome = drain(options, &names, &server, &database).await;
+    let fetch = fixture_fetch_settings(&server);
+    let outcome = run::drain(options, &names, &database, &fetch, Until::Empty).await;
     database.remove().await;
     let (run, rows) = outcome?;
     Ok(figures(options, &corpus, bare_parse, &server, run, &rows))
 }
 
-/// What the worker's run left to compute figures from.
-struct Run {
-    started: SystemTime,
-    probe: Probe,
-    round_trips: Option<u64>,
-    concurrency: usize,
-    pool: u32,
+/// `name(index)` for the first `count` sites, as the queue takes them.
+fn site_names(count: usize, name: fn(usize) -> String) -> Result<Vec<DomainName>, BenchError> {
+    (0..count)
+        .map(|index| {
+            DomainName::parse(&name(index))
+                .map_err(|error| BenchError::Usage(format!("site name: {error}")))
+        })
+        .collect()
 }
 
-async fn drain(
+/// The fixture server playing `dNNNNNN.bench.test`, site *i* serving
+/// corpus page *i*, after `--latency-ms`.
+async fn start_fixture(
     options: &Options,
-    names: &[DomainName],
-    server: &FixtureServer,
-    database: &BenchDatabase,
-) -> Result<(Run, Vec<FinishedRow>), BenchError> {
-    database.seed(names).await?;
-    let dir = tempfile::tempdir().map_err(io_error("creating the run's directory"))?;
-    let config = write_config(options, dir.path(), server, database)?;
-    // Read back as the worker will: the socket bound uses its real values.
-    let settings = Settings::load(Some(&config), |_| None)?;
-    let mut observer = database.observer().await?;
-    let round_trips_before = database.round_trips(&mut observer).await?;
-
-    let log_path = dir.path().join("worker.log");
-    let started = SystemTime::now();
-    let mut child = spawn_worker(options, &config, &log_path)?;
-    let mut probe = Probe::new(child.id());
-    let deadline = Instant::now() + Duration::from_secs(options.timeout_seconds);
-    let watched = watch(&mut child, &mut probe, &mut observer, names.len(), deadline).await;
-    stop(&mut child);
-    if let Err(error) = watched {
-        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        return Err(match error {
-            BenchError::WorkerExited { status, .. } => BenchError::WorkerExited {
-                status,
-                log: tail(&log, 40),
-            },
-            other => other,
-        });
+    corpus: &Arc<Corpus>,
+) -> Result<FixtureServer, BenchError> {
+    let corpus = Arc::clone(corpus);
+    let mut builder = FixtureServer::builder()
+        .sites_under(SITE_SUFFIX, move |host| {
+            site_index(host).map(|index| Site::shared_html(Arc::clone(corpus.page(index))))
+        })
+        .response_delay(Duration::from_millis(options.latency_ms));
+    if options.keep_alive_seconds > 0 {
+        builder = builder.keep_alive(Duration::from_secs(options.keep_alive_seconds));
     }
-    let round_trips_after = database.round_trips(&mut observer).await?;
-    let rows = observer.rows().await?;
-    let round_trips = round_trips_after
-        .zip(round_trips_before)
-        .map(|(after, before)| after.saturating_sub(before));
-    Ok((
-        Run {
-            started,
-            probe,
-            round_trips,
-            concurrency: settings.scheduler.concurrency,
-            pool: settings.database.max_connections,
-        },
-        rows,
-    ))
+    builder
+        .start()
+        .await
+        .map_err(io_error("starting the HTTPS server"))
 }
 
-/// Samples the worker until the queue is empty (or the deadline passes);
-/// the last sample is taken while it still runs. Its resident memory is
-/// noted when half of the `domains` are done, to tell growth from a peak.
-async fn watch(
-    child: &mut Child,
-    probe: &mut Probe,
-    observer: &mut database::Observer,
-    domains: usize,
-    deadline: Instant,
-) -> Result<(), BenchError> {
-    loop {
-        tokio::time::sleep(SAMPLE_EVERY).await;
-        probe.sample();
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(BenchError::WorkerExited {
-                status: status.to_string(),
-                log: String::new(),
-            });
-        }
-        if !probe.samples.is_multiple_of(SAMPLES_PER_QUEUE_CHECK) {
-            continue;
-        }
-        let unfinished = observer.unfinished().await?;
-        if probe.rss_kib_half_done.is_none() && unfinished as usize * 2 <= domains {
-            probe.rss_kib_half_done = Some(probe.rss_kib);
-        }
-        if unfinished == 0 || Instant::now() > deadline {
-            probe.sample();
-            return Ok(());
-        }
-    }
-}
-
-fn spawn_worker(options: &Options, config: &Path, log: &Path) -> Result<Child, BenchError> {
-    let program = std::env::current_exe().map_err(io_error("finding this program"))?;
-    let log_file = std::fs::File::create(log).map_err(io_error("creating the worker's log"))?;
-    let log_copy = log_file
-        .try_clone()
-        .map_err(io_error("creating the worker's log"))?;
-    let mut command = Command::new(program);
-    command
-        .arg("--worker-config")
-        .arg(config)
-        .stdin(Stdio::null())
-        .stdout(log_copy)
-        .stderr(log_file);
-    if options.null_extractor {
-        command.arg("--null-extractor");
-    }
-    for variable in &options.worker_env {
-        let (name, value) = variable.split_once('=').ok_or_else(|| {
-            BenchError::Usage(format!("--worker-env {variable:?}: expected NAME=VALUE"))
-        })?;
-        command.env(name, value);
-    }
-    command.spawn().map_err(io_error("starting the worker"))
-}
-
-/// SIGTERM, as a service manager stops the worker; SIGKILL if it does not
-/// stop in time.
-fn stop(child: &mut Child) {
-    let _ = rustix::process::kill_process(
-        rustix::process::Pid::from_child(child),
-        rustix::process::Signal::TERM,
-    );
-    let deadline = Instant::now() + STOP_TIMEOUT;
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(SAMPLE_EVERY);
-    }
-    eprintln!("bench-e2e: the worker did not stop within {STOP_TIMEOUT:?} of SIGTERM; killing it");
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// The worker's configuration file: the database, the sites' resolve rule
-/// and CA, the concurrency asked for and every `--set`; everything else
-/// at the worker's defaults.
-fn write_config(
-    options: &Options,
-    dir: &Path,
-    server: &FixtureServer,
-    database: &BenchDatabase,
-) -> Result<PathBuf, BenchError> {
-    let worker_database = database.worker_database();
-    let mut text = format!(
-        "diagnostic_dir = {}\n\n[database]\nurl = {}\npooler = \"{}\"\n",
-        toml_string(&dir.join("diagnostics").to_string_lossy()),
-        toml_string(&worker_database.url),
-        worker_database.pooler,
-    );
-    if let Some(url) = &worker_database.migration_url {
-        text.push_str(&format!("migration_url = {}\n", toml_string(url)));
-    }
-    let mut sections: HashMap<String, Vec<String>> = HashMap::new();
-    if let Some(concurrency) = options.concurrency {
-        sections
-            .entry("scheduler".into())
-            .or_default()
-            .push(format!("concurrency = {concurrency}"));
-    }
-    sections.entry("fetch".into()).or_default().extend([
+/// The `[fetch]` lines that reach the fixture: its resolve rule and CA.
+fn fixture_fetch_settings(server: &FixtureServer) -> Vec<String> {
+    vec![
         format!(
             "resolve = {{ {} = {} }}",
             toml_string(&format!("*.{SITE_SUFFIX}")),
@@ -394,33 +269,12 @@ fn write_config(
             toml_string(&server.ca_pem_path().to_string_lossy())
         ),
         "allow_private_networks = true".into(),
-    ]);
-    for setting in &options.settings {
-        let (key, value) = setting
-            .split_once('=')
-            .ok_or_else(|| BenchError::Usage(format!("--set {setting:?}: expected KEY=VALUE")))?;
-        match key.trim().split_once('.') {
-            Some((section, key)) if section != "database" => sections
-                .entry(section.to_owned())
-                .or_default()
-                .push(format!("{key} = {}", value.trim())),
-            Some((_, key)) => text.push_str(&format!("{key} = {}\n", value.trim())),
-            None => text.insert_str(0, &format!("{} = {}\n", key.trim(), value.trim())),
-        }
-    }
-    let mut names: Vec<&String> = sections.keys().collect();
-    names.sort();
-    for name in names {
-        text.push_str(&format!("\n[{name}]\n{}\n", sections[name].join("\n")));
-    }
-    let path = dir.join("worker.toml");
-    std::fs::write(&path, text).map_err(io_error("writing the worker's configuration"))?;
-    Ok(path)
-}
-
-/// `text` as a TOML basic string.
-fn toml_string(text: &str) -> String {
-    toml::Value::String(text.to_owned()).to_string()
+        // Every site here shares the fixture's one address: at the polite
+        // default this would measure one shared host, not the engine. The
+        // politeness itself is measured by `--internet`, where sites have
+        // addresses of their own.
+        "per_address = 256".into(),
+    ]
 }
 
 fn figures(

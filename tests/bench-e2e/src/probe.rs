@@ -18,6 +18,8 @@ pub(crate) struct Probe {
     pub(crate) rss_kib_half_done: Option<u64>,
     /// The most sockets other than Unix-domain ones seen at once.
     pub(crate) max_sockets: usize,
+    /// The most threads seen at once.
+    pub(crate) max_threads: u64,
     /// utime + stime of the whole process (its threads, dead ones too).
     cpu_ticks: u64,
     /// How many samples were taken.
@@ -33,6 +35,7 @@ impl Probe {
             rss_kib: 0,
             rss_kib_half_done: None,
             max_sockets: 0,
+            max_threads: 0,
             cpu_ticks: 0,
             samples: 0,
         }
@@ -48,6 +51,9 @@ impl Probe {
             }
             if let Some(now) = status_kib(&status, "VmRSS:") {
                 self.rss_kib = now;
+            }
+            if let Some(threads) = status_kib(&status, "Threads:") {
+                self.max_threads = self.max_threads.max(threads);
             }
         }
         if let Some(ticks) = fs::read_to_string(format!("{proc_dir}/stat"))
@@ -67,7 +73,8 @@ impl Probe {
     }
 }
 
-/// A field such as `VmHWM:` of a `/proc/<pid>/status`, in KiB.
+/// A number field such as `VmHWM:` (in KiB) or `Threads:` of a
+/// `/proc/<pid>/status`.
 fn status_kib(status: &str, field: &str) -> Option<u64> {
     status
         .lines()
@@ -136,6 +143,7 @@ mod tests {
         let status = "Name:\tbench\nVmPeak:\t  900 kB\nVmHWM:\t  12345 kB\nVmRSS:\t 100 kB\n";
         assert_eq!(status_kib(status, "VmHWM:"), Some(12_345));
         assert_eq!(status_kib(status, "VmRSS:"), Some(100));
+        assert_eq!(status_kib("Threads:\t7\n", "Threads:"), Some(7));
         let stat = "42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 250 31 0 0 20 0 5 0";
         assert_eq!(cpu_ticks(stat), Some(281));
         assert_eq!(socket_inode("socket:[998]"), Some(998));

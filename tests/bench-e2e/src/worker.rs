@@ -9,7 +9,7 @@ use std::sync::Arc;
 use domain_scheduler::commands::CliError;
 use domain_scheduler::commands::worker::serve;
 use domain_scheduler::settings::Settings;
-use domain_scheduler::telemetry::init_telemetry;
+use domain_scheduler::telemetry::{DiagnosticFile, init_telemetry};
 use scheduler_domain::{DomainName, ExtractionError, MetadataExtractor, SiteMetadata};
 use scheduler_http_extractor::HttpExtractor;
 use tokio_util::sync::CancellationToken;
@@ -49,10 +49,13 @@ fn serve_until_terminated(config: &Path, null_extractor: bool) -> Result<ExitCod
     // The file is the whole configuration: a DATABASE_URL in the shell
     // must not send the benchmark's writes anywhere else.
     let settings = Settings::load(Some(config), |_| None)?;
-    init_telemetry(
+    let _telemetry = init_telemetry(
         settings.log.format,
         &settings.log.level,
-        Some(settings.diagnostic_dir.as_path()),
+        Some(DiagnosticFile {
+            dir: &settings.diagnostic_dir,
+            retention: settings.diagnostic_retention,
+        }),
     )?;
     let runtime = domain_scheduler::runtime()
         .map_err(|error| CliError::Failed(format!("cannot start the runtime: {error}")))?;

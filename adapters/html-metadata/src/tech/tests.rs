@@ -8,7 +8,8 @@ use scheduler_domain::Technology;
 use serde::Deserialize;
 use url::Url;
 
-use super::{CATEGORIES, RULES_SOURCE, RuleError, Rules};
+use super::Rules;
+use super::rules::{CATEGORIES, RULES_SOURCE, RuleError};
 use crate::{Page, extract};
 
 /// Technologies the issue asked for at the least; the file must not shrink
@@ -288,72 +289,6 @@ category = "cms"
 signals = [{ on = "generator", pattern = '^Acme' }]
 examples = [{ htm = '<meta name="generator" content="Acme">' }]"#;
     assert!(toml::from_str::<TestFile>(source).is_err());
-}
-
-#[test]
-fn a_needle_is_the_longest_literal_every_match_contains() {
-    use super::needles_of;
-    assert_eq!(
-        needles_of(r"//js\.stripe\.com/v(\d+)/"),
-        Some(vec![String::from("//js.stripe.com/v")])
-    );
-    assert_eq!(
-        needles_of(r"(?:^|/)jquery(?:\.slim)?(?:\.min)?\.js(?:[?#]|$)"),
-        Some(vec![String::from("jquery")])
-    );
-    assert_eq!(
-        needles_of(r"^#__next$|^#__NEXT_DATA__$"),
-        Some(vec![
-            String::from("#__next"),
-            String::from("#__NEXT_DATA__")
-        ])
-    );
-    assert_eq!(
-        needles_of(r"(?i)^WordPress(?:\s+(\d+(?:\.\d+)+))?"),
-        None,
-        "a case-insensitive pattern runs on every string"
-    );
-}
-
-#[test]
-fn a_group_every_match_passes_through_gives_one_needle_per_alternative() {
-    use super::needles_of;
-    assert_eq!(
-        needles_of(r"//(?:widget\.intercom\.io|js\.intercomcdn\.com)/"),
-        Some(vec![
-            String::from("widget.intercom.io"),
-            String::from("js.intercomcdn.com")
-        ])
-    );
-    assert_eq!(
-        needles_of(r"(?:^|/)(?:matomo|piwik)\.(?:js|php)(?:[?#]|$)"),
-        Some(vec![String::from("matomo"), String::from("piwik")])
-    );
-    assert_eq!(
-        needles_of(r"//(?:[a-z0-9.-]+\.)?(?:cdn-abc)?static\.xyz/"),
-        Some(vec![String::from("static.xyz/")]),
-        "an optional group is not required"
-    );
-}
-
-#[test]
-fn an_optional_or_repeated_character_is_not_part_of_a_needle() {
-    use super::needles_of;
-    assert_eq!(needles_of(r"ab\.?cde"), Some(vec![String::from("cde")]));
-    assert_eq!(needles_of(r"abcd*ef"), Some(vec![String::from("abc")]));
-    assert_eq!(needles_of(r"wxyz{2}ab"), Some(vec![String::from("wxy")]));
-}
-
-#[test]
-fn a_pattern_without_a_long_enough_literal_has_no_needle() {
-    use super::needles_of;
-    assert_eq!(needles_of(r"^(?:ab|cd)\.j$"), None);
-    assert_eq!(
-        needles_of(r"abcdef|[0-9]+"),
-        None,
-        "every alternative needs one"
-    );
-    assert_eq!(needles_of(r"^\d+\.\d+$"), None);
 }
 
 #[test]

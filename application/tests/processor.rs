@@ -1,4 +1,5 @@
-//! The batch use case against mockall mocks of both ports.
+//! One domain from claim to written outcome, against mockall mocks of both
+//! ports.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -6,8 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use futures::StreamExt;
 use mockall::Sequence;
-use scheduler_application::{BatchProcessor, BatchSummary, Clock, SchedulerSettings};
+use scheduler_application::{
+    ClaimError, Clock, DomainProcessor, Outcomes, SchedulerSettings, grace_deadline,
+};
 use scheduler_domain::{
     ClaimedDomain, DomainId, ExtractionError, MockDomainRepository, MockMetadataExtractor,
     RepositoryError, SiteMetadata, WorkerId, WriteOutcome,
@@ -60,8 +64,8 @@ fn settings() -> SchedulerSettings {
 fn processor(
     repository: MockDomainRepository,
     extractor: MockMetadataExtractor,
-) -> BatchProcessor<MockDomainRepository, MockMetadataExtractor> {
-    BatchProcessor::new(
+) -> DomainProcessor<MockDomainRepository, MockMetadataExtractor> {
+    DomainProcessor::new(
         Arc::new(repository),
         Arc::new(extractor),
         Arc::new(FixedClock(noon())),
@@ -87,6 +91,35 @@ fn expect_claim(repository: &mut MockDomainRepository, rows: Vec<ClaimedDomain>)
         });
 }
 
+/// One claim of `batch_size` rows taken to the end, `concurrency` domains
+/// at once: what the scheduler does with each claim, without its loop.
+trait RunClaim {
+    async fn run_claim(&self, shutdown: &CancellationToken) -> Result<Outcomes, ClaimError>;
+}
+
+impl RunClaim for DomainProcessor<MockDomainRepository, MockMetadataExtractor> {
+    async fn run_claim(&self, shutdown: &CancellationToken) -> Result<Outcomes, ClaimError> {
+        let settings = self.settings();
+        let (claim, rows) = self.claim(settings.batch_size).await?;
+        let mut outcomes = Outcomes {
+            claimed: rows.len(),
+            ..Outcomes::default()
+        };
+        let grace_over = grace_deadline(shutdown.clone(), settings.shutdown_grace);
+        let finished: Vec<_> = futures::stream::iter(rows)
+            .map(|row| self.process(&claim, row, shutdown, &grace_over))
+            .buffer_unordered(settings.concurrency.max(1))
+            .collect()
+            .await;
+        // Ends the grace timer's task.
+        grace_over.cancel();
+        for outcome in finished {
+            outcomes.count(outcome);
+        }
+        Ok(outcomes)
+    }
+}
+
 /// Records every write as (operation, domain id, message).
 type Writes = Arc<Mutex<Vec<(&'static str, DomainId, String)>>>;
 
@@ -100,6 +133,18 @@ fn record_writes(repository: &mut MockDomainRepository) -> Writes {
                 .unwrap()
                 .push(("complete", id, metadata.title.clone().unwrap_or_default()));
             Box::pin(async { Ok(WriteOutcome::Written) })
+        });
+    let log = Arc::clone(&writes);
+    repository
+        .expect_complete_many()
+        .returning(move |completions| {
+            let mut log = log.lock().unwrap();
+            for completion in completions {
+                let title = completion.metadata.title.clone().unwrap_or_default();
+                log.push(("complete", completion.id.clone(), title));
+            }
+            let outcomes = vec![WriteOutcome::Written; completions.len()];
+            Box::pin(async move { Ok(outcomes) })
         });
     let log = Arc::clone(&writes);
     repository
@@ -120,10 +165,14 @@ fn record_writes(repository: &mut MockDomainRepository) -> Writes {
             Box::pin(async { Ok(WriteOutcome::Written) })
         });
     let log = Arc::clone(&writes);
-    repository.expect_release().returning(move |id, _, _| {
-        log.lock().unwrap().push(("release", id, String::new()));
-        Box::pin(async { Ok(WriteOutcome::Written) })
-    });
+    repository
+        .expect_release()
+        .returning(move |id, _, not_before, now| {
+            let wait =
+                not_before.map_or_else(String::new, |at| format!("@ {}", (at - now).num_seconds()));
+            log.lock().unwrap().push(("release", id, wait));
+            Box::pin(async { Ok(WriteOutcome::Written) })
+        });
     writes
 }
 
@@ -163,7 +212,7 @@ async fn an_extraction_error_fails_only_its_own_domain() {
     });
 
     let summary = processor(repository, extractor)
-        .run_batch(&CancellationToken::new())
+        .run_claim(&CancellationToken::new())
         .await
         .unwrap();
 
@@ -213,7 +262,7 @@ async fn claim_and_each_result_are_separate_repository_calls_in_order() {
     });
 
     let summary = processor(repository, extractor)
-        .run_batch(&CancellationToken::new())
+        .run_claim(&CancellationToken::new())
         .await
         .unwrap();
     assert_eq!(summary.completed, 1);
@@ -254,7 +303,7 @@ async fn a_failing_result_write_is_recorded_as_error_by_a_separate_write() {
     });
 
     let summary = processor(repository, extractor)
-        .run_batch(&CancellationToken::new())
+        .run_claim(&CancellationToken::new())
         .await
         .unwrap();
     assert_eq!((summary.completed, summary.failed), (0, 1));
@@ -270,7 +319,7 @@ async fn an_invalid_domain_fails_without_a_fetch() {
     extractor.expect_extract().never();
 
     let summary = processor(repository, extractor)
-        .run_batch(&CancellationToken::new())
+        .run_claim(&CancellationToken::new())
         .await
         .unwrap();
 
@@ -302,7 +351,7 @@ async fn a_raw_value_is_standardized_before_the_fetch() {
         });
 
     let summary = processor(repository, extractor)
-        .run_batch(&CancellationToken::new())
+        .run_claim(&CancellationToken::new())
         .await
         .unwrap();
     assert_eq!(summary.completed, 1);
@@ -325,7 +374,7 @@ async fn a_transient_failure_is_retried_later_with_backoff() {
         .returning(|_| Box::pin(async { Err(refused()) }));
 
     let summary = processor(repository, extractor)
-        .run_batch(&CancellationToken::new())
+        .run_claim(&CancellationToken::new())
         .await
         .unwrap();
 
@@ -358,7 +407,7 @@ async fn a_transient_failure_on_the_last_attempt_is_an_error() {
         .returning(|_| Box::pin(async { Err(refused()) }));
 
     let summary = processor(repository, extractor)
-        .run_batch(&CancellationToken::new())
+        .run_claim(&CancellationToken::new())
         .await
         .unwrap();
 
@@ -389,7 +438,7 @@ async fn a_lost_lease_is_counted_and_not_overwritten() {
     });
 
     let summary = processor(repository, extractor)
-        .run_batch(&CancellationToken::new())
+        .run_claim(&CancellationToken::new())
         .await
         .unwrap();
     assert_eq!((summary.lease_lost, summary.completed), (1, 0));
@@ -414,14 +463,14 @@ async fn an_outcome_that_cannot_be_written_is_left_for_the_rescue_sweep() {
     });
 
     let summary = processor(repository, extractor)
-        .run_batch(&CancellationToken::new())
+        .run_claim(&CancellationToken::new())
         .await
         .unwrap();
     assert_eq!((summary.unrecorded, summary.failed), (1, 0));
 }
 
 #[tokio::test]
-async fn a_failed_claim_is_the_batch_error_and_nothing_is_fetched() {
+async fn a_failed_claim_is_a_claim_error_and_nothing_is_fetched() {
     let mut repository = MockDomainRepository::new();
     repository.expect_claim().returning(|_| {
         Box::pin(async {
@@ -434,7 +483,7 @@ async fn a_failed_claim_is_the_batch_error_and_nothing_is_fetched() {
     extractor.expect_extract().never();
 
     let error = processor(repository, extractor)
-        .run_batch(&CancellationToken::new())
+        .run_claim(&CancellationToken::new())
         .await
         .unwrap_err();
     assert_eq!(
@@ -456,7 +505,7 @@ async fn after_shutdown_claimed_domains_not_started_are_released() {
     shutdown.cancel();
 
     let summary = processor(repository, extractor)
-        .run_batch(&shutdown)
+        .run_claim(&shutdown)
         .await
         .unwrap();
 
@@ -482,7 +531,7 @@ async fn an_extraction_outliving_the_shutdown_grace_is_abandoned_and_released() 
     });
     let shutdown = CancellationToken::new();
     let processor = processor(repository, extractor);
-    let batch = processor.run_batch(&shutdown);
+    let batch = processor.run_claim(&shutdown);
     let cancel_soon = async {
         tokio::time::sleep(Duration::from_secs(1)).await;
         shutdown.cancel();
@@ -509,7 +558,7 @@ async fn an_extraction_within_the_shutdown_grace_is_finished() {
     });
     let shutdown = CancellationToken::new();
     let processor = processor(repository, extractor);
-    let batch = processor.run_batch(&shutdown);
+    let batch = processor.run_claim(&shutdown);
     let cancel_soon = async {
         tokio::time::sleep(Duration::from_secs(1)).await;
         shutdown.cancel();
@@ -528,10 +577,10 @@ async fn an_empty_claim_is_an_empty_summary() {
     let mut repository = MockDomainRepository::new();
     expect_claim(&mut repository, Vec::new());
     let summary = processor(repository, MockMetadataExtractor::new())
-        .run_batch(&CancellationToken::new())
+        .run_claim(&CancellationToken::new())
         .await
         .unwrap();
-    assert_eq!(summary, BatchSummary::default());
+    assert_eq!(summary, Outcomes::default());
 }
 
 /// An extractor that answers every site, counting its calls.
@@ -590,7 +639,7 @@ async fn a_result_the_database_could_not_take_is_written_again_not_fetched_again
     let (extractor, fetches) = counting_extractor();
 
     let summary = processor(repository, extractor)
-        .run_batch(&CancellationToken::new())
+        .run_claim(&CancellationToken::new())
         .await
         .unwrap();
 
@@ -610,7 +659,7 @@ async fn a_result_is_dropped_once_the_database_stays_away_past_the_lease() {
     let started = tokio::time::Instant::now();
 
     let summary = processor(repository, extractor)
-        .run_batch(&CancellationToken::new())
+        .run_claim(&CancellationToken::new())
         .await
         .unwrap();
 
@@ -641,7 +690,7 @@ async fn shutdown_waits_for_a_result_write_no_longer_than_the_grace() {
     let started = tokio::time::Instant::now();
 
     let summary = processor(repository, extractor)
-        .run_batch(&shutdown)
+        .run_claim(&shutdown)
         .await
         .unwrap();
 
@@ -667,7 +716,7 @@ async fn a_domain_is_not_started_when_its_fetch_could_outlast_the_lease() {
     let writes = record_writes(&mut repository);
     let mut extractor = MockMetadataExtractor::new();
     extractor.expect_extract().never();
-    let processor = BatchProcessor::new(
+    let processor = DomainProcessor::new(
         Arc::new(repository),
         Arc::new(extractor),
         Arc::new(FixedClock(noon())),
@@ -680,7 +729,7 @@ async fn a_domain_is_not_started_when_its_fetch_could_outlast_the_lease() {
     );
 
     let summary = processor
-        .run_batch(&CancellationToken::new())
+        .run_claim(&CancellationToken::new())
         .await
         .unwrap();
 
@@ -689,7 +738,7 @@ async fn a_domain_is_not_started_when_its_fetch_could_outlast_the_lease() {
 }
 
 #[tokio::test]
-async fn each_batch_claims_and_writes_under_an_id_of_its_own() {
+async fn each_claim_takes_and_writes_under_an_id_of_its_own() {
     let claimants = Arc::new(Mutex::new(Vec::new()));
     let mut repository = MockDomainRepository::new();
     let seen = Arc::clone(&claimants);
@@ -714,11 +763,11 @@ async fn each_batch_claims_and_writes_under_an_id_of_its_own() {
     let processor = processor(repository, extractor);
 
     processor
-        .run_batch(&CancellationToken::new())
+        .run_claim(&CancellationToken::new())
         .await
         .unwrap();
     processor
-        .run_batch(&CancellationToken::new())
+        .run_claim(&CancellationToken::new())
         .await
         .unwrap();
 
@@ -730,5 +779,55 @@ async fn each_batch_claims_and_writes_under_an_id_of_its_own() {
             "worker-a/2",
             "wrote as worker-a/2"
         ]
+    );
+}
+
+#[tokio::test]
+async fn a_busy_address_hands_the_domain_back_for_the_wait_it_asked_without_a_failure() {
+    let rows = vec![claimed("shared.test", 2), claimed("alone.test", 1)];
+    let mut repository = MockDomainRepository::new();
+    expect_claim(&mut repository, rows.clone());
+    let writes = record_writes(&mut repository);
+    let mut extractor = MockMetadataExtractor::new();
+    extractor.expect_extract().returning(|domain| {
+        let domain = domain.to_string();
+        Box::pin(async move {
+            if domain == "shared.test" {
+                Err(ExtractionError::AddressBusy {
+                    address: "203.0.113.7".into(),
+                    retry_in_seconds: 30,
+                })
+            } else {
+                Ok(metadata_for(&domain))
+            }
+        })
+    });
+
+    let processor = processor(repository, extractor);
+    let summary = processor
+        .run_claim(&CancellationToken::new())
+        .await
+        .unwrap();
+
+    assert_eq!(
+        (
+            summary.deferred,
+            summary.completed,
+            summary.failed,
+            summary.retried
+        ),
+        (1, 1, 0, 0)
+    );
+    // An idle claimer looks again when the row is due, not an hour later.
+    let wait = processor.idle_wait(Duration::from_secs(3600));
+    assert!(
+        wait <= Duration::from_secs(30) && wait > Duration::from_secs(25),
+        "{wait:?}"
+    );
+    // Back to pending for 30 s, by the release that does not count the
+    // attempt, and nothing recorded as an error.
+    assert_eq!(
+        writes_for(&writes, rows[0].id.clone()),
+        [("release", "@ 30".into())]
     );
 }

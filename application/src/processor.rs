@@ -1,124 +1,36 @@
-//! One batch: claim, extract, write, each step with its own error handling.
+//! One domain from claim to written outcome: claim, extract, write, each
+//! step with its own error handling.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use scheduler_domain::{
     ClaimRequest, ClaimedDomain, DomainName, DomainRepository, ExtractionError, FailureKind,
     MetadataExtractor, RepositoryError, SiteMetadata, WorkerId, WriteOutcome,
 };
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
+use crate::due::DueTimes;
 use crate::group_write::{GroupWriter, Unwritten};
 use crate::observe::{self, Activity};
+use crate::outcomes::DomainOutcome;
 use crate::{Clock, DIAGNOSTICS_TARGET, SchedulerSettings};
 
-/// A batch that could not start: the claim itself failed. Failures of single
-/// domains are not errors of the batch; they are counted in its summary.
+/// The claim transaction failed; nothing was taken. Failures of single
+/// domains are not errors: they are counted in [`Outcomes`](crate::Outcomes).
 #[derive(Debug, thiserror::Error)]
-pub enum BatchError {
-    /// The claim transaction failed; nothing was taken.
-    #[error("could not claim domains: {0}")]
-    Claim(#[source] RepositoryError),
-}
+#[error("could not claim domains: {0}")]
+pub struct ClaimError(#[source] pub RepositoryError);
 
-/// What happened to one claimed domain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DomainOutcome {
-    /// Metadata written, `completed`.
-    Completed,
-    /// A transient failure: back to `pending` with a retry time.
-    Retried,
-    /// A permanent failure or attempts spent: `error`.
-    Failed,
-    /// Handed back untouched at shutdown.
-    Released,
-    /// The row was no longer ours when we wrote (its lease had expired and
-    /// another worker took it): nothing written.
-    LeaseLost,
-    /// Even the write of the failure failed, or the database did not take
-    /// a fetched result before the lease ran out: the row stays
-    /// `processing` until its lease expires and the rescue sweep frees it.
-    Unrecorded,
-}
-
-/// The counts of one batch, as logged and written to the diagnostic file.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct BatchSummary {
-    /// Rows claimed.
-    pub claimed: usize,
-    /// Rows `completed`.
-    pub completed: usize,
-    /// Rows put back for a later retry.
-    pub retried: usize,
-    /// Rows moved to `error`.
-    pub failed: usize,
-    /// Rows released at shutdown.
-    pub released: usize,
-    /// Rows whose lease was lost before the write.
-    pub lease_lost: usize,
-    /// Rows whose outcome could not be written at all.
-    pub unrecorded: usize,
-    /// Wall time of the batch.
-    pub duration: Duration,
-}
-
-impl BatchSummary {
-    pub(crate) fn count(&mut self, outcome: DomainOutcome) {
-        let counter = match outcome {
-            DomainOutcome::Completed => &mut self.completed,
-            DomainOutcome::Retried => &mut self.retried,
-            DomainOutcome::Failed => &mut self.failed,
-            DomainOutcome::Released => &mut self.released,
-            DomainOutcome::LeaseLost => &mut self.lease_lost,
-            DomainOutcome::Unrecorded => &mut self.unrecorded,
-        };
-        *counter += 1;
-    }
-
-    /// Writes the counts to the diagnostic file: `"{what} done: 7 claimed,
-    /// 3 completed, ..."`.
-    pub fn log_done(&self, what: &str) {
-        info!(
-            target: DIAGNOSTICS_TARGET,
-            claimed = self.claimed,
-            completed = self.completed,
-            retried = self.retried,
-            failed = self.failed,
-            released = self.released,
-            lease_lost = self.lease_lost,
-            unrecorded = self.unrecorded,
-            duration_ms = self.duration.as_millis() as u64,
-            "{what} done: {} claimed, {} completed, {} failed, {} retried in {:.1}s",
-            self.claimed,
-            self.completed,
-            self.failed,
-            self.retried,
-            self.duration.as_secs_f64(),
-        );
-    }
-
-    /// Adds another batch's counts to these (durations add up too).
-    pub fn absorb(&mut self, other: &BatchSummary) {
-        self.claimed += other.claimed;
-        self.completed += other.completed;
-        self.retried += other.retried;
-        self.failed += other.failed;
-        self.released += other.released;
-        self.lease_lost += other.lease_lost;
-        self.unrecorded += other.unrecorded;
-        self.duration += other.duration;
-    }
-}
-
-/// Runs batches for one worker against one repository and one extractor.
+/// Takes domains from claim to written outcome for one worker, against one
+/// repository and one extractor.
 #[derive(Debug)]
-pub struct BatchProcessor<R, E> {
+pub struct DomainProcessor<R, E> {
     repository: Arc<R>,
     extractor: Arc<E>,
     clock: Arc<dyn Clock>,
@@ -127,11 +39,19 @@ pub struct BatchProcessor<R, E> {
     /// Claims made so far: numbers each claim's claimant id.
     claims: AtomicU64,
     activity: Arc<Activity>,
+    /// Where results go: the one write path of a completion.
+    writer: OnceLock<GroupWriter>,
+    /// The writers' tasks; they end when the processor (and with it the
+    /// writer's last handle) is dropped.
+    writers: TaskTracker,
+    /// When the earliest row this processor handed back for a busy address
+    /// is due again: an idle claimer wakes then rather than at `interval`.
+    due_again: DueTimes,
 }
 
-impl<R, E> BatchProcessor<R, E>
+impl<R, E> DomainProcessor<R, E>
 where
-    R: DomainRepository,
+    R: DomainRepository + 'static,
     E: MetadataExtractor,
 {
     /// A processor for `worker`.
@@ -142,7 +62,7 @@ where
         worker: WorkerId,
         settings: SchedulerSettings,
     ) -> Self {
-        BatchProcessor {
+        DomainProcessor {
             repository,
             extractor,
             clock,
@@ -150,6 +70,9 @@ where
             settings,
             claims: AtomicU64::new(0),
             activity: Arc::new(Activity::default()),
+            writer: OnceLock::new(),
+            writers: TaskTracker::new(),
+            due_again: DueTimes::default(),
         }
     }
 
@@ -169,6 +92,13 @@ where
         &self.settings
     }
 
+    /// How long an idle claimer waits before it looks again: `longest`, or
+    /// less when a row handed back for a busy address is due sooner (no
+    /// signal announces a row that becomes due by the clock).
+    pub fn idle_wait(&self, longest: Duration) -> Duration {
+        self.due_again.wait(longest)
+    }
+
     /// The current time by this processor's clock.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
@@ -178,8 +108,8 @@ where
     ///
     /// # Errors
     ///
-    /// [`BatchError::Claim`] when the claim fails; nothing was taken then.
-    pub async fn claim(&self, limit: u32) -> Result<(Arc<Claim>, Vec<ClaimedDomain>), BatchError> {
+    /// [`ClaimError`] when the claim fails; nothing was taken then.
+    pub async fn claim(&self, limit: u32) -> Result<(Arc<Claim>, Vec<ClaimedDomain>), ClaimError> {
         let now = self.clock.now();
         let claim = Arc::new(Claim {
             // Each claim has an id of its own, so the guarded writes of a
@@ -201,7 +131,7 @@ where
         let started = Instant::now();
         let claimed = self.repository.claim(request).await.map_err(|error| {
             observe::database_error("claim", &error);
-            BatchError::Claim(error)
+            ClaimError(error)
         })?;
         observe::claimed(claimed.len(), started.elapsed());
         if claimed.is_empty() {
@@ -212,48 +142,13 @@ where
         Ok((claim, claimed))
     }
 
-    /// Claims one batch of `batch_size` rows and processes it to the end,
-    /// `concurrency` domains at once. Once `shutdown` is cancelled, domains
-    /// not yet started are released, and those in flight get
-    /// `shutdown_grace` to finish before they are released too.
-    ///
-    /// # Errors
-    ///
-    /// [`BatchError::Claim`] when the claim fails; nothing was taken then.
-    pub async fn run_batch(
-        &self,
-        shutdown: &CancellationToken,
-    ) -> Result<BatchSummary, BatchError> {
-        let started = Instant::now();
-        let (claim, claimed) = self.claim(self.settings.batch_size).await?;
-        let mut summary = BatchSummary {
-            claimed: claimed.len(),
-            ..BatchSummary::default()
-        };
-        if claimed.is_empty() {
-            return Ok(summary);
-        }
-        let grace_over = grace_deadline(shutdown.clone(), self.settings.shutdown_grace);
-        // Ends the grace timer task when the batch is over, however it ends.
-        let _grace_timer = grace_over.clone().drop_guard();
-        let outcomes: Vec<DomainOutcome> = futures::stream::iter(claimed)
-            .map(|domain| self.process(&claim, domain, shutdown, &grace_over))
-            .buffer_unordered(self.settings.concurrency.max(1))
-            .collect()
-            .await;
-        for outcome in outcomes {
-            summary.count(outcome);
-        }
-        summary.duration = started.elapsed();
-        summary.log_done("batch");
-        Ok(summary)
-    }
-
-    /// Processes one claimed row to its outcome: standardize, extract, write.
-    /// A domain whose fetch could outlast the lease (`fetch_budget`) is
-    /// released unstarted, so no other worker can take it over while it is
-    /// fetched; after `shutdown`, unstarted domains are released, and
-    /// `grace_over` abandons (and releases) one in flight.
+    /// Processes one claimed row to its outcome, in a span of its own:
+    /// standardize, extract, write. The result goes through the group
+    /// writer, with whatever other domains' results are waiting. A domain
+    /// whose fetch could outlast the lease (`fetch_budget`) is released
+    /// unstarted, so no other worker can take it over while it is fetched;
+    /// after `shutdown`, unstarted domains are released, and `grace_over`
+    /// abandons (and releases) one in flight.
     pub async fn process(
         &self,
         claim: &Claim,
@@ -261,43 +156,16 @@ where
         shutdown: &CancellationToken,
         grace_over: &CancellationToken,
     ) -> DomainOutcome {
-        self.process_one(claim, domain, shutdown, grace_over, None)
-            .await
-    }
-
-    /// [`BatchProcessor::process`], the result written by `writer` together
-    /// with other domains' results.
-    pub(crate) async fn process_grouped(
-        &self,
-        claim: &Claim,
-        domain: ClaimedDomain,
-        shutdown: &CancellationToken,
-        grace_over: &CancellationToken,
-        writer: &GroupWriter,
-    ) -> DomainOutcome {
-        self.process_one(claim, domain, shutdown, grace_over, Some(writer))
-            .await
-    }
-
-    /// The repository, shared with the group writers.
-    pub(crate) fn shared_repository(&self) -> Arc<R> {
-        Arc::clone(&self.repository)
-    }
-
-    /// One row in a span of its own, its result written by `writer` when
-    /// given, else directly.
-    async fn process_one(
-        &self,
-        claim: &Claim,
-        domain: ClaimedDomain,
-        shutdown: &CancellationToken,
-        grace_over: &CancellationToken,
-        writer: Option<&GroupWriter>,
-    ) -> DomainOutcome {
         let span = info_span!("domain", domain_id = %domain.id, domain = %domain.raw_domain);
-        self.outcome_of(claim, domain, shutdown, grace_over, writer)
+        self.outcome_of(claim, domain, shutdown, grace_over)
             .instrument(span)
             .await
+    }
+
+    /// The group writer, started on first use (it needs the runtime).
+    fn writer(&self) -> &GroupWriter {
+        self.writer
+            .get_or_init(|| GroupWriter::start(Arc::clone(&self.repository), &self.writers))
     }
 
     async fn outcome_of(
@@ -306,7 +174,6 @@ where
         domain: ClaimedDomain,
         shutdown: &CancellationToken,
         grace_over: &CancellationToken,
-        writer: Option<&GroupWriter>,
     ) -> DomainOutcome {
         if shutdown.is_cancelled() {
             return self.release(claim, &domain).await;
@@ -341,17 +208,21 @@ where
         let metadata = match extraction {
             Ok(metadata) => metadata,
             Err(failure) => {
-                return self
-                    .record_failure(claim, &domain, failure.kind(), failure.to_string())
-                    .await;
+                return match failure.deferral() {
+                    Some(wait) => self.defer(claim, &domain, &failure, wait).await,
+                    None => {
+                        self.record_failure(claim, &domain, failure.kind(), failure.to_string())
+                            .await
+                    }
+                };
             }
         };
-        self.write_result(claim, &domain, &name, metadata, grace_over, writer)
+        self.write_result(claim, &domain, &name, metadata, grace_over)
             .await
     }
 
     /// Writes a fetched site's metadata. A database that is away for a
-    /// while (`Unavailable`, `Timeout`) does not cost the fetch: the write
+    /// while ([`RepositoryError::is_transient`]) does not cost the fetch: the write
     /// is tried again with backoff until the claim's lease ends (or, after
     /// shutdown, the grace period), and only then is the result dropped and
     /// the row left to the rescue sweep. Any other write error is recorded
@@ -363,7 +234,6 @@ where
         name: &DomainName,
         mut metadata: SiteMetadata,
         grace_over: &CancellationToken,
-        writer: Option<&GroupWriter>,
     ) -> DomainOutcome {
         // Set at the first failure: the time left on the lease, by the
         // runtime's clock from there on.
@@ -371,27 +241,13 @@ where
         let mut failures = 0;
         loop {
             let now = self.clock.now();
-            let (written, kept) = match writer {
-                Some(writer) => {
-                    match writer
-                        .complete(domain.id.clone(), &claim.claimant, metadata, now)
-                        .await
-                    {
-                        Ok(outcome) => (Ok(outcome), None),
-                        Err(Unwritten { error, metadata }) => {
-                            (Err(error), metadata.map(|kept| *kept))
-                        }
-                    }
-                }
-                None => {
-                    let started = Instant::now();
-                    let written = self
-                        .repository
-                        .complete(domain.id.clone(), &claim.claimant, &metadata, now)
-                        .await;
-                    observe::written(observe::WriteKind::Single, started.elapsed());
-                    (written, Some(metadata))
-                }
+            let (written, kept) = match self
+                .writer()
+                .complete(domain.id.clone(), &claim.claimant, metadata, now)
+                .await
+            {
+                Ok(outcome) => (Ok(outcome), None),
+                Err(Unwritten { error, metadata }) => (Err(error), metadata.map(|kept| *kept)),
             };
             let write_error = match written {
                 Ok(WriteOutcome::Written) => {
@@ -402,10 +258,7 @@ where
                 Err(write_error) => write_error,
             };
             observe::database_error("complete", &write_error);
-            if !matches!(
-                write_error,
-                RepositoryError::Unavailable(_) | RepositoryError::Timeout(_)
-            ) {
+            if !write_error.is_transient() {
                 error!(
                     target: DIAGNOSTICS_TARGET,
                     error = %write_error,
@@ -561,10 +414,35 @@ where
     async fn release(&self, claim: &Claim, domain: &ClaimedDomain) -> DomainOutcome {
         match self
             .repository
-            .release(domain.id.clone(), &claim.claimant, self.clock.now())
+            .release(domain.id.clone(), &claim.claimant, None, self.clock.now())
             .await
         {
             Ok(WriteOutcome::Written) => DomainOutcome::Released,
+            Ok(WriteOutcome::LeaseLost) => self.lease_lost(domain),
+            Err(write_error) => self.unrecorded(domain, &write_error),
+        }
+    }
+
+    /// Hands the row back until `wait` has passed: its site's address could
+    /// not take the request now. The attempt is not counted and
+    /// `last_error` is left as it was: nothing failed.
+    async fn defer(
+        &self,
+        claim: &Claim,
+        domain: &ClaimedDomain,
+        why: &ExtractionError,
+        wait: Duration,
+    ) -> DomainOutcome {
+        let now = self.clock.now();
+        let not_before = add_saturating(now, wait);
+        self.due_again.note(Instant::now() + wait);
+        debug!(%not_before, "{}: {why}", domain.raw_domain);
+        match self
+            .repository
+            .release(domain.id.clone(), &claim.claimant, Some(not_before), now)
+            .await
+        {
+            Ok(WriteOutcome::Written) => DomainOutcome::Deferred,
             Ok(WriteOutcome::LeaseLost) => self.lease_lost(domain),
             Err(write_error) => self.unrecorded(domain, &write_error),
         }
@@ -630,7 +508,7 @@ fn write_backoff(failures: u32) -> Duration {
 }
 
 /// A token cancelled `grace` after `shutdown` is.
-pub(crate) fn grace_deadline(shutdown: CancellationToken, grace: Duration) -> CancellationToken {
+pub fn grace_deadline(shutdown: CancellationToken, grace: Duration) -> CancellationToken {
     let grace_over = CancellationToken::new();
     let guard = grace_over.clone();
     tokio::spawn(async move {

@@ -1,26 +1,46 @@
-//! `requeue`: finished rows back to `pending`, as one transaction (on
-//! Postgres one simple query, like every other operation).
-//!
-//! The selection becomes one condition; a requeue by name first reads which
-//! of the names have a row, in the same transaction, so that it can report
-//! the others.
+//! `requeue`: finished rows back to `pending`. The selection becomes one
+//! condition; a requeue by name first reads which of the names have a row,
+//! in the same transaction, so that it can report the others.
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use scheduler_domain::requeue::LIKE_ESCAPE;
-use scheduler_domain::{
-    DomainName, DomainStatus, RepositoryError, RequeueReport, RequeueSelection,
-};
+use scheduler_domain::{DomainName, DomainStatus, ErrorPattern, RepositoryError, RequeueSelection};
 use sea_orm::IdenStatic;
 use sea_orm::sea_query::{
     Alias, Cond, Expr, ExprTrait, LikeExpr, Query, SelectStatement, UpdateStatement, Value,
 };
 
+use super::values::{clear_lease, status, status_in, text};
+use crate::backend::Backend;
 use crate::entity::{Column, Entity};
-use crate::repository::count as count_of;
-use crate::statements::{clear_lease, status, status_in, text};
-use crate::{Backend, SeaOrmRepository};
+use crate::row::{Row, count};
+
+/// The escape character of the `LIKE` patterns of an [`ErrorPattern`]: the
+/// one an operator's [`ErrorPattern::Like`] uses, so that it is sent as
+/// written.
+const LIKE_ESCAPE: char = '\\';
+
+/// `pattern` as SQL `LIKE` reads it with [`LIKE_ESCAPE`] as the escape
+/// character: a `Like` as the operator wrote it, a `Contains` with its
+/// wildcards made literal and `%` either side.
+fn like_pattern(pattern: &ErrorPattern) -> String {
+    match pattern {
+        ErrorPattern::Like(pattern) => pattern.clone(),
+        ErrorPattern::Contains(text) => {
+            let mut pattern = String::with_capacity(text.len() + 2);
+            pattern.push('%');
+            for c in text.chars() {
+                if matches!(c, '%' | '_' | LIKE_ESCAPE) {
+                    pattern.push(LIKE_ESCAPE);
+                }
+                pattern.push(c);
+            }
+            pattern.push('%');
+            pattern
+        }
+    }
+}
 
 /// The computed column of the reads: 1 or the count of selected rows.
 const SELECTED: &str = "selected";
@@ -43,13 +63,13 @@ fn selected(backend: Backend, selection: &RequeueSelection) -> Cond {
                 "$1 ILIKE $2 ESCAPE $3",
                 [
                     Expr::col(Column::LastError),
-                    Expr::val(pattern.like_pattern()),
+                    Expr::val(like_pattern(pattern)),
                     Expr::val(LIKE_ESCAPE.to_string()),
                 ],
             ),
             // SQLite's LIKE ignores the case of ASCII letters by itself.
             Backend::Sqlite => Expr::col(Column::LastError)
-                .like(LikeExpr::new(pattern.like_pattern()).escape(LIKE_ESCAPE)),
+                .like(LikeExpr::new(like_pattern(pattern)).escape(LIKE_ESCAPE)),
         });
     }
     if !selection.names().is_empty() {
@@ -82,7 +102,7 @@ pub(crate) fn requeue(
 
 /// The names of `names` that have a row, each with 1 when the selection
 /// takes it and 0 when not.
-fn known_names(backend: Backend, selection: &RequeueSelection) -> SelectStatement {
+pub(crate) fn known_names(backend: Backend, selection: &RequeueSelection) -> SelectStatement {
     Query::select()
         .column(Column::Domain)
         .expr_as(
@@ -95,7 +115,7 @@ fn known_names(backend: Backend, selection: &RequeueSelection) -> SelectStatemen
 }
 
 /// How many rows the selection takes.
-fn count_selected(backend: Backend, selection: &RequeueSelection) -> SelectStatement {
+pub(crate) fn count_selected(backend: Backend, selection: &RequeueSelection) -> SelectStatement {
     Query::select()
         .expr_as(Expr::cust("COUNT(*)"), Alias::new(SELECTED))
         .from(Entity)
@@ -103,63 +123,36 @@ fn count_selected(backend: Backend, selection: &RequeueSelection) -> SelectState
         .to_owned()
 }
 
-impl SeaOrmRepository {
-    pub(crate) async fn requeue_rows(
-        &self,
-        selection: &RequeueSelection,
-        dry_run: bool,
-        now: DateTime<Utc>,
-    ) -> Result<RequeueReport, RepositoryError> {
-        let backend = self.backend();
-        let mut report = RequeueReport::default();
-        if selection.names().is_empty() {
-            report.requeued = if dry_run {
-                let count = self.built(&count_selected(backend, selection));
-                let rows = self.runner().fetch(&[count]).await?;
-                match rows.first() {
-                    Some(row) => count_of(row.integer(SELECTED)?),
-                    None => 0,
-                }
-            } else {
-                let update = self.built(&requeue(backend, selection, now));
-                self.runner().execute(&[update]).await?
-            };
-            return Ok(report);
+/// How many rows a row of [`count_selected`] or [`known_names`] stands for.
+pub(crate) fn selected_count(row: &Row) -> Result<u64, RepositoryError> {
+    Ok(count(row.integer(SELECTED)?))
+}
+
+/// The names of the selection that [`known_names`] did not return: they
+/// have no row.
+pub(crate) fn names_not_found(
+    selection: &RequeueSelection,
+    known: &[Row],
+) -> Result<Vec<DomainName>, RepositoryError> {
+    let mut present = HashSet::with_capacity(known.len());
+    for row in known {
+        if let Some(domain) = row.text(Column::Domain.as_str())? {
+            present.insert(domain);
         }
-        let known = self.built(&known_names(backend, selection));
-        let rows = if dry_run {
-            let rows = self.runner().fetch(&[known]).await?;
-            for row in &rows {
-                report.requeued += count_of(row.integer(SELECTED)?);
-            }
-            rows
-        } else {
-            let update = self.built(&requeue(backend, selection, now));
-            let (rows, changed) = self.runner().fetch_and_count_last(&[known, update]).await?;
-            report.requeued = changed;
-            rows
-        };
-        let mut present = HashSet::with_capacity(rows.len());
-        for row in &rows {
-            if let Some(domain) = row.text(Column::Domain.as_str())? {
-                present.insert(domain);
-            }
-        }
-        report.not_found = selection
-            .names()
-            .iter()
-            .filter(|name| !present.contains(name.as_str()))
-            .cloned()
-            .collect();
-        Ok(report)
     }
+    Ok(selection
+        .names()
+        .iter()
+        .filter(|name| !present.contains(name.as_str()))
+        .cloned()
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use scheduler_domain::ErrorPattern;
     use sea_orm::sea_query::PostgresQueryBuilder;
+
+    use super::*;
 
     #[test]
     fn the_postgres_requeue_is_one_update_with_every_selector_and_no_busy_row() {
@@ -180,6 +173,18 @@ mod tests {
              AND (\"updated_at\" IS NULL OR \"updated_at\" < '1970-01-01 00:00:00.000000 +00:00') \
              AND (\"last_error\" ILIKE E'%50\\\\%%' ESCAPE E'\\\\') \
              AND \"domain\" IN ('a.example')"
+        );
+    }
+
+    #[test]
+    fn contains_becomes_a_like_pattern_with_its_wildcards_literal() {
+        assert_eq!(
+            like_pattern(&ErrorPattern::Contains("a%b_c\\d".into())),
+            "%a\\%b\\_c\\\\d%"
+        );
+        assert_eq!(
+            like_pattern(&ErrorPattern::Like("HTTP 5%".into())),
+            "HTTP 5%"
         );
     }
 }

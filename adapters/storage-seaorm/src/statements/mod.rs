@@ -1,0 +1,25 @@
+//! Every statement the repository runs, built with SeaQuery from the
+//! entity's columns, one module per concern:
+//!
+//! - `lease`: the claim, the writes about a claimed row (complete, fail,
+//!   retry later, release) and the rescue of expired leases.
+//! - `enqueue`: new names, `ROWS_PER_INSERT` rows per `INSERT`.
+//! - `requeue`: finished rows back to `pending`, by selection.
+//! - `status`: the statements of a `status` report and the reading of
+//!   their rows.
+//! - `values`: what they share: keys, text (NUL dropped), states and the
+//!   clearing of a lease.
+//!
+//! Values are typed for the backend they go to
+//! ([`Backend`](crate::backend::Backend)).
+
+mod enqueue;
+mod lease;
+mod requeue;
+mod status;
+mod values;
+
+pub(crate) use enqueue::enqueue;
+pub(crate) use lease::{claim, complete, fail, release, rescue_expired, retry_later};
+pub(crate) use requeue::{count_selected, known_names, names_not_found, requeue, selected_count};
+pub(crate) use status::{read_status, status_report};
