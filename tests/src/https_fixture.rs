@@ -659,6 +659,12 @@ impl ConnectProxy {
         }
     }
 
+    /// `http://localhost:<port>`: the proxy given by name, as operators
+    /// give theirs.
+    pub fn url_by_name(&self) -> String {
+        format!("http://localhost:{}", self.address.port())
+    }
+
     /// The `CONNECT` requests received (`path` is the `host:port` target).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.requests

@@ -37,12 +37,15 @@ impl HttpClient {
     /// refused, or the client cannot be built.
     pub(crate) fn new(settings: &FetchSettings) -> Result<HttpClient, HttpExtractorError> {
         let tls = tls::client_config(&settings.extra_root_certificates)?;
-        let resolver = Arc::new(GuardedResolver::new(
-            settings.resolve.clone(),
-            settings.allow_private_networks,
-            settings.dns,
-            &settings.nameservers,
-        )?);
+        let resolver = Arc::new(
+            GuardedResolver::new(
+                settings.resolve.clone(),
+                settings.allow_private_networks,
+                settings.dns,
+                &settings.nameservers,
+            )?
+            .trusting_proxy(settings.proxy.as_ref().and_then(ProxyUrl::host_name)),
+        );
         let user_agent = HeaderValue::from_str(&settings.user_agent).map_err(|_| {
             HttpExtractorError::Client(format!(
                 "the user agent {:?} is not a valid header value",

@@ -45,7 +45,8 @@ impl ProxyUrl {
         };
         if !matches!(proxy.0.scheme(), "http" | "https" | "socks5" | "socks5h") {
             return Err(invalid(
-                "the scheme must be http, https, socks5 or socks5h (the proxy resolves names)",
+                "the scheme must be http or https (the proxy resolves names), socks5h (the proxy \
+                 resolves names) or socks5 (names are resolved here, through the address filter)",
             ));
         }
         if proxy.0.host_str().is_none_or(str::is_empty) {
@@ -55,6 +56,15 @@ impl ProxyUrl {
             return Err(invalid("a proxy URL has no path"));
         }
         Ok(proxy)
+    }
+
+    /// The proxy's host when it is a name (not an address literal): the
+    /// resolver lets it reach a private address.
+    pub(crate) fn host_name(&self) -> Option<String> {
+        match self.0.host() {
+            Some(url::Host::Domain(name)) => Some(name.to_owned()),
+            _ => None,
+        }
     }
 
     /// The URL with its credentials, for the HTTP client only.

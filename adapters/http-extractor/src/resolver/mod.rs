@@ -39,6 +39,9 @@ const REMEMBERED_HOSTS: usize = 4096;
 pub(crate) struct GuardedResolver {
     rules: Vec<ResolveRule>,
     allow_private_networks: bool,
+    /// The proxy's own host name, resolved without the address filter: the
+    /// operator chose it, and proxies live on private networks.
+    proxy_host: Option<String>,
     backend: Backend,
     recent: Mutex<HashMap<String, Vec<IpAddr>>>,
 }
@@ -111,9 +114,17 @@ impl GuardedResolver {
         Ok(GuardedResolver {
             rules,
             allow_private_networks,
+            proxy_host: None,
             backend,
             recent: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The same resolver, answering `proxy_host` with every address it has,
+    /// private ones included.
+    pub(crate) fn trusting_proxy(mut self, proxy_host: Option<String>) -> GuardedResolver {
+        self.proxy_host = proxy_host.map(|host| normalised(&host));
+        self
     }
 
     pub(crate) fn allows(&self, address: IpAddr) -> bool {
@@ -152,7 +163,7 @@ impl GuardedResolver {
         &self,
         host: &str,
     ) -> Result<Vec<IpAddr>, Box<dyn StdError + Send + Sync>> {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let host = normalised(host);
         if let Some(address) = ResolveRule::find(&self.rules, &host) {
             self.remember(&host, &[address]);
             return Ok(vec![address]);
@@ -168,7 +179,11 @@ impl GuardedResolver {
                 temporary: false,
             }));
         };
-        let allowed: Vec<IpAddr> = found.into_iter().filter(|&ip| self.allows(ip)).collect();
+        let is_proxy = self.proxy_host.as_deref() == Some(host.as_str());
+        let allowed: Vec<IpAddr> = found
+            .into_iter()
+            .filter(|&ip| is_proxy || self.allows(ip))
+            .collect();
         if allowed.is_empty() {
             return Err(Box::new(ForbiddenAddress {
                 host,
@@ -178,6 +193,11 @@ impl GuardedResolver {
         self.remember(&host, &allowed);
         Ok(allowed)
     }
+}
+
+/// `host` as the resolver compares names: lower case, no final dot.
+fn normalised(host: &str) -> String {
+    host.trim_end_matches('.').to_ascii_lowercase()
 }
 
 /// The handle given to reqwest; the extractor keeps another to the same
@@ -254,5 +274,21 @@ mod tests {
             assert!(!found.is_empty());
             assert!(found.iter().all(IpAddr::is_loopback), "{found:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_proxys_own_name_may_resolve_to_a_private_address_and_only_it() {
+        let proxy_is_local =
+            offline(Vec::new(), false).trusting_proxy(Some("LocalHost.".to_owned()));
+        let found = proxy_is_local.lookup("localhost").await.unwrap();
+        assert!(found.iter().all(IpAddr::is_loopback), "{found:?}");
+
+        let proxy_is_elsewhere =
+            offline(Vec::new(), false).trusting_proxy(Some("proxy.internal".to_owned()));
+        let error = proxy_is_elsewhere.lookup("localhost").await.unwrap_err();
+        assert!(
+            error.downcast_ref::<ForbiddenAddress>().is_some(),
+            "{error}"
+        );
     }
 }
