@@ -80,6 +80,17 @@ pub enum ExtractionError {
         /// The address it resolved to.
         address: String,
     },
+    /// A URL (a redirect's target, a contact page's link) on a port that
+    /// browsers never fetch (the Fetch standard's "bad ports": mail, IRC,
+    /// SSH, ...): the web server of a site has no business sending the
+    /// worker there. Permanent.
+    #[error("blocked port {port}: {url} is not fetched (browsers never fetch this port)")]
+    BlockedPort {
+        /// The URL refused.
+        url: String,
+        /// Its port.
+        port: u16,
+    },
     /// The page arrived but could not be processed (the parser failed on
     /// it): the same bytes would fail the same way.
     #[error("could not extract the page: {0}")]
@@ -221,6 +232,7 @@ pub const ERROR_KINDS: &[ErrorKindRule] = &[
     starts_with("not html", "not an HTML page"),
     starts_with("redirects", "too many redirects"),
     starts_with("private address", "refused to fetch"),
+    starts_with("blocked port", "blocked port"),
     starts_with("unprocessable", "could not extract the page"),
     starts_with("address busy", "address busy:"),
     starts_with("lease expired", "lease expired after"),
@@ -376,6 +388,13 @@ mod tests {
                     address: "10.0.0.1".into(),
                 },
                 "private address",
+            ),
+            (
+                ExtractionError::BlockedPort {
+                    url: "http://example.com:25/".into(),
+                    port: 25,
+                },
+                "blocked port",
             ),
             (
                 ExtractionError::Unprocessable("bad".into()),

@@ -118,6 +118,12 @@ impl DomainName {
             _ => ascii,
         };
         validate_ascii_name(&ascii).map_err(fail)?;
+        // The URL parser decides what is an address, as the HTTP client
+        // will: `0x7f.0.0.1` is an IPv4 address there, and a name whose last
+        // label reads as a number (`2130706433.0x1`) an invalid one.
+        if !matches!(url::Host::parse(&ascii), Ok(url::Host::Domain(_))) {
+            return Err(fail(InvalidDomainReason::IpAddress));
+        }
         Ok(DomainName(ascii))
     }
 
@@ -242,6 +248,11 @@ mod tests {
         );
         assert_eq!(reason("192.168.1.10"), InvalidDomainReason::IpAddress);
         assert_eq!(reason("http://[::1]:8080/"), InvalidDomainReason::IpAddress);
+        // Forms a URL parser reads as addresses.
+        for address in ["0x7f.0x0.0x0.0x1", "2130706433.0x1", "10.0.0.0x1"] {
+            assert_eq!(reason(address), InvalidDomainReason::IpAddress, "{address}");
+        }
+        assert_eq!(reason("0x7f.1"), InvalidDomainReason::NumericTld("1".into()));
         assert_eq!(reason("localhost"), InvalidDomainReason::SingleLabel);
         assert!(matches!(
             reason("exa mple.com"),
@@ -290,5 +301,28 @@ mod tests {
     fn home_page_is_https_root() {
         let name = DomainName::parse("http://Example.com/x").unwrap();
         assert_eq!(name.home_page_url(), "https://example.com/");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+
+        /// Whatever the input, a name accepted here is the host a URL
+        /// parser finds in its home page URL: never an address, never
+        /// another name.
+        #[test]
+        fn a_parsed_name_is_the_host_a_url_parser_reads(
+            raw in r"(https?://)?(www\.)?([a-zA-Z0-9xX_\-]{0,6}\.){0,4}[a-zA-Z0-9xXéü\-]{0,6}\.?(:[0-9]{1,5})?(/[a-z]{0,3})?"
+        ) {
+            if let Ok(name) = DomainName::parse(&raw) {
+                let url = url::Url::parse(&name.home_page_url()).unwrap();
+                proptest::prop_assert_eq!(url.host(), Some(url::Host::Domain(name.as_str())));
+            }
+        }
+
+        /// Arbitrary text never panics the parser.
+        #[test]
+        fn any_text_is_parsed_or_refused_without_panic(raw in proptest::prelude::any::<String>()) {
+            let _ = DomainName::parse(&raw);
+        }
     }
 }

@@ -165,7 +165,7 @@ async fn localhost_resolves_without_a_dns_server_when_private_networks_are_allow
             retries: 0,
             ..FetchSettings::default()
         })
-        .fetch(&url("https://localhost:9/"))
+        .fetch(&url("https://localhost:4/"))
         .await
         .unwrap_err();
         assert!(
@@ -180,7 +180,7 @@ async fn localhost_resolves_without_a_dns_server_when_private_networks_are_allow
             allow_private_networks: true,
             ..FetchSettings::default()
         })
-        .fetch(&url("https://localhost:9/"))
+        .fetch(&url("https://localhost:4/"))
         .await
         .unwrap_err();
         // Resolved, then refused by the port nothing listens on.

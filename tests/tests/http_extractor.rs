@@ -8,11 +8,10 @@ use scheduler_domain::{
     DomainName, ExtractionError, FailureKind, MetadataExtractor, SiteKind, SiteMetadata,
 };
 use scheduler_http_extractor::{
-    DEFAULT_USER_AGENT, FetchSettings, HttpExtractor, HttpExtractorError, ProxyUrl, ResolveRule,
-    Url,
+    DEFAULT_USER_AGENT, FetchSettings, HttpExtractor, HttpExtractorError, ResolveRule, Url,
 };
 use scheduler_tests::dns_fixture::DnsFixture;
-use scheduler_tests::https_fixture::{ConnectProxy, FixtureServer, Site, closed_address};
+use scheduler_tests::https_fixture::{FixtureServer, Site, closed_address};
 
 fn page(title: &str) -> String {
     format!(
@@ -28,6 +27,26 @@ fn url(text: &str) -> Url {
 
 fn extractor(settings: FetchSettings) -> HttpExtractor {
     HttpExtractor::new(settings).unwrap_or_else(|error| panic!("extractor: {error}"))
+}
+
+#[tokio::test]
+async fn a_redirect_to_a_port_browsers_never_fetch_is_refused() {
+    let server = FixtureServer::builder()
+        .site("acme.test", Site::redirect("http://acme.test:25/"))
+        .start()
+        .await
+        .unwrap();
+
+    let error = extractor(server.fetch_settings())
+        .extract_url(&url("https://acme.test/"))
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(error, ExtractionError::BlockedPort { port: 25, .. }),
+        "{error:?}"
+    );
+    assert_eq!(error.kind(), FailureKind::Permanent);
 }
 
 #[tokio::test]
@@ -511,9 +530,14 @@ async fn a_short_page_is_read_whole() {
 
 #[tokio::test]
 async fn a_name_resolving_to_loopback_through_the_system_is_refused() {
-    // No resolve rule: `localhost` goes through the resolver.
+    // No resolve rule: `localhost` goes through the resolver, which answers
+    // it locally; the only DNS server is a port nothing answers on, so the
+    // machine's own DNS plays no part.
     let http = extractor(FetchSettings {
         retries: 0,
+        nameservers: vec![scheduler_http_extractor::Nameserver::new(
+            "127.0.0.1:9".parse().unwrap(),
+        )],
         ..FetchSettings::default()
     });
 
@@ -1081,85 +1105,4 @@ async fn a_parked_domain_is_completed_with_its_kind_and_no_contacts() {
     );
     let json = serde_json::to_value(metadata.document()).unwrap();
     assert_eq!(json["site_kind"], "parked");
-}
-
-// --- proxy ------------------------------------------------------------------------------
-
-/// Base64 of `worker:s3cret`, the credentials the proxy expects.
-const PROXY_TOKEN: &str = "d29ya2VyOnMzY3JldA==";
-
-/// The site `acme.test` and a proxy that tunnels to it when given
-/// `worker:s3cret`.
-async fn site_behind_proxy() -> (FixtureServer, ConnectProxy) {
-    let server = FixtureServer::builder()
-        .site("acme.test", Site::html(page("Acme")))
-        .start()
-        .await
-        .unwrap_or_else(|error| panic!("fixture server: {error}"));
-    let proxy = ConnectProxy::start(server.ip(), Some(PROXY_TOKEN))
-        .await
-        .unwrap_or_else(|error| panic!("proxy: {error}"));
-    (server, proxy)
-}
-
-#[tokio::test]
-async fn fetches_go_through_the_proxy_with_its_credentials_and_names_resolved_there() {
-    let (server, proxy) = site_behind_proxy().await;
-    let settings = FetchSettings {
-        proxy: Some(ProxyUrl::parse(&proxy.url(Some("worker:s3cret"))).unwrap()),
-        proxy_trusted: true,
-        // No resolve rule: `acme.test` resolves nowhere but at the proxy.
-        resolve: Vec::new(),
-        ..server.fetch_settings()
-    };
-
-    let metadata = extractor(settings)
-        .extract_url(&url("https://acme.test/"))
-        .await
-        .unwrap();
-
-    assert_eq!(metadata.title.as_deref(), Some("Acme"));
-    let connects = proxy.requests();
-    assert_eq!(connects.len(), 1);
-    assert_eq!(connects[0].method, "CONNECT");
-    assert_eq!(connects[0].path, "acme.test:443");
-    assert_eq!(
-        connects[0].header("proxy-authorization"),
-        Some(format!("Basic {PROXY_TOKEN}").as_str())
-    );
-    assert_eq!(server.request_count("acme.test"), 1);
-}
-
-#[tokio::test]
-async fn a_proxy_refusing_the_credentials_fails_without_showing_them() {
-    let (server, proxy) = site_behind_proxy().await;
-    let settings = FetchSettings {
-        proxy: Some(ProxyUrl::parse(&proxy.url(Some("worker:wrong-s3cret"))).unwrap()),
-        proxy_trusted: true,
-        retries: 0,
-        ..server.fetch_settings()
-    };
-
-    let error = extractor(settings)
-        .extract_url(&url("https://acme.test/"))
-        .await
-        .unwrap_err();
-
-    let message = error.to_string();
-    assert!(!message.contains("s3cret"), "{message}");
-    assert_eq!(server.request_count("acme.test"), 0);
-    assert_eq!(proxy.requests().len(), 1);
-}
-
-#[tokio::test]
-async fn an_unconfirmed_proxy_is_refused_at_start_up() {
-    let settings = FetchSettings {
-        proxy: Some(ProxyUrl::parse("socks5h://worker:s3cret@127.0.0.1:1080").unwrap()),
-        ..FetchSettings::default()
-    };
-    let error = HttpExtractor::new(settings).unwrap_err();
-    assert!(matches!(error, HttpExtractorError::Setting(_)), "{error:?}");
-    let message = error.to_string();
-    assert!(message.contains("proxy_trusted"), "{message}");
-    assert!(!message.contains("s3cret"), "{message}");
 }

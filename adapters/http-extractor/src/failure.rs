@@ -11,6 +11,25 @@ use url::Url;
 
 use crate::resolver::{ForbiddenAddress, GuardedResolver, LookupFailed};
 
+/// rustls names a certificate's names in their debug form
+/// (`DnsName("acme.test")`): shown to people as the names they are.
+fn plain_names(message: &str) -> String {
+    const OPEN: &str = "DnsName(\"";
+    let mut plain = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find(OPEN) {
+        let after = &rest[start + OPEN.len()..];
+        let Some(end) = after.find("\")") else {
+            break;
+        };
+        plain.push_str(&rest[..start]);
+        plain.push_str(&after[..end]);
+        rest = &after[end + 2..];
+    }
+    plain.push_str(rest);
+    plain
+}
+
 /// What one request attempt needs to turn a reqwest error into a clear,
 /// classified [`ExtractionError`].
 pub(crate) struct ErrorContext<'a> {
@@ -38,6 +57,7 @@ impl ErrorContext<'_> {
                 };
             }
             if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+                let tls = plain_names(&tls.to_string());
                 return ExtractionError::Tls(format!("{tls} ({})", self.host_port()));
             }
         }
@@ -184,6 +204,18 @@ fn describe(causes: &[&(dyn StdError + 'static)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn certificate_names_read_as_names() {
+        assert_eq!(
+            plain_names(
+                r#"invalid peer certificate: certificate is only valid for DnsName("acme.test") or DnsName("*.acme.test")"#
+            ),
+            "invalid peer certificate: certificate is only valid for acme.test or *.acme.test"
+        );
+        assert_eq!(plain_names("expired"), "expired");
+        assert_eq!(plain_names(r#"odd DnsName("x"#), r#"odd DnsName("x"#);
+    }
 
     #[test]
     fn sub_second_limits_round_up() {

@@ -241,6 +241,7 @@ impl Fetcher {
         let mut url = start.clone();
         let mut redirects = 0;
         loop {
+            check_port(&url)?;
             self.check_literal_address(&url)?;
             let context = self.error_context(&url);
             // Held until this hop's answer has been read: the address's
@@ -514,6 +515,30 @@ pub(crate) fn upgrade_to_https(url: &Url) -> Result<Url, ExtractionError> {
             Err(invalid) => ExtractionError::InvalidDomain(invalid),
             Ok(_) => ExtractionError::Other(format!("only http and https URLs are fetched: {url}")),
         }),
+    }
+}
+
+/// The ports that browsers never fetch, whatever a page or a redirect says
+/// (the Fetch standard's list of bad ports): talking HTTP to a mail, IRC or
+/// SSH server on someone's behalf is what they are kept from.
+const BLOCKED_PORTS: &[u16] = &[
+    0, 1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101,
+    102, 103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427,
+    465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990,
+    993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667,
+    6668, 6669, 6679, 6697, 10080,
+];
+
+/// Refuses a URL on one of [`BLOCKED_PORTS`].
+fn check_port(url: &Url) -> Result<(), ExtractionError> {
+    match url.port() {
+        Some(port) if BLOCKED_PORTS.binary_search(&port).is_ok() => {
+            Err(ExtractionError::BlockedPort {
+                url: url.to_string(),
+                port,
+            })
+        }
+        _ => Ok(()),
     }
 }
 

@@ -191,4 +191,23 @@ mod tests {
         let now = tokio::time::Instant::now();
         assert!(now.checked_add(LONGEST_RETRY_AFTER).is_some());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+
+        /// Any header value, digits of any length included, is a wait of at
+        /// most a day or no wait at all, never a panic.
+        #[test]
+        fn any_retry_after_value_is_a_bounded_wait_or_none(
+            value in proptest::prelude::prop_oneof![
+                "[0-9]{1,60}",
+                "[ -~]{0,40}",
+                proptest::prelude::any::<String>(),
+            ]
+        ) {
+            if let Some(wait) = parse_retry_after(&value, SystemTime::now()) {
+                proptest::prop_assert!(wait <= LONGEST_RETRY_AFTER);
+            }
+        }
+    }
 }

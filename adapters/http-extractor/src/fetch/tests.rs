@@ -79,3 +79,28 @@ fn redirects_resolve_relative_locations_and_refuse_other_schemes() {
         None
     );
 }
+
+#[test]
+fn blocked_ports_are_sorted_and_refused_only_when_named() {
+    assert!(BLOCKED_PORTS.windows(2).all(|pair| pair[0] < pair[1]));
+    for blocked in [
+        "http://example.com:25/",
+        "https://example.com:6667/x",
+        "http://example.com:0/",
+    ] {
+        assert!(
+            matches!(
+                check_port(&url(blocked)),
+                Err(ExtractionError::BlockedPort { .. })
+            ),
+            "{blocked}"
+        );
+    }
+    for allowed in [
+        "https://example.com/",
+        "http://example.com:8080/",
+        "https://example.com:8443/",
+    ] {
+        assert!(check_port(&url(allowed)).is_ok(), "{allowed}");
+    }
+}

@@ -171,7 +171,11 @@ fn parse_pattern(raw: &str) -> Result<HostPattern, String> {
             ));
         }
     }
-    if name.parse::<IpAddr>().is_ok() {
+    // As the URL parser reads it: `0x7f.1` is an address too.
+    if matches!(
+        url::Host::parse(name),
+        Ok(url::Host::Ipv4(_) | url::Host::Ipv6(_))
+    ) {
         return Err("the pattern must be a host name, not an IP address".to_owned());
     }
     Ok(if wildcard {
