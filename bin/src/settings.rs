@@ -32,6 +32,14 @@ pub enum SettingsError {
     /// The file is not valid TOML, or a key is unknown or of the wrong type.
     #[error("invalid configuration: {0}")]
     Invalid(String),
+    /// The same, in a file: named, with the likely key for an unknown one.
+    #[error("invalid configuration in {}: {reason}", path.display())]
+    InvalidFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and what was probably meant.
+        reason: String,
+    },
     /// An environment variable holds a value that is not accepted.
     #[error("environment variable {name}={value:?} is invalid: {reason}")]
     Environment {
@@ -139,6 +147,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("DIAGNOSTIC_DIR", "diagnostic_dir"),
     ("DATABASE_POOLER", "database.pooler"),
     ("DATABASE_MIGRATION_URL", "database.migration_url"),
+    ("DATABASE_MIGRATION_POOLER", "database.migration_pooler"),
     ("DOMAIN_SCHEDULER_CONCURRENCY", "scheduler.concurrency"),
     ("DOMAIN_SCHEDULER_POLL_INTERVAL", "scheduler.poll_interval"),
     (
@@ -199,7 +208,16 @@ impl Settings {
                 .set_override(*key, value.as_str())
                 .map_err(|error| SettingsError::Invalid(error.to_string()))?;
         }
-        let mut settings = read(Ok(builder)).map_err(SettingsError::Invalid)?;
+        let file_read = path
+            .map(Path::to_path_buf)
+            .or_else(|| Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|path| path.exists()));
+        let mut settings = read(Ok(builder)).map_err(|reason| {
+            let reason = explained(&reason);
+            match file_read {
+                Some(path) => SettingsError::InvalidFile { path, reason },
+                None => SettingsError::Invalid(reason),
+            }
+        })?;
         settings.scheduler.fetch_budget = settings.fetch.budget();
         settings.validate()?;
         Ok(settings)
@@ -246,6 +264,49 @@ impl Settings {
 
 /// Builds the layers and reads them into [`Settings`]; the error is the
 /// `config` crate's message, which names the key at fault.
+/// A deserialisation error with what was probably meant: the closest key
+/// to an unknown one (among those the error lists), the form of an
+/// address.
+fn explained(reason: &str) -> String {
+    if let Some((unknown, expected)) = reason
+        .split_once("unknown field `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+    {
+        let closest = expected
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(|key| (edit_distance(unknown, key), key))
+            .filter(|(distance, key)| *distance <= key.len().max(unknown.len()) / 3 + 1)
+            .min();
+        if let Some((_, key)) = closest {
+            return format!("{reason} (did you mean `{key}`?)");
+        }
+    }
+    if reason.contains("invalid socket address syntax") {
+        return format!(
+            "{reason} (an address and a port, e.g. \"127.0.0.1:9464\", \"0.0.0.0:9464\" or \"[::1]:9464\")"
+        );
+    }
+    reason.to_owned()
+}
+
+/// Levenshtein distance over characters: how many single-character edits
+/// turn `a` into `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
 fn read(
     builder: Result<config::ConfigBuilder<config::builder::DefaultState>, config::ConfigError>,
 ) -> Result<Settings, String> {
@@ -273,6 +334,31 @@ mod tests {
                 .find(|(variable, _)| variable == name)
                 .map(|(_, value)| value.clone())
         })
+    }
+
+    #[test]
+    fn a_misspelt_key_names_the_file_and_the_key_meant() {
+        let error = load("[scheduler]\nconcurency = 5\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("config.toml"), "{error}");
+        assert!(error.contains("concurency"), "{error}");
+        assert!(error.contains("did you mean `concurrency`?"), "{error}");
+        let far = load("[scheduler]\nxyzzy = 5\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(!far.contains("did you mean"), "{far}");
+        let listen = load("[http]\nlisten = \"9464\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(listen.contains("e.g. \"127.0.0.1:9464\""), "{listen}");
+    }
+
+    #[test]
+    fn edit_distance_counts_single_character_edits() {
+        assert_eq!(edit_distance("concurency", "concurrency"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]

@@ -591,7 +591,10 @@ async fn requeue_without_a_selector_is_refused_unless_all_is_given() {
 
     let all = cli.run(&["requeue", "--all"]).await;
     assert_eq!(all.code, 0, "{all:?}");
-    assert_eq!(all.stdout.trim(), "requeued 2 rows; 0 not found, 0 invalid");
+    assert_eq!(
+        all.stdout.trim(),
+        "requeued 2 rows; 0 not found, 0 left alone, 0 invalid"
+    );
     let expected: Vec<(String, String, i64)> = ["a.test", "b.test", "c.test"]
         .map(|domain| (domain.to_owned(), "pending".to_owned(), 0))
         .into();
@@ -641,7 +644,7 @@ async fn requeue_selects_by_state_age_error_and_name_and_reports_unknown_names()
     assert_eq!(dry.code, 0, "{dry:?}");
     assert_eq!(
         dry.stdout.trim(),
-        "would requeue 2 rows; 0 not found, 0 invalid (dry run: nothing changed)"
+        "would requeue 2 rows; 0 not found, 0 left alone, 0 invalid (dry run: nothing changed)"
     );
     assert_eq!(
         statuses(&database).await,
@@ -653,7 +656,7 @@ async fn requeue_selects_by_state_age_error_and_name_and_reports_unknown_names()
     assert_eq!(by_error.code, 0, "{by_error:?}");
     assert_eq!(
         by_error.stdout.trim(),
-        "requeued 1 row; 0 not found, 0 invalid"
+        "requeued 1 row; 0 not found, 0 left alone, 0 invalid"
     );
 
     let list = cli.write(
@@ -668,12 +671,19 @@ async fn requeue_selects_by_state_age_error_and_name_and_reports_unknown_names()
             "--file",
             list.to_str().unwrap(),
             "e.test",
+            "d.test",
         ])
         .await;
     assert_eq!(by_name.code, 1, "{by_name:?}");
     assert_eq!(
         by_name.stdout.trim(),
-        "requeued 1 row; 1 not found, 1 invalid"
+        "requeued 1 row; 1 not found, 2 left alone, 1 invalid"
+    );
+    assert!(
+        by_name.stderr.contains("d.test: pending, left alone")
+            && by_name.stderr.contains("e.test: completed, left alone"),
+        "{}",
+        by_name.stderr
     );
     assert!(
         by_name

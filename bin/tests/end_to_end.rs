@@ -702,6 +702,8 @@ async fn a_notified_row_is_claimed_without_waiting_for_the_poll() {
         Site::status(204),
     )
     .await;
+    let migrated = cli.run(&["migrate"]).await;
+    assert_eq!(migrated.code, 0, "{migrated:?}");
     let worker = cli.spawn(&["worker"]);
     // The worker is idle once its listener is up.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -741,6 +743,8 @@ async fn behind_a_transaction_pooler_the_worker_polls_and_never_listens() {
         Site::status(204),
     )
     .await;
+    let migrated = cli.run(&["migrate"]).await;
+    assert_eq!(migrated.code, 0, "{migrated:?}");
     let worker = cli.spawn(&["worker"]);
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     insert_as_another_system(database.url(), "plain.test").await;
@@ -755,5 +759,41 @@ async fn behind_a_transaction_pooler_the_worker_polls_and_never_listens() {
     assert_eq!(listening_sessions(database.url(), database.name()).await, 0);
     drop(worker);
     drop(pooler);
+    database.drop().await;
+}
+
+#[tokio::test]
+async fn before_migrate_every_command_on_postgres_says_to_run_it_and_changes_nothing() {
+    let database = TestDatabase::create().await;
+    let Scenario {
+        server: _server,
+        cli,
+    } = scenario(Some(direct_postgres(database.url()))).await;
+    for command in [
+        &["worker", "--once"][..],
+        &["status"],
+        &["enqueue", "acme.test"],
+        &["requeue", "--all"],
+    ] {
+        let refused = cli.run(command).await;
+        assert_eq!(refused.code, 1, "{command:?}: {refused:?}");
+        let said = "the domains table does not exist: run `domain-scheduler migrate`";
+        assert_eq!(
+            refused.stderr.matches(said).count(),
+            1,
+            "{command:?} says it once: {}",
+            refused.stderr
+        );
+    }
+    let mut direct = <sqlx::PgConnection as sqlx::Connection>::connect(database.url())
+        .await
+        .unwrap();
+    let tables: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'domains'")
+            .fetch_one(&mut direct)
+            .await
+            .unwrap();
+    assert_eq!(tables, 0, "no command but migrate creates the table");
+    sqlx::Connection::close(direct).await.unwrap();
     database.drop().await;
 }

@@ -8,6 +8,8 @@
 //! the same rows: the in-memory one calls [`RequeueSelection::selects`], the
 //! SQL ones translate each selector into a condition.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 
 use crate::{DomainName, DomainStatus};
@@ -148,12 +150,25 @@ impl RequeueSelection {
 
     /// Only the rows of these names (the `domain` column as stored).
     pub fn domains(mut self, names: impl IntoIterator<Item = DomainName>) -> RequeueSelection {
+        // A set beside the list: a file of names may hold a million.
+        let mut seen: HashSet<DomainName> = self.domains.iter().cloned().collect();
         for name in names {
-            if !self.domains.contains(&name) {
+            if seen.insert(name.clone()) {
                 self.domains.push(name);
             }
         }
         self
+    }
+
+    /// The same selectors, for `names` alone (a part of this selection's
+    /// names, so that a long list is sent in parts).
+    pub fn for_names(&self, names: &[DomainName]) -> RequeueSelection {
+        RequeueSelection {
+            statuses: self.statuses.clone(),
+            updated_before: self.updated_before,
+            error_pattern: self.error_pattern.clone(),
+            domains: names.to_vec(),
+        }
     }
 
     /// The states rows are taken from: those named, or every requeuable one.
@@ -223,6 +238,10 @@ pub struct RequeueReport {
     pub requeued: u64,
     /// Names of the selection that have no row at all.
     pub not_found: Vec<DomainName>,
+    /// Names of the selection whose row the other selectors do not take,
+    /// with the row's status (`pending`, `processing`, or a state the
+    /// selection left out): left as they are.
+    pub left_alone: Vec<(DomainName, String)>,
 }
 
 #[cfg(test)]

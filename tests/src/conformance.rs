@@ -1123,6 +1123,53 @@ pub async fn complete_many_writes_a_group_and_reports_lost_leases<T: Conformance
     );
 }
 
+/// A completion written again (its commit went through, its answer was
+/// lost) is written, not a lost lease, alone or in a group; a row another
+/// completion finished at another time is still not this one's.
+pub async fn a_completion_written_twice_counts_as_written<T: ConformanceTarget>(target: &T) {
+    let a = worker("worker-a");
+    let first = claim_one(target, SeedRow::pending("first.example"), &a, at(110)).await;
+    let second = claim_one(target, SeedRow::pending("second.example"), &a, at(110)).await;
+    let metadata = rich_metadata();
+    // Sub-microsecond digits: the database keeps fewer than the clock has.
+    let now = at(105) + chrono::Duration::nanoseconds(123_456_789);
+    let completion = |id: &DomainId, now| Completion {
+        id: id.clone(),
+        worker: a.clone(),
+        metadata: metadata.clone(),
+        now,
+    };
+    let repository = target.repository();
+    let write = |c: Completion| async move {
+        repository
+            .complete(c.id, &c.worker, &c.metadata, c.now)
+            .await
+            .unwrap()
+    };
+
+    assert_eq!(write(completion(&first, now)).await, WriteOutcome::Written);
+    assert_eq!(write(completion(&first, now)).await, WriteOutcome::Written);
+    let later = now + chrono::Duration::seconds(1);
+    assert_eq!(
+        write(completion(&first, later)).await,
+        WriteOutcome::LeaseLost
+    );
+    let group = repository
+        .complete_many(&[completion(&second, now)])
+        .await
+        .unwrap();
+    assert_eq!(group, [WriteOutcome::Written]);
+    let again = repository
+        .complete_many(&[completion(&first, now), completion(&second, now)])
+        .await
+        .unwrap();
+    assert_eq!(again, [WriteOutcome::Written, WriteOutcome::Written]);
+    let row = target.row(&first).await;
+    assert_eq!(row.status.as_deref(), Some("completed"));
+    assert_eq!(row.title, metadata.title);
+    assert_eq!(row.locked_by, None);
+}
+
 /// Empty metadata writes empty lists and `false`, not stale values.
 pub async fn complete_with_empty_metadata_writes_empty_lists<T: ConformanceTarget>(target: &T) {
     let a = worker("worker-a");
@@ -1418,6 +1465,38 @@ pub async fn release_until_a_time_keeps_the_row_back_until_then<T: ConformanceTa
         .unwrap();
     assert_eq!(ids(&due), set(&[&id]));
     assert_eq!(due[0].attempts, 2);
+}
+
+/// A cutover leaves a table full of rows the old service left
+/// `processing`: one sweep takes them all, however many statements it
+/// needs for them.
+pub async fn rescue_sweeps_more_stale_rows_than_one_statement_moves<T: ConformanceTarget>(
+    target: &T,
+) {
+    let stale = 1_201;
+    for index in 0..stale {
+        target
+            .seed(SeedRow::pending(format!("stale-{index}.example")).leased("python", None))
+            .await;
+    }
+    let report = target
+        .repository()
+        .rescue_expired(at(200), 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        report,
+        RescueReport {
+            requeued: stale,
+            failed: 0
+        }
+    );
+    let status = target
+        .repository()
+        .status(StatusRequest::at(at(200)))
+        .await
+        .unwrap();
+    assert_eq!((status.processing, status.pending), (0, stale));
 }
 
 /// Rows whose lease ran out go back to `pending`, or to `error` once their
@@ -1891,7 +1970,7 @@ fn name(text: &str) -> DomainName {
 fn requeued(rows: u64) -> RequeueReport {
     RequeueReport {
         requeued: rows,
-        not_found: vec![],
+        ..RequeueReport::default()
     }
 }
 
@@ -2003,8 +2082,14 @@ pub async fn requeue_never_touches_processing_or_pending_rows<T: ConformanceTarg
     let report = repository.requeue(&names, false, at(100)).await.unwrap();
     assert_eq!(
         report,
-        RequeueReport::default(),
-        "present but not selectable"
+        RequeueReport {
+            left_alone: vec![
+                (name("live.example"), "processing".to_owned()),
+                (name("retry.example"), "pending".to_owned()),
+            ],
+            ..RequeueReport::default()
+        },
+        "present but not selectable: left alone, with their status"
     );
     for (id, row) in before {
         assert_eq!(target.row(&id).await, row);
@@ -2102,6 +2187,28 @@ pub async fn requeue_by_error_pattern_matches_like_and_plain_text_ignoring_case<
     );
 }
 
+/// A file of names longer than any one statement may carry is requeued
+/// whole: the two rows at either end of it, the rest reported missing.
+pub async fn requeue_by_a_long_list_of_names_takes_every_part<T: ConformanceTarget>(target: &T) {
+    let first = target
+        .seed(SeedRow::pending("n0.example").status("error"))
+        .await;
+    let last = target
+        .seed(SeedRow::pending("n39999.example").status("completed"))
+        .await;
+    let names = (0..40_000).map(|index| name(&format!("n{index}.example")));
+    let report = target
+        .repository()
+        .requeue(&RequeueSelection::new().domains(names), false, at(100))
+        .await
+        .unwrap();
+    assert_eq!(report.requeued, 2);
+    assert_eq!(report.not_found.len(), 39_998);
+    assert!(report.left_alone.is_empty());
+    assert_eq!(target.row(&first).await.status.as_deref(), Some("pending"));
+    assert_eq!(target.row(&last).await.status.as_deref(), Some("pending"));
+}
+
 /// A requeue by name moves the named rows it selects and reports the names
 /// that have no row.
 pub async fn requeue_by_name_reports_names_without_a_row<T: ConformanceTarget>(target: &T) {
@@ -2120,6 +2227,7 @@ pub async fn requeue_by_name_reports_names_without_a_row<T: ConformanceTarget>(t
     let expected = RequeueReport {
         requeued: 1,
         not_found: vec![name("missing.example"), name("gone.example")],
+        left_alone: vec![(name("b.example"), "processing".to_owned())],
     };
     assert_eq!(
         repository.requeue(&selection, true, at(100)).await.unwrap(),
@@ -2177,7 +2285,18 @@ pub async fn requeue_selectors_combine_with_and<T: ConformanceTarget>(target: &T
         .requeue(&selection, false, at(100))
         .await
         .unwrap();
-    assert_eq!(report, requeued(1));
+    assert_eq!(
+        report,
+        RequeueReport {
+            requeued: 1,
+            not_found: vec![],
+            left_alone: vec![
+                (name("completed.example"), "completed".to_owned()),
+                (name("recent.example"), "error".to_owned()),
+                (name("other-error.example"), "error".to_owned()),
+            ],
+        }
+    );
     assert_eq!(target.row(&chosen).await.status.as_deref(), Some("pending"));
     for id in left {
         assert_ne!(

@@ -77,6 +77,15 @@ impl TestDatabase {
         &self.name
     }
 
+    /// The worker's storage settings for this database, reached directly
+    /// (`database.pooler = "none"`): migrations may build indexes
+    /// concurrently.
+    pub fn direct_settings(&self) -> scheduler_storage_seaorm::StorageSettings {
+        let mut settings = scheduler_storage_seaorm::StorageSettings::new(self.url());
+        settings.pooler = scheduler_storage_seaorm::PoolerMode::None;
+        settings
+    }
+
     /// Drops the database, closing whatever connections still use it.
     ///
     /// # Panics

@@ -28,6 +28,7 @@ macro_rules! conformance_tests {
                 concurrent_claimers_never_take_a_row_twice,
                 complete_writes_every_field,
                 complete_many_writes_a_group_and_reports_lost_leases,
+                a_completion_written_twice_counts_as_written,
                 complete_with_empty_metadata_writes_empty_lists,
                 complete_round_trips_hostile_text_exactly,
                 fail_records_a_capped_error_and_clears_the_lease,
@@ -35,6 +36,7 @@ macro_rules! conformance_tests {
                 release_gives_the_row_back_without_counting_the_attempt,
                 release_until_a_time_keeps_the_row_back_until_then,
                 rescue_requeues_expired_leases_and_fails_spent_ones,
+                rescue_sweeps_more_stale_rows_than_one_statement_moves,
                 guarded_writes_refuse_rows_leased_to_another_worker,
                 enqueue_adds_new_names_and_reports_the_rest,
                 status_counts_rows_per_state_and_lists_recent_errors,
@@ -45,6 +47,7 @@ macro_rules! conformance_tests {
                 requeue_by_age_takes_rows_updated_before_the_cutoff_or_never,
                 requeue_by_error_pattern_matches_like_and_plain_text_ignoring_case,
                 requeue_by_name_reports_names_without_a_row,
+                requeue_by_a_long_list_of_names_takes_every_part,
                 requeue_selectors_combine_with_and,
                 requeue_dry_run_counts_exactly_and_changes_nothing,
                 $($extra,)*

@@ -19,7 +19,7 @@ async fn postgres_with(create: &str) -> (TestDatabase, sqlx::PgPool, StorageSett
         .execute(&pool)
         .await
         .unwrap();
-    let settings = StorageSettings::new(database.url());
+    let settings = database.direct_settings();
     (database, pool, settings)
 }
 

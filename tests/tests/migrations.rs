@@ -221,7 +221,7 @@ async fn postgres_migration_adds_only_missing_columns_to_a_legacy_table() {
     assert_eq!(postgres_columns(&pool).await, after);
 
     // The worker runs on it: the never-updated row first.
-    let repository = SeaOrmRepository::connect(&StorageSettings::new(database.url()))
+    let repository = SeaOrmRepository::connect(&database.direct_settings())
         .await
         .unwrap();
     let a = WorkerId::new("worker-a");
@@ -360,7 +360,7 @@ async fn an_unreachable_database_is_a_connect_error() {
 #[tokio::test]
 async fn concurrent_postgres_migrations_take_turns() {
     let database = TestDatabase::create().await;
-    let settings = StorageSettings::new(database.url());
+    let settings = database.direct_settings();
     let migrations: Vec<_> = (0..4)
         .map(|_| {
             let settings = settings.clone();
@@ -403,7 +403,7 @@ async fn a_postgres_migration_gives_up_on_a_held_lock_with_a_clear_error() {
         .await
         .unwrap();
 
-    let mut settings = StorageSettings::new(database.url());
+    let mut settings = database.direct_settings();
     settings.migration_lock_timeout = std::time::Duration::from_millis(500);
     let started = std::time::Instant::now();
     let error = SeaOrmRepository::migrate(&settings).await.unwrap_err();
@@ -454,7 +454,7 @@ async fn a_failed_postgres_index_build_is_rebuilt_by_the_next_run() {
     .execute(&pool)
     .await
     .unwrap();
-    let settings = StorageSettings::new(database.url());
+    let settings = database.direct_settings();
 
     let error = SeaOrmRepository::migrate(&settings).await.unwrap_err();
     let message = error.to_string();
@@ -501,7 +501,7 @@ async fn a_failed_postgres_index_build_is_rebuilt_by_the_next_run() {
 /// migration builds them concurrently.
 async fn migrated_without_worker_indexes() -> (TestDatabase, StorageSettings, sqlx::PgPool) {
     let database = TestDatabase::create().await;
-    let settings = StorageSettings::new(database.url());
+    let settings = database.direct_settings();
     SeaOrmRepository::migrate(&settings).await.unwrap();
     let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
     sqlx::raw_sql("DROP INDEX domains_claim_idx; DROP INDEX domains_lease_idx")
@@ -524,7 +524,25 @@ async fn indexing_an_existing_postgres_table_does_not_block_its_writers() {
         let settings = settings.clone();
         async move { SeaOrmRepository::migrate(&settings).await }
     });
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // The build has started and waits for the writer: Postgres reports it.
+    let started = std::time::Instant::now();
+    loop {
+        let building: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_progress_create_index p \
+             JOIN pg_class c ON c.oid = p.relid WHERE c.relname = 'domains'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if building > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the index build never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert!(!migration.is_finished());
 
     // A plain CREATE INDEX would queue a lock that every new writer waits

@@ -915,7 +915,7 @@ mod application_through_the_pooler {
         assert!(
             claim_line.contains("database statement timed out")
                 && claim_line.contains("canceling statement due to statement timeout")
-                && claim_line.contains("trying again in"),
+                && claim_line.contains("claims are tried again every"),
             "{claim_line}"
         );
         simple(&mut locker, "ROLLBACK").await;
@@ -925,6 +925,19 @@ mod application_through_the_pooler {
             || async { count_rows(&database, "status = 'completed'").await == 5 },
         )
         .await;
+        let text = logs.text();
+        let said = text
+            .lines()
+            .filter(|line| line.contains("ERROR") && line.contains("could not claim domains"))
+            .count();
+        assert_eq!(
+            said, 1,
+            "the failure is said once, however many claims failed: {text}"
+        );
+        assert!(
+            text.contains("claiming again: the database answers"),
+            "{text}"
+        );
         shutdown.cancel();
         running.await.unwrap();
 
@@ -1113,6 +1126,136 @@ mod application_through_the_pooler {
 
         direct.close().await.unwrap();
         drop(server);
+        drop(pooler);
+        database.drop().await;
+    }
+}
+
+/// Schema changes and the start-up check through the pooler.
+mod migrations {
+    use scheduler_storage_seaorm::{PoolerMode, SeaOrmRepository, StorageError};
+
+    use super::*;
+
+    /// A table another system created (the columns the worker needs are
+    /// added in a transaction, which is safe through the pooler) whose
+    /// indexes the worker still lacks: they need `CREATE INDEX
+    /// CONCURRENTLY`, which needs a session.
+    async fn existing_table(database: &TestDatabase) {
+        let mut direct = connect(database.url()).await;
+        simple(
+            &mut direct,
+            "CREATE TABLE domains (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), \
+             domain text NOT NULL UNIQUE, status text NOT NULL DEFAULT 'pending', \
+             updated_at timestamptz DEFAULT now())",
+        )
+        .await;
+        direct.close().await.unwrap();
+    }
+
+    async fn lock_timeout_of_every_server_connection(
+        pooler: &PgBouncer,
+        database: &str,
+    ) -> Vec<String> {
+        // More clients than the pool has server connections, at once: each
+        // server connection answers at least one.
+        let url = pooler.url(database);
+        join_all((0..8).map(|_| {
+            let url = url.clone();
+            async move {
+                let mut client = connect(&url).await;
+                let row = simple_row(
+                    &mut client,
+                    "SELECT current_setting('lock_timeout'), pg_sleep(0.05)::text",
+                )
+                .await;
+                client.close().await.unwrap();
+                row[0].clone()
+            }
+        }))
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_concurrent_index_build_through_a_transaction_pooler_is_refused_and_leaks_nothing() {
+        let database = TestDatabase::create().await;
+        existing_table(&database).await;
+        let pooler = PgBouncer::start_with_pool_size(2).await.unwrap();
+        let mut settings = pooler.storage_settings(&database);
+        // Migrations through the pooler too, as when only `url` is set.
+        settings.migration_url = None;
+
+        let error = SeaOrmRepository::migrate(&settings).await.unwrap_err();
+
+        assert!(
+            matches!(&error, StorageError::ConcurrentBuildNeedsSession { indexes, columns_done: true }
+                if !indexes.is_empty()),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(message.contains("database.migration_url"), "{message}");
+        let mut direct = connect(database.url()).await;
+        let columns = simple_row(
+            &mut direct,
+            "SELECT count(*)::text FROM information_schema.columns \
+             WHERE table_name = 'domains' AND column_name IN ('attempts', 'locked_by', 'locked_until')",
+        )
+        .await;
+        assert_eq!(columns, ["3"], "the columns were added");
+        let timeouts = lock_timeout_of_every_server_connection(&pooler, database.name()).await;
+        assert!(
+            timeouts.iter().all(|timeout| timeout == "0"),
+            "{timeouts:?}"
+        );
+
+        // A session of its own for migrations builds them.
+        settings.migration_url = Some(database.url().to_owned());
+        assert_eq!(settings.migration_pooler(), PoolerMode::None);
+        let report = SeaOrmRepository::migrate(&settings).await.unwrap();
+        assert!(!report.added_indexes.is_empty(), "{report:?}");
+        direct.close().await.unwrap();
+        drop(pooler);
+        database.drop().await;
+    }
+
+    #[tokio::test]
+    async fn the_worker_starts_on_a_table_it_can_use_and_never_changes_the_schema() {
+        let database = TestDatabase::create().await;
+        let pooler = PgBouncer::start().await.unwrap();
+        let settings = pooler.storage_settings(&database);
+
+        let repository = SeaOrmRepository::connect(&settings).await.unwrap();
+        let missing = repository.check_schema().await.unwrap_err();
+        assert!(matches!(missing, StorageError::TableMissing), "{missing:?}");
+        assert_eq!(
+            missing.to_string(),
+            "the domains table does not exist: run `domain-scheduler migrate`"
+        );
+        repository.close().await;
+
+        existing_table(&database).await;
+        let repository = SeaOrmRepository::connect(&settings).await.unwrap();
+        let lacking = repository.check_schema().await.unwrap_err();
+        assert!(
+            matches!(&lacking, StorageError::ColumnsMissing { columns } if columns.contains(&"locked_by".to_owned())),
+            "{lacking:?}"
+        );
+        repository.close().await;
+
+        SeaOrmRepository::migrate(&settings).await.unwrap();
+        let mut direct = connect(database.url()).await;
+        simple(&mut direct, "DROP INDEX domains_claim_idx").await;
+        let repository = SeaOrmRepository::connect(&settings).await.unwrap();
+        let check = repository.check_schema().await.unwrap();
+        assert_eq!(check.missing_indexes, ["domains_claim_idx"]);
+        let indexes = simple_row(
+            &mut direct,
+            "SELECT count(*)::text FROM pg_indexes WHERE indexname = 'domains_claim_idx'",
+        )
+        .await;
+        assert_eq!(indexes, ["0"], "the check built nothing");
+        repository.close().await;
+        direct.close().await.unwrap();
         drop(pooler);
         database.drop().await;
     }

@@ -88,10 +88,23 @@ impl MemoryRepository {
         to: DomainStatus,
         write: impl FnOnce(&mut DomainRow),
     ) -> WriteOutcome {
+        self.guarded_or(id, worker, to, |_| false, write)
+    }
+
+    /// [`MemoryRepository::guarded`], also writing a row that `also`
+    /// accepts.
+    fn guarded_or(
+        &self,
+        id: &DomainId,
+        worker: &WorkerId,
+        to: DomainStatus,
+        also: impl Fn(&DomainRow) -> bool,
+        write: impl FnOnce(&mut DomainRow),
+    ) -> WriteOutcome {
         let mut rows = self.lock();
         match rows
             .iter_mut()
-            .find(|row| row.id == *id && row.is_leased_to(worker, to))
+            .find(|row| row.id == *id && (row.is_leased_to(worker, to) || also(row)))
         {
             Some(row) => {
                 row.status = Some(to.as_str().to_owned());
@@ -178,42 +191,49 @@ impl DomainRepository for MemoryRepository {
     ) -> Result<WriteOutcome, RepositoryError> {
         let meta_json = nul::meta_json(metadata).map_err(not_json)?;
         let tech_stack = nul::tech_stack_json(metadata).map_err(not_json)?;
-        Ok(self.guarded(&id, worker, DomainStatus::Completed, |row| {
-            row.title = opt_text(metadata.title.as_ref());
-            row.description = opt_text(metadata.description.as_ref());
-            row.favicon_url = opt_text(metadata.favicon_url.as_ref());
-            row.logo_url = opt_text(metadata.logo_url.as_ref());
-            row.language = opt_text(metadata.language.as_ref());
-            row.is_wordpress = Some(metadata.wordpress.detected);
-            row.wordpress_version = opt_text(metadata.wordpress.version.as_ref());
-            row.has_elementor = Some(metadata.has_elementor());
-            row.tech_stack = Some(tech_stack);
-            row.email_addresses = Some(
-                metadata
-                    .first_emails(EMAIL_COLUMN_LIMIT)
-                    .iter()
-                    .map(|e| strip_nul(e))
-                    .collect(),
-            );
-            row.phone_numbers = Some(
-                metadata
-                    .first_phones(PHONE_COLUMN_LIMIT)
-                    .iter()
-                    .map(|p| strip_nul(p))
-                    .collect(),
-            );
-            row.facebook_url = opt_text(metadata.social.facebook.as_ref());
-            row.twitter_url = opt_text(metadata.social.twitter.as_ref());
-            row.linkedin_url = opt_text(metadata.social.linkedin.as_ref());
-            row.instagram_url = opt_text(metadata.social.instagram.as_ref());
-            row.youtube_url = opt_text(metadata.social.youtube.as_ref());
-            row.meta_json = Some(meta_json);
-            row.sitemap_analysis_status = Some("queued".to_owned());
-            row.last_error = None;
-            row.next_attempt_at = None;
-            row.clear_lease();
-            row.updated_at = Some(now);
-        }))
+        // A retry of a completion whose commit went through but whose answer
+        // was lost finds the row completed at this very time: written again.
+        let completed_now = |row: &DomainRow| {
+            row.state() == Some(DomainStatus::Completed) && row.updated_at == Some(now)
+        };
+        Ok(
+            self.guarded_or(&id, worker, DomainStatus::Completed, completed_now, |row| {
+                row.title = opt_text(metadata.title.as_ref());
+                row.description = opt_text(metadata.description.as_ref());
+                row.favicon_url = opt_text(metadata.favicon_url.as_ref());
+                row.logo_url = opt_text(metadata.logo_url.as_ref());
+                row.language = opt_text(metadata.language.as_ref());
+                row.is_wordpress = Some(metadata.wordpress.detected);
+                row.wordpress_version = opt_text(metadata.wordpress.version.as_ref());
+                row.has_elementor = Some(metadata.has_elementor());
+                row.tech_stack = Some(tech_stack);
+                row.email_addresses = Some(
+                    metadata
+                        .first_emails(EMAIL_COLUMN_LIMIT)
+                        .iter()
+                        .map(|e| strip_nul(e))
+                        .collect(),
+                );
+                row.phone_numbers = Some(
+                    metadata
+                        .first_phones(PHONE_COLUMN_LIMIT)
+                        .iter()
+                        .map(|p| strip_nul(p))
+                        .collect(),
+                );
+                row.facebook_url = opt_text(metadata.social.facebook.as_ref());
+                row.twitter_url = opt_text(metadata.social.twitter.as_ref());
+                row.linkedin_url = opt_text(metadata.social.linkedin.as_ref());
+                row.instagram_url = opt_text(metadata.social.instagram.as_ref());
+                row.youtube_url = opt_text(metadata.social.youtube.as_ref());
+                row.meta_json = Some(meta_json);
+                row.sitemap_analysis_status = Some("queued".to_owned());
+                row.last_error = None;
+                row.next_attempt_at = None;
+                row.clear_lease();
+                row.updated_at = Some(now);
+            }),
+        )
     }
 
     async fn fail(
@@ -315,15 +335,24 @@ impl DomainRepository for MemoryRepository {
         now: DateTime<Utc>,
     ) -> Result<RequeueReport, RepositoryError> {
         let mut rows = self.lock();
-        let mut report = RequeueReport {
-            requeued: 0,
-            not_found: selection
-                .names()
-                .iter()
-                .filter(|name| !rows.iter().any(|row| row.domain == name.as_str()))
-                .cloned()
-                .collect(),
-        };
+        let mut report = RequeueReport::default();
+        for name in selection.names() {
+            match rows.iter().find(|row| row.domain == name.as_str()) {
+                None => report.not_found.push(name.clone()),
+                Some(row)
+                    if !selection.selects(
+                        row.status.as_deref(),
+                        row.updated_at,
+                        row.last_error.as_deref(),
+                        &row.domain,
+                    ) =>
+                {
+                    let status = row.status.clone().unwrap_or_default();
+                    report.left_alone.push((name.clone(), status));
+                }
+                Some(_) => {}
+            }
+        }
         for row in rows.iter_mut().filter(|row| {
             selection.selects(
                 row.status.as_deref(),

@@ -30,6 +30,46 @@ pub enum StorageError {
     /// The table's `id` column has a type the worker cannot key rows by.
     #[error("{0}; nothing was changed")]
     UnsupportedKey(#[from] UnsupportedKey),
+    /// There is no `domains` table.
+    #[error("the domains table does not exist: run `domain-scheduler migrate`")]
+    TableMissing,
+    /// The table lacks columns the worker reads or writes.
+    #[error(
+        "the domains table has no column {columns}: run `domain-scheduler migrate` to add {them}",
+        columns = .columns.join(", "),
+        them = if .columns.len() == 1 { "it" } else { "them" }
+    )]
+    ColumnsMissing {
+        /// The missing columns.
+        columns: Vec<String>,
+    },
+    /// Indexes must be built `CONCURRENTLY` (several statements on one
+    /// session) but the migration connection goes through a transaction
+    /// pooler, which may run them on different server connections.
+    #[error(
+        "the domains table needs {indexes} built CONCURRENTLY, which takes several statements \
+         on one session; through a transaction pooler they could run on different server \
+         connections and leave lock_timeout set on another client's session. Set \
+         database.migration_url to a direct connection or a session pooler (on Supabase: port \
+         5432), or database.pooler = \"none\" if database.url is one, and run \
+         `domain-scheduler migrate` again{done}",
+        indexes = .indexes.join(", "),
+        done = if *.columns_done { "; the table and its columns are up to date" } else { "" }
+    )]
+    ConcurrentBuildNeedsSession {
+        /// The indexes still to build or rebuild.
+        indexes: Vec<String>,
+        /// Whether the table and column changes before them were made.
+        columns_done: bool,
+    },
+    /// A new `id` column needs `gen_random_uuid()`, which PostgreSQL 12
+    /// has only with the pgcrypto extension.
+    #[error(
+        "PostgreSQL 12 has gen_random_uuid(), the default of the domains table's id column, only \
+         with the pgcrypto extension: run `CREATE EXTENSION pgcrypto;` in this database (or use \
+         PostgreSQL 13 or later) and migrate again; nothing was changed"
+    )]
+    NeedsPgcrypto,
     /// The Postgres server is older than the oldest the worker supports.
     #[error(
         "PostgreSQL {major}.{minor} is too old: the worker needs PostgreSQL 12 or later \

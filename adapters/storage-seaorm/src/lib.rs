@@ -64,7 +64,7 @@ pub use backend::Backend;
 pub use error::{
     MINIMUM_POSTGRES_VERSION_NUM, StorageError, UnsupportedKey, check_postgres_version,
 };
-pub use migrate::MigrationReport;
+pub use migrate::{MigrationReport, SchemaCheck};
 pub use repository::SeaOrmRepository;
 pub use settings::{
     DEFAULT_DATABASE_URL, PoolerMode, StorageSettings, UnknownPoolerMode, redacted_url,

@@ -17,12 +17,20 @@ use crate::connect::open;
 use crate::entity::Column;
 use crate::error::StorageError;
 use crate::key::{KeyColumn, KeyKind};
-use crate::migrate::{MigrationReport, preflight, reconcile};
+use crate::migrate::{MigrationReport, SchemaCheck, check, preflight, reconcile};
 use crate::row::Row;
 use crate::settings::{PoolerMode, StorageSettings};
 use crate::signal::TableSignal;
 use crate::sql::{Built, Runner};
 use crate::statements;
+
+/// Names per statement of a requeue by name: a file of names becomes many
+/// short statements, each well within the database's limit on parameters.
+const REQUEUE_NAMES_PER_STATEMENT: usize = 1_000;
+
+/// Rows the rescue sweep moves per statement: a table full of stale rows
+/// is swept in statements that each end well within the statement timeout.
+const RESCUE_BATCH: u32 = 500;
 
 /// [`DomainRepository`] on SeaORM. Cheap to clone: clones share the pool.
 #[derive(Debug, Clone)]
@@ -71,9 +79,7 @@ impl SeaOrmRepository {
     pub async fn migrate(settings: &StorageSettings) -> Result<MigrationReport, StorageError> {
         let (db, backend) = open(settings.migration_url(), settings, 1).await?;
         let report = match preflight(&db, backend, settings).await {
-            Ok(()) => reconcile(&db, backend, settings)
-                .await
-                .map_err(StorageError::Migration),
+            Ok(()) => reconcile(&db, backend, settings).await,
             Err(refused) => Err(refused),
         };
         // The migration's outcome matters more than a failed goodbye.
@@ -92,6 +98,19 @@ impl SeaOrmRepository {
             );
         }
         Ok(report)
+    }
+
+    /// Whether the worker can use the table as it is, changing nothing:
+    /// what commands check at start on Postgres, where `migrate` is the
+    /// only one to change the schema.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::TableMissing`] or [`StorageError::ColumnsMissing`]
+    /// (each naming `migrate`); [`StorageError::Migration`] when the
+    /// catalogue cannot be read.
+    pub async fn check_schema(&self) -> Result<SchemaCheck, StorageError> {
+        check(&self.runner, self.backend()).await
     }
 
     /// The database behind this repository.
@@ -355,20 +374,30 @@ impl DomainRepository for SeaOrmRepository {
         now: DateTime<Utc>,
         max_attempts: u32,
     ) -> Result<RescueReport, RepositoryError> {
-        let statement = self.built(&statements::rescue_expired(
-            self.backend(),
-            now,
-            max_attempts,
-        ));
         let mut report = RescueReport::default();
-        for row in self.runner.fetch(&[statement]).await? {
-            if row.text(Column::Status.as_str())?.as_deref() == Some(DomainStatus::Error.as_str()) {
-                report.failed += 1;
-            } else {
-                report.requeued += 1;
+        // Batch by batch, each its own short transaction; a batch that
+        // comes back short was the last.
+        loop {
+            let statement = self.built(&statements::rescue_expired(
+                self.backend(),
+                now,
+                max_attempts,
+                RESCUE_BATCH,
+            ));
+            let rows = self.runner.fetch(&[statement]).await?;
+            for row in &rows {
+                if row.text(Column::Status.as_str())?.as_deref()
+                    == Some(DomainStatus::Error.as_str())
+                {
+                    report.failed += 1;
+                } else {
+                    report.requeued += 1;
+                }
+            }
+            if rows.len() < RESCUE_BATCH as usize {
+                return Ok(report);
             }
         }
-        Ok(report)
     }
 
     async fn enqueue(
@@ -424,22 +453,27 @@ impl DomainRepository for SeaOrmRepository {
             };
             return Ok(report);
         }
-        // Which of the names have a row, in the same transaction as the
-        // update, so that the others can be reported.
-        let known = self.built(&statements::known_names(backend, selection));
-        let rows = if dry_run {
-            let rows = self.runner.fetch(&[known]).await?;
-            for row in &rows {
-                report.requeued += statements::selected_count(row)?;
-            }
-            rows
-        } else {
-            let update = self.built(&statements::requeue(backend, selection, now));
-            let (rows, changed) = self.runner.fetch_and_count_last(&[known, update]).await?;
-            report.requeued = changed;
-            rows
-        };
-        report.not_found = statements::names_not_found(selection, &rows)?;
+        // Part by part, each one transaction: which of the names have a
+        // row (so that the others can be reported), then the update.
+        for part in selection.names().chunks(REQUEUE_NAMES_PER_STATEMENT) {
+            let part = selection.for_names(part);
+            let known = self.built(&statements::known_names(backend, &part));
+            let rows = if dry_run {
+                let rows = self.runner.fetch(&[known]).await?;
+                for row in &rows {
+                    report.requeued += statements::selected_count(row)?;
+                }
+                rows
+            } else {
+                let update = self.built(&statements::requeue(backend, &part, now));
+                let (rows, changed) = self.runner.fetch_and_count_last(&[known, update]).await?;
+                report.requeued += changed;
+                rows
+            };
+            let found = statements::names_found(&part, &rows)?;
+            report.not_found.extend(found.not_found);
+            report.left_alone.extend(found.left_alone);
+        }
         Ok(report)
     }
 

@@ -99,6 +99,10 @@ pub struct StorageSettings {
     /// A direct or session-mode URL for migrations; `url` when absent
     /// (`DATABASE_MIGRATION_URL`).
     pub migration_url: Option<String>,
+    /// What sits in front of `migration_url` (`DATABASE_MIGRATION_POOLER`);
+    /// when absent, `pooler` if the migration runs on `url`, else `none`
+    /// (a separate migration URL is meant to keep its session).
+    pub migration_pooler: Option<PoolerMode>,
     /// Connections in the pool (10).
     pub max_connections: u32,
     /// `statement_timeout` of every transaction the worker runs (90 s).
@@ -144,6 +148,7 @@ impl StorageSettings {
             url: url.into(),
             pooler: PoolerMode::default(),
             migration_url: None,
+            migration_pooler: None,
             max_connections: 10,
             statement_timeout: Duration::from_secs(90),
             idle_in_transaction_timeout: Duration::from_secs(120),
@@ -196,6 +201,15 @@ impl StorageSettings {
     pub fn migration_url(&self) -> &str {
         self.migration_url.as_deref().unwrap_or(&self.url)
     }
+
+    /// What sits in front of [`StorageSettings::migration_url`].
+    pub fn migration_pooler(&self) -> PoolerMode {
+        match (self.migration_pooler, &self.migration_url) {
+            (Some(pooler), _) => pooler,
+            (None, None) => self.pooler,
+            (None, Some(_)) => PoolerMode::None,
+        }
+    }
 }
 
 /// The URL with its password hidden, for logs and `Debug`.
@@ -219,6 +233,7 @@ impl fmt::Debug for StorageSettings {
                 "migration_url",
                 &self.migration_url.as_deref().map(redacted_url),
             )
+            .field("migration_pooler", &self.migration_pooler)
             .field("max_connections", &self.max_connections)
             .field("statement_timeout", &self.statement_timeout)
             .field(
@@ -307,6 +322,16 @@ mod tests {
         );
         assert_eq!(postgres_duration(Duration::from_millis(1500)), "1500ms");
         assert_eq!(settings.migration_url(), "postgres://localhost/db");
+    }
+
+    #[test]
+    fn migrations_go_through_the_workers_pooler_unless_a_url_of_their_own_is_given() {
+        let mut settings = StorageSettings::new("postgres://pooler:6543/db");
+        assert_eq!(settings.migration_pooler(), PoolerMode::Transaction);
+        settings.migration_url = Some("postgres://db:5432/db".into());
+        assert_eq!(settings.migration_pooler(), PoolerMode::None);
+        settings.migration_pooler = Some(PoolerMode::Transaction);
+        assert_eq!(settings.migration_pooler(), PoolerMode::Transaction);
     }
 
     #[test]

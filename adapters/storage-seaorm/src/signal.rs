@@ -125,6 +125,10 @@ async fn listen(pool: sqlx::PgPool, shared: Arc<Shared>) {
                     }
                 }
                 shared.listening.store(false, Ordering::Release);
+                // Workers waiting for a notification would sleep out their
+                // whole idle wait: wake them to claim (and find out whether
+                // the database is there), then poll.
+                shared.wake_all();
             }
             Err(error) => {
                 failures = failures.saturating_add(1);

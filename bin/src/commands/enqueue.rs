@@ -59,7 +59,7 @@ impl Totals {
 
 pub(super) async fn run(settings: &Settings, args: EnqueueArgs) -> Result<ExitCode, CliError> {
     let source = LineSource::open(args.file.as_deref(), args.domains.is_empty())?;
-    let repository = open_repository(settings, Schema::MigrateSqlite).await?;
+    let repository = open_repository(settings, Schema::Columns).await?;
     let mut progress = Progress::new(
         source.as_ref().and_then(|source| source.size),
         args.progress_interval,

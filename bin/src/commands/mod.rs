@@ -14,6 +14,8 @@ use std::process::ExitCode;
 use scheduler_http_extractor::HttpExtractorError;
 use scheduler_storage_seaorm::{Backend, SeaOrmRepository, StorageError};
 
+use tracing::warn;
+
 use crate::cli::Command;
 use crate::settings::{Settings, SettingsError};
 use crate::telemetry::DiagnosticDirError;
@@ -75,27 +77,47 @@ pub async fn run(command: Command, settings: &Settings) -> Result<ExitCode, CliE
     }
 }
 
-/// When a command brings the schema up to date before it connects.
+/// What a command needs of the table beyond its columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Schema {
-    /// Always (the worker: it needs its columns).
-    Migrate,
-    /// Only on SQLite, so the embedded default works from an empty
-    /// directory; a command that only reads or inserts runs no DDL on a
-    /// shared Postgres.
-    MigrateSqlite,
+    /// The worker: missing indexes and the missing trigger are worth a
+    /// warning (claims scan more; new rows wait for the next poll).
+    Worker,
+    /// A command that reads or inserts: the columns are enough.
+    Columns,
 }
 
-/// Brings the schema up to date as `schema` says, then connects. On an
-/// up-to-date database the migration only reads the catalogue.
+/// Connects. On SQLite the table is first created or completed, so the
+/// embedded default works from an empty directory; on Postgres nothing is
+/// changed (that is `migrate`'s job): the table is checked, a missing table
+/// or column is refused naming `migrate`, and for the worker a missing
+/// index or trigger is a warning.
 async fn open_repository(
     settings: &Settings,
     schema: Schema,
 ) -> Result<SeaOrmRepository, CliError> {
     let storage = &settings.database;
-    if schema == Schema::Migrate || Backend::from_url(&storage.url)? == Backend::Sqlite {
+    if Backend::from_url(&storage.url)? == Backend::Sqlite {
         // The migration logs what it changed.
         SeaOrmRepository::migrate(storage).await?;
+        return Ok(SeaOrmRepository::connect(storage).await?);
     }
-    Ok(SeaOrmRepository::connect(storage).await?)
+    let repository = SeaOrmRepository::connect(storage).await?;
+    let check = repository.check_schema().await?;
+    if schema == Schema::Worker {
+        if !check.missing_indexes.is_empty() {
+            warn!(
+                indexes = ?check.missing_indexes,
+                "the domains table lacks indexes the worker relies on: claims and rescues scan \
+                 more of the table until `domain-scheduler migrate` builds them"
+            );
+        }
+        if check.missing_notify_trigger && repository.pooler().keeps_sessions() {
+            warn!(
+                "the domains table has no trigger to wake idle workers: new rows are seen at \
+                 the next poll until `domain-scheduler migrate` adds it"
+            );
+        }
+    }
+    Ok(repository)
 }

@@ -21,7 +21,7 @@ pub(super) async fn run(settings: &Settings, args: RequeueArgs) -> Result<ExitCo
                 .into(),
         ));
     }
-    let repository = open_repository(settings, Schema::MigrateSqlite).await?;
+    let repository = open_repository(settings, Schema::Columns).await?;
     let report = repository
         .requeue(&selection, args.dry_run, now)
         .await
@@ -32,6 +32,10 @@ pub(super) async fn run(settings: &Settings, args: RequeueArgs) -> Result<ExitCo
     for name in &report.not_found {
         eprintln!("{name}: no such domain in the table");
     }
+    #[allow(clippy::print_stderr)]
+    for (name, status) in &report.left_alone {
+        eprintln!("{name}: {status}, left alone");
+    }
     let verb = if args.dry_run {
         "would requeue"
     } else {
@@ -40,10 +44,11 @@ pub(super) async fn run(settings: &Settings, args: RequeueArgs) -> Result<ExitCo
     #[allow(clippy::print_stdout)]
     {
         println!(
-            "{verb} {} row{}; {} not found, {invalid} invalid{}",
+            "{verb} {} row{}; {} not found, {} left alone, {invalid} invalid{}",
             report.requeued,
             if report.requeued == 1 { "" } else { "s" },
             report.not_found.len(),
+            report.left_alone.len(),
             if args.dry_run {
                 " (dry run: nothing changed)"
             } else {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use scheduler_application::{DomainProcessor, Scheduler, SystemClock};
 use scheduler_domain::{MetadataExtractor, WorkerId};
 use scheduler_http_extractor::HttpExtractor;
-use scheduler_storage_seaorm::TableSignal;
+use scheduler_storage_seaorm::{Backend, PoolerMode, TableSignal};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
@@ -45,7 +45,7 @@ pub async fn serve<E>(
 where
     E: MetadataExtractor + 'static,
 {
-    let repository = Arc::new(open_repository(settings, Schema::Migrate).await?);
+    let repository = Arc::new(open_repository(settings, Schema::Worker).await?);
     // A configured id gets a random suffix too: two replicas given the same
     // id must still never pass each other's lease checks.
     let worker = settings
@@ -54,10 +54,15 @@ where
         .map_or_else(default_worker_id, |id| {
             WorkerId::new(format!("{id}:{}", random_suffix()))
         });
+    // The pooler means something on Postgres only.
+    let database = match (repository.backend(), settings.database.pooler) {
+        (Backend::Sqlite, _) => "sqlite".to_owned(),
+        (Backend::Postgres, PoolerMode::None) => "postgres, direct".to_owned(),
+        (Backend::Postgres, pooler) => format!("postgres through a {pooler} pooler"),
+    };
     info!(
         worker = %worker,
-        backend = repository.backend().as_str(),
-        pooler = %settings.database.pooler,
+        database,
         batch_size = settings.scheduler.batch_size,
         poll_interval_ms = settings.scheduler.poll_interval.as_millis() as u64,
         concurrency = settings.scheduler.concurrency,

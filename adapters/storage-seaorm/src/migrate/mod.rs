@@ -45,8 +45,11 @@
 //! - `existing`: what the catalogue says is there now.
 //! - `plan`: the changes from what is there to what is needed (pure).
 //! - `preflight`: the refusal of a database the worker cannot use.
+//! - `check`: whether the worker can use the table as it is, changing
+//!   nothing (the start of every command on Postgres).
 //! - `postgres`, `sqlite`: running the plan on each backend.
 
+mod check;
 mod existing;
 mod plan;
 mod postgres;
@@ -55,26 +58,30 @@ mod report;
 mod schema;
 mod sqlite;
 
-use scheduler_domain::RepositoryError;
 use sea_orm::DatabaseConnection;
 
 use crate::backend::Backend;
+use crate::error::StorageError;
 use crate::settings::StorageSettings;
 
+pub use check::SchemaCheck;
+pub(crate) use check::check;
 pub(crate) use preflight::preflight;
 pub use report::MigrationReport;
 
 /// Brings the `domains` table up to date on `db`. On Postgres
 /// `settings.migration_lock_timeout` bounds each wait for a lock (another
 /// migration, or a transaction using the table while a column is added),
-/// and the transaction has the worker's other session settings too.
+/// and the transaction has the worker's other session settings too; index
+/// builds that need a session of their own are refused through a
+/// transaction pooler.
 pub(crate) async fn reconcile(
     db: &DatabaseConnection,
     backend: Backend,
     settings: &StorageSettings,
-) -> Result<MigrationReport, RepositoryError> {
+) -> Result<MigrationReport, StorageError> {
     match backend {
         Backend::Postgres => postgres::reconcile(db.get_postgres_connection_pool(), settings).await,
-        Backend::Sqlite => sqlite::reconcile(db).await,
+        Backend::Sqlite => sqlite::reconcile(db).await.map_err(StorageError::Migration),
     }
 }

@@ -11,9 +11,9 @@ use super::existing::{existing, inspection, texts};
 use super::plan::{Plan, plan};
 use super::report::MigrationReport;
 use crate::backend::Backend;
-use crate::error::{LOCK_NOT_AVAILABLE, from_sqlx, postgres_sqlstate};
+use crate::error::{LOCK_NOT_AVAILABLE, StorageError, from_sqlx, postgres_sqlstate};
 use crate::row::Row;
-use crate::settings::{StorageSettings, postgres_duration};
+use crate::settings::{PoolerMode, StorageSettings, postgres_duration};
 use crate::signal::NOTIFY_CHANNEL;
 use crate::sql::session_settings;
 
@@ -43,23 +43,45 @@ async fn pg_execute(connection: &mut PgConnection, sql: String) -> Result<(), Re
 }
 
 /// Brings the `domains` table up to date over `pool`: the locked
-/// transaction, then the concurrent index builds.
+/// transaction, then the concurrent index builds, which are refused
+/// through a transaction pooler.
 pub(super) async fn reconcile(
     pool: &sqlx::PgPool,
     settings: &StorageSettings,
-) -> Result<MigrationReport, RepositoryError> {
-    let mut connection = pool.acquire().await.map_err(|error| from_sqlx(&error))?;
+) -> Result<MigrationReport, StorageError> {
+    let mut connection = pool
+        .acquire()
+        .await
+        .map_err(|error| StorageError::Migration(from_sqlx(&error)))?;
     let plan = match locked_changes(&mut connection, settings).await {
         Ok(plan) => plan,
         Err(error) => {
             // Ends the failed transaction before the connection goes back;
             // if even that fails, the connection is closed with the pool.
             let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *connection).await;
-            return Err(error.explained(settings));
+            return Err(StorageError::Migration(error.explained(settings)));
         }
     };
     if !plan.concurrent.is_empty() {
-        build_concurrently(&mut connection, &plan.concurrent, settings).await?;
+        if settings.migration_pooler() == PoolerMode::Transaction {
+            // `lock_timeout` must be set for the session around the builds
+            // (they cannot run in a transaction block): through a
+            // transaction pooler it could be set on one server connection,
+            // the build run on another, and the setting left behind.
+            let report = &plan.report;
+            return Err(StorageError::ConcurrentBuildNeedsSession {
+                indexes: report
+                    .added_indexes
+                    .iter()
+                    .chain(&report.rebuilt_indexes)
+                    .cloned()
+                    .collect(),
+                columns_done: report.created_table || !report.added_columns.is_empty(),
+            });
+        }
+        build_concurrently(&mut connection, &plan.concurrent, settings)
+            .await
+            .map_err(StorageError::Migration)?;
     }
     Ok(plan.report)
 }
@@ -235,7 +257,7 @@ async fn locked_changes(
 }
 
 /// Whether the table has its `NOTIFY` trigger.
-const NOTIFY_TRIGGER_EXISTS: &str = "SELECT t.tgname::text AS name FROM pg_trigger t \
+pub(super) const NOTIFY_TRIGGER_EXISTS: &str = "SELECT t.tgname::text AS name FROM pg_trigger t \
      JOIN pg_class c ON c.oid = t.tgrelid \
      JOIN pg_namespace n ON n.oid = c.relnamespace \
      WHERE n.nspname = current_schema() AND c.relname = 'domains' \

@@ -11,12 +11,14 @@ use crate::settings::StorageSettings;
 use crate::sql::{Built, Runner};
 
 /// Refuses, before anything is changed, a database the worker cannot use:
-/// a Postgres older than 12, or an `id` column of a type the worker cannot
-/// key rows by.
+/// a Postgres older than 12, an `id` column of a type the worker cannot
+/// key rows by, or a PostgreSQL 12 without pgcrypto when an `id` column is
+/// to be created.
 ///
 /// # Errors
 ///
-/// [`StorageError::UnsupportedPostgres`], [`StorageError::UnsupportedKey`];
+/// [`StorageError::UnsupportedPostgres`], [`StorageError::UnsupportedKey`],
+/// [`StorageError::NeedsPgcrypto`];
 /// [`StorageError::Migration`] when the catalogue cannot be read.
 pub(crate) async fn preflight(
     db: &DatabaseConnection,
@@ -33,9 +35,10 @@ pub(crate) async fn preflight(
                 .map_err(StorageError::Migration)
         }
     };
+    let mut version = None;
     if backend == Backend::Postgres {
         let rows = fetch(SERVER_VERSION_NUM).await?;
-        let version = rows
+        let server_version = rows
             .first()
             .map(|row| row.text("version"))
             .transpose()
@@ -47,14 +50,48 @@ pub(crate) async fn preflight(
                     "server_version_num is not a number".to_owned(),
                 ))
             })?;
-        check_postgres_version(version)?;
+        check_postgres_version(server_version)?;
+        version = Some(server_version);
     }
     let key = KeyColumn::from_rows(&fetch(KeyColumn::query(backend)).await?)
         .map_err(StorageError::Migration)?;
-    if let Some(key) = key {
-        key.kind(backend)?;
+    match key {
+        Some(key) => {
+            key.kind(backend)?;
+        }
+        // A new `id` column (of a new table or an old one) defaults to
+        // `gen_random_uuid()`, built in only from PostgreSQL 13.
+        None => {
+            if let Some(version) = version
+                && needs_pgcrypto(version)
+                && fetch(GEN_RANDOM_UUID_EXISTS).await?.is_empty()
+            {
+                return Err(StorageError::NeedsPgcrypto);
+            }
+        }
     }
     Ok(())
 }
 
+/// Whether a server of this `server_version_num` lacks a built-in
+/// `gen_random_uuid()` (before 13 it comes with the pgcrypto extension).
+fn needs_pgcrypto(server_version_num: i64) -> bool {
+    server_version_num < 130_000
+}
+
+const GEN_RANDOM_UUID_EXISTS: &str =
+    "SELECT p.proname::text AS name FROM pg_proc p WHERE p.proname = 'gen_random_uuid'";
+
 const SERVER_VERSION_NUM: &str = "SELECT current_setting('server_version_num') AS version";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_servers_before_13_need_pgcrypto_for_new_ids() {
+        assert!(needs_pgcrypto(120_018));
+        assert!(!needs_pgcrypto(130_000));
+        assert!(!needs_pgcrypto(150_019));
+    }
+}

@@ -130,8 +130,22 @@ pub(crate) fn complete(
         .value(Column::LastError, Value::String(None))
         .value(Column::NextAttemptAt, Value::ChronoDateTimeUtc(None))
         .value(Column::UpdatedAt, backend.time(now));
-    clear_lease(&mut update).cond_where(leased_to(id, worker, DomainStatus::Completed));
+    clear_lease(&mut update).cond_where(
+        Cond::any()
+            .add(leased_to(id, worker, DomainStatus::Completed))
+            .add(completed_at(backend, id, now)),
+    );
     Ok(update)
+}
+
+/// The row completed at exactly `now`: by this very completion, whose
+/// commit went through but whose answer was lost. Its retry writes the
+/// same values again and counts as written, not as a lost lease.
+fn completed_at(backend: Backend, id: &DomainId, now: DateTime<Utc>) -> Cond {
+    Cond::all()
+        .add(Expr::col(Column::Id).eq(key(id)))
+        .add(Expr::col(Column::Status).eq(status(DomainStatus::Completed)))
+        .add(Expr::col(Column::UpdatedAt).eq(backend.time(now)))
 }
 
 pub(crate) fn fail(
@@ -206,14 +220,33 @@ fn rescuable() -> impl Iterator<Item = DomainStatus> {
 
 /// Rows left `processing` past their lease (or with none: a system that
 /// kept no leases left them) go back to `pending`, or to `error` when their
-/// attempts are spent. Returns the new `status` of each row.
+/// attempts are spent: at most `batch` of them, so that a table full of
+/// stale rows (a cutover) is swept in short statements well under the
+/// statement timeout. Returns the new `status` of each row.
 pub(crate) fn rescue_expired(
     backend: Backend,
     now: DateTime<Utc>,
     max_attempts: u32,
+    batch: u32,
 ) -> UpdateStatement {
     let max_attempts = i64::from(max_attempts);
     let spent = || Expr::col(Column::Attempts).gte(max_attempts);
+    let expired = || {
+        Cond::all().add(status_in(rescuable())).add(
+            Cond::any()
+                .add(Expr::col(Column::LockedUntil).is_null())
+                .add(Expr::col(Column::LockedUntil).lt(backend.time(now))),
+        )
+    };
+    let mut due = Query::select();
+    due.column(Column::Id)
+        .from(Entity)
+        .cond_where(expired())
+        .limit(u64::from(batch));
+    if backend == Backend::Postgres {
+        // Rows a claim or another sweep holds are left to it.
+        due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
     // `lease_expired_message` with the row's own attempt count.
     let (before, after) = stored::LEASE_EXPIRED_MESSAGE_AROUND;
     let mut update = Query::update();
@@ -234,12 +267,8 @@ pub(crate) fn rescue_expired(
         );
     clear_lease(&mut update)
         .value(Column::UpdatedAt, backend.time(now))
-        .and_where(status_in(rescuable()))
-        .cond_where(
-            Cond::any()
-                .add(Expr::col(Column::LockedUntil).is_null())
-                .add(Expr::col(Column::LockedUntil).lt(backend.time(now))),
-        )
+        .and_where(Expr::col(Column::Id).in_subquery(due))
+        .cond_where(expired())
         .returning(Query::returning().column(Column::Status))
         .to_owned()
 }
@@ -320,6 +349,17 @@ mod tests {
     }
 
     #[test]
+    fn the_rescue_takes_a_bounded_batch_of_rows_no_claim_holds() {
+        let sql = postgres_sql(&rescue_expired(
+            Backend::Postgres,
+            DateTime::UNIX_EPOCH,
+            3,
+            500,
+        ));
+        assert!(sql.contains("LIMIT 500 FOR UPDATE SKIP LOCKED"), "{sql}");
+    }
+
+    #[test]
     fn every_guard_lists_exactly_the_states_the_life_cycle_allows() {
         let id = DomainId::random();
         let worker = WorkerId::new("w");
@@ -355,7 +395,7 @@ mod tests {
         ] {
             assert_eq!(guarded_states(&sql), leased(to), "{sql}");
         }
-        let rescue = postgres_sql(&rescue_expired(Backend::Postgres, now, 3));
+        let rescue = postgres_sql(&rescue_expired(Backend::Postgres, now, 3, 500));
         assert_eq!(guarded_states(&rescue), rescuable().collect::<Vec<_>>());
         assert_eq!(rescuable().collect::<Vec<_>>(), [DomainStatus::Processing]);
     }

@@ -21,5 +21,5 @@ mod values;
 
 pub(crate) use enqueue::enqueue;
 pub(crate) use lease::{claim, complete, fail, release, rescue_expired, retry_later};
-pub(crate) use requeue::{count_selected, known_names, names_not_found, requeue, selected_count};
+pub(crate) use requeue::{count_selected, known_names, names_found, requeue, selected_count};
 pub(crate) use status::{read_status, status_report};

@@ -100,11 +100,12 @@ pub(crate) fn requeue(
         .to_owned()
 }
 
-/// The names of `names` that have a row, each with 1 when the selection
-/// takes it and 0 when not.
+/// The names of `names` that have a row, with its status and 1 when the
+/// selection takes it, 0 when not.
 pub(crate) fn known_names(backend: Backend, selection: &RequeueSelection) -> SelectStatement {
     Query::select()
         .column(Column::Domain)
+        .column(Column::Status)
         .expr_as(
             Expr::case(selected(backend, selection), 1).finally(0),
             Alias::new(SELECTED),
@@ -128,24 +129,47 @@ pub(crate) fn selected_count(row: &Row) -> Result<u64, RepositoryError> {
     Ok(count(row.integer(SELECTED)?))
 }
 
-/// The names of the selection that [`known_names`] did not return: they
-/// have no row.
-pub(crate) fn names_not_found(
+/// What [`known_names`] says of a selection's names.
+pub(crate) struct NamesFound {
+    /// Names without a row.
+    pub(crate) not_found: Vec<DomainName>,
+    /// Names whose row the selection leaves alone, with its status.
+    pub(crate) left_alone: Vec<(DomainName, String)>,
+}
+
+/// What [`known_names`] says of the selection's names: those without a
+/// row, and those whose row the selection leaves alone.
+pub(crate) fn names_found(
     selection: &RequeueSelection,
     known: &[Row],
-) -> Result<Vec<DomainName>, RepositoryError> {
+) -> Result<NamesFound, RepositoryError> {
     let mut present = HashSet::with_capacity(known.len());
+    let mut left = std::collections::HashMap::new();
     for row in known {
-        if let Some(domain) = row.text(Column::Domain.as_str())? {
-            present.insert(domain);
+        let Some(domain) = row.text(Column::Domain.as_str())? else {
+            continue;
+        };
+        if selected_count(row)? == 0 {
+            let status = row.text(Column::Status.as_str())?.unwrap_or_default();
+            left.insert(domain.clone(), status);
         }
+        present.insert(domain);
     }
-    Ok(selection
+    let not_found = selection
         .names()
         .iter()
         .filter(|name| !present.contains(name.as_str()))
         .cloned()
-        .collect())
+        .collect();
+    let left_alone = selection
+        .names()
+        .iter()
+        .filter_map(|name| Some((name.clone(), left.get(name.as_str())?.clone())))
+        .collect();
+    Ok(NamesFound {
+        not_found,
+        left_alone,
+    })
 }
 
 #[cfg(test)]
