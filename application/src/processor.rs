@@ -134,6 +134,30 @@ where
             ClaimError(error)
         })?;
         observe::claimed(claimed.len(), started.elapsed());
+        let mut claimed = claimed;
+        let asked = usize::try_from(limit).unwrap_or(usize::MAX);
+        if claimed.len() > asked {
+            // Rows nobody has room for would sit in `processing` until
+            // their lease ends: hand them back now.
+            let surplus = claimed.split_off(asked);
+            error!(
+                target: DIAGNOSTICS_TARGET,
+                asked,
+                returned = asked + surplus.len(),
+                "a claim returned more rows than it asked for; releasing the {} beyond the limit",
+                surplus.len()
+            );
+            for row in surplus {
+                if let Err(error) = self
+                    .repository
+                    .release(row.id.clone(), &claim.claimant, None, now)
+                    .await
+                {
+                    observe::database_error("release", &error);
+                    warn!(error = %error, domain = %row.raw_domain, "could not release a surplus row; the rescue sweep frees it when its lease ends");
+                }
+            }
+        }
         if claimed.is_empty() {
             debug!("nothing to claim");
         } else {
@@ -239,8 +263,11 @@ where
         // runtime's clock from there on.
         let mut lease_ends: Option<Instant> = None;
         let mut failures = 0;
+        // One time for every try: a try whose commit went through but whose
+        // answer was lost leaves the row completed at this time, which the
+        // next try recognises as its own.
+        let now = self.clock.now();
         loop {
-            let now = self.clock.now();
             let (written, kept) = match self
                 .writer()
                 .complete(domain.id.clone(), &claim.claimant, metadata, now)
@@ -261,7 +288,6 @@ where
             if !write_error.is_transient() {
                 error!(
                     target: DIAGNOSTICS_TARGET,
-                    error = %write_error,
                     "could not write the result of {name}: {write_error}"
                 );
                 let message = format!("could not write the result: {write_error}");
@@ -286,7 +312,6 @@ where
             if failures == 0 {
                 warn!(
                     target: DIAGNOSTICS_TARGET,
-                    error = %write_error,
                     "could not write the result of {name}: {write_error}; trying again until \
                      its lease ends"
                 );
@@ -317,9 +342,6 @@ where
     ) -> DomainOutcome {
         error!(
             target: DIAGNOSTICS_TARGET,
-            domain = %domain.raw_domain,
-            domain_id = %domain.id,
-            error = %write_error,
             "result of {} dropped: the database did not take it before {why} \
              ({write_error}); the rescue sweep frees the row",
             domain.raw_domain,
@@ -344,9 +366,6 @@ where
                 .unwrap_or(DateTime::<Utc>::MAX_UTC);
             info!(
                 target: DIAGNOSTICS_TARGET,
-                domain = %domain.raw_domain,
-                attempts = domain.attempts,
-                %next_attempt_at,
                 "{}: {message} (attempt {} of {}, retry at {next_attempt_at})",
                 domain.raw_domain,
                 domain.attempts,
@@ -389,9 +408,6 @@ where
     ) -> DomainOutcome {
         warn!(
             target: DIAGNOSTICS_TARGET,
-            domain = %domain.raw_domain,
-            domain_id = %domain.id,
-            error = message,
             "{} failed: {message}",
             domain.raw_domain,
         );
@@ -462,9 +478,6 @@ where
         observe::database_error("record_outcome", write_error);
         error!(
             target: DIAGNOSTICS_TARGET,
-            domain = %domain.raw_domain,
-            domain_id = %domain.id,
-            error = %write_error,
             "could not record the outcome of {}: {write_error}; the rescue sweep frees it when \
              its lease expires",
             domain.raw_domain,

@@ -11,16 +11,18 @@
 //! came back short means nothing more is due: the claimer waits for the
 //! signal (a `NOTIFY`, the next poll) or `interval`, whichever comes first.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use scheduler_domain::{ClaimedDomain, DomainRepository, MetadataExtractor, WorkSignal};
+use scheduler_domain::{
+    ClaimedDomain, DomainRepository, MetadataExtractor, Rate, WorkSignal, counted,
+};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::observe;
 use crate::processor::{Claim, grace_deadline};
@@ -77,6 +79,9 @@ struct Pipeline {
     domains: TaskTracker,
     totals: Arc<Mutex<Outcomes>>,
     claims: AtomicUsize,
+    /// Set by the first claim that failed, cleared by the next that worked:
+    /// the claimers say that the database is away once, not each.
+    claims_failing: AtomicBool,
     pace: Option<Pace>,
     shutdown: CancellationToken,
     grace_over: CancellationToken,
@@ -181,6 +186,7 @@ where
             domains: TaskTracker::new(),
             totals: Arc::new(Mutex::new(Outcomes::default())),
             claims: AtomicUsize::new(0),
+            claims_failing: AtomicBool::new(false),
             pace: settings
                 .max_per_minute
                 .map(|per_minute| Pace::new(per_minute.get(), settings.batch_size.max(1))),
@@ -238,6 +244,9 @@ where
             let (claim, rows) = match claimed {
                 Ok(claimed) => {
                     failures = 0;
+                    if pipeline.claims_failing.swap(false, Ordering::AcqRel) {
+                        info!(target: DIAGNOSTICS_TARGET, "claiming again: the database answers");
+                    }
                     claimed
                 }
                 Err(claim_error) => {
@@ -253,12 +262,21 @@ where
                         .saturating_mul(1 << failures.min(10))
                         .min(settings.interval);
                     failures = failures.saturating_add(1);
-                    error!(
-                        target: DIAGNOSTICS_TARGET,
-                        error = %claim_error,
-                        "{claim_error}; trying again in {:.1}s",
-                        backoff.as_secs_f64()
-                    );
+                    if pipeline.claims_failing.swap(true, Ordering::AcqRel) {
+                        debug!(
+                            claimer,
+                            "{claim_error}; trying again in {:.1}s",
+                            backoff.as_secs_f64()
+                        );
+                    } else {
+                        error!(
+                            target: DIAGNOSTICS_TARGET,
+                            "{claim_error}; claims are tried again every {:.1}s, then less \
+                             often (at most every {:.0}s), until it answers",
+                            settings.poll_interval.as_secs_f64(),
+                            settings.interval.as_secs_f64()
+                        );
+                    }
                     tokio::select! {
                         () = pipeline.shutdown.cancelled() => return Ok(()),
                         () = tokio::time::sleep(backoff) => continue,
@@ -377,9 +395,10 @@ where
                     failed = totals.failed - reported.failed,
                     retried = totals.retried - reported.retried,
                     in_flight = pipeline.domains.len(),
-                    "{done} domains in the last {seconds:.0}s ({:.1}/s): {} completed, {} failed, \
+                    "{} finished in the last {seconds:.0}s ({}): {} completed, {} failed, \
                      {} to retry later",
-                    done as f64 / seconds,
+                    counted(done as u64, "domain"),
+                    Rate::of(done as u64, seconds),
                     totals.completed - reported.completed,
                     totals.failed - reported.failed,
                     totals.retried - reported.retried,

@@ -831,3 +831,30 @@ async fn a_busy_address_hands_the_domain_back_for_the_wait_it_asked_without_a_fa
         [("release", "@ 30".into())]
     );
 }
+
+#[tokio::test]
+async fn a_claim_that_returns_more_rows_than_asked_releases_the_surplus_at_once() {
+    let rows: Vec<ClaimedDomain> = (0..12)
+        .map(|index| claimed(&format!("site{index}.test"), 1))
+        .collect();
+    let surplus: Vec<DomainId> = rows[10..].iter().map(|row| row.id.clone()).collect();
+    let mut repository = MockDomainRepository::new();
+    expect_claim(&mut repository, rows.clone());
+    let released = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&released);
+    repository
+        .expect_release()
+        .times(2)
+        .returning(move |id, claimant, not_before, _| {
+            assert_eq!(claimant.as_str(), "worker-a/1");
+            assert_eq!(not_before, None);
+            log.lock().unwrap().push(id);
+            Box::pin(async { Ok(WriteOutcome::Written) })
+        });
+    let processor = processor(repository, MockMetadataExtractor::new());
+
+    let (_, kept) = processor.claim(10).await.unwrap();
+
+    assert_eq!(kept, rows[..10]);
+    assert_eq!(*released.lock().unwrap(), surplus);
+}

@@ -43,8 +43,8 @@ pub use metadata::{
 };
 pub use model::{
     ClaimRequest, ClaimedDomain, CompletedSample, Completion, DomainId, EnqueueReport,
-    ErrorKindCount, ErrorSample, LastHour, RescueReport, STATUS_ERROR_KINDS, StatusReport,
-    StatusRequest, WorkerId, WriteOutcome,
+    ErrorKindCount, ErrorSample, LastHour, Rate, RescueReport, STATUS_ERROR_KINDS, StatusReport,
+    StatusRequest, WorkerId, WriteOutcome, counted,
 };
 pub use name::{DomainName, DomainNameError};
 pub use ports::{DomainRepository, MetadataExtractor, RepositoryError, WorkSignal};

@@ -247,6 +247,57 @@ impl LastHour {
     }
 }
 
+/// How often something happens, said in the unit that reads naturally:
+/// `2.5 a second`, `12 a minute`, `3 an hour`, `none`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// Events per second.
+    pub per_second: f64,
+}
+
+impl Rate {
+    /// `count` events over `seconds` (a zero span counts as a millisecond).
+    pub fn of(count: u64, seconds: f64) -> Rate {
+        Rate {
+            per_second: count as f64 / seconds.max(0.001),
+        }
+    }
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let per_second = self.per_second;
+        if per_second <= 0.0 || !per_second.is_finite() {
+            f.write_str("none")
+        } else if per_second >= 1.0 {
+            write!(f, "{} a second", rounded(per_second))
+        } else if per_second * 60.0 >= 1.0 {
+            write!(f, "{} a minute", rounded(per_second * 60.0))
+        } else {
+            write!(f, "{} an hour", rounded(per_second * 3600.0))
+        }
+    }
+}
+
+/// One decimal below 10, whole numbers above: `2.5`, `12`.
+fn rounded(value: f64) -> String {
+    if value < 10.0 {
+        let text = format!("{value:.1}");
+        text.strip_suffix(".0").map_or(text.clone(), str::to_owned)
+    } else {
+        format!("{value:.0}")
+    }
+}
+
+/// `1 domain`, `3 domains`: a count with its noun.
+pub fn counted(count: u64, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
 /// Row counts per state, the queue's lag, and on request the last hour's
 /// throughput, the most frequent kinds of error and the latest rows: one
 /// consistent snapshot of the table.
@@ -303,5 +354,22 @@ mod tests {
     fn worker_id_is_capped_on_a_character_boundary() {
         let id = WorkerId::new("é".repeat(150));
         assert_eq!(id.as_str().chars().count(), 100);
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+
+    #[test]
+    fn rates_read_in_the_unit_that_fits() {
+        assert_eq!(Rate::of(0, 60.0).to_string(), "none");
+        assert_eq!(Rate::of(150, 60.0).to_string(), "2.5 a second");
+        assert_eq!(Rate::of(12, 60.0).to_string(), "12 a minute");
+        assert_eq!(Rate::of(1, 60.0).to_string(), "1 a minute");
+        assert_eq!(Rate::of(3, 3600.0).to_string(), "3 an hour");
+        assert_eq!(Rate::of(600, 1.0).to_string(), "600 a second");
+        assert_eq!(counted(1, "domain"), "1 domain");
+        assert_eq!(counted(0, "domain"), "0 domains");
     }
 }

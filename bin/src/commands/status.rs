@@ -2,14 +2,14 @@
 
 use std::process::ExitCode;
 
-use scheduler_domain::{DomainRepository, StatusReport, StatusRequest};
+use scheduler_domain::{DomainRepository, Rate, StatusReport, StatusRequest};
 
 use super::{CliError, Schema, open_repository};
 use crate::cli::StatusArgs;
 use crate::settings::Settings;
 
 pub(super) async fn run(settings: &Settings, args: StatusArgs) -> Result<ExitCode, CliError> {
-    let repository = open_repository(settings, Schema::MigrateSqlite).await?;
+    let repository = open_repository(settings, Schema::Columns).await?;
     let report = repository
         .status(
             StatusRequest::at(chrono::Utc::now())
@@ -59,11 +59,11 @@ fn render(report: &StatusReport) -> String {
     let hour = &report.last_hour;
     lines.push(String::new());
     lines.push(format!(
-        "last hour   {:>8}  finished ({} completed, {} failed): {:.1}/min",
+        "last hour   {:>8}  finished ({} completed, {} failed): {}",
         hour.completed + hour.failed,
         hour.completed,
         hour.failed,
-        hour.per_minute()
+        Rate::of(hour.completed + hour.failed, 3600.0)
     ));
     if !report.error_kinds.is_empty() {
         lines.push(String::new());
