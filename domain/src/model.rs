@@ -172,6 +172,10 @@ pub struct StatusRequest {
     /// the whole table, where the counts and the queue's head take one scan
     /// and one index probe.
     pub details: bool,
+    /// With details, also the rows finished or put back in each of this
+    /// many last minutes ([`StatusReport::per_minute`]); read by the same
+    /// statement as the last hour, over the longer of the two windows.
+    pub throughput_minutes: u32,
 }
 
 impl StatusRequest {
@@ -182,6 +186,7 @@ impl StatusRequest {
             recent_errors: 0,
             recent_completed: 0,
             details: false,
+            throughput_minutes: 0,
         }
     }
 
@@ -197,6 +202,16 @@ impl StatusRequest {
     pub fn with_errors(self, count: u32) -> StatusRequest {
         StatusRequest {
             recent_errors: count,
+            ..self
+        }
+    }
+
+    /// Also the details, with the rows finished or put back in each of the
+    /// last `minutes` minutes.
+    pub fn with_throughput(self, minutes: u32) -> StatusRequest {
+        StatusRequest {
+            details: true,
+            throughput_minutes: minutes,
             ..self
         }
     }
@@ -279,6 +294,11 @@ pub struct StatusReport {
     pub recent_errors: Vec<ErrorSample>,
     /// The most recently completed rows, newest first.
     pub recent_completed: Vec<CompletedSample>,
+    /// The rows finished or put back in each of the last
+    /// [`StatusRequest::throughput_minutes`] minutes, the latest minute
+    /// first; minutes with none are left out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub per_minute: Vec<crate::MinuteCounts>,
 }
 
 /// How many kinds of error a [`StatusReport`] lists.

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use scheduler_domain::{
-    ClaimRequest, ClaimedDomain, Completion, DomainId, DomainName, DomainRepository, DomainStatus,
-    EnqueueReport, RepositoryError, RequeueReport, RequeueSelection, RescueReport, SiteMetadata,
-    StatusReport, StatusRequest, WorkerId, WriteOutcome,
+    ClaimRequest, ClaimedDomain, Completion, DomainId, DomainName, DomainRecord, DomainRepository,
+    DomainStatus, EnqueueReport, ErrorQuery, ErrorSample, RepositoryError, RequeueReport,
+    RequeueSelection, RescueReport, SiteMetadata, StatusReport, StatusRequest, WorkerId,
+    WriteOutcome,
 };
 use sea_orm::IdenStatic;
 use tracing::{debug, info, instrument, warn};
@@ -449,6 +450,20 @@ impl DomainRepository for SeaOrmRepository {
             .map(|statement| self.built(statement))
             .collect();
         let rows = self.runner.fetch_snapshot(&statements).await?;
-        statements::read_status(&rows, request.now)
+        statements::read_status(&rows, &request)
+    }
+
+    async fn find_domain(
+        &self,
+        name: &DomainName,
+    ) -> Result<Option<DomainRecord>, RepositoryError> {
+        let lookup = self.built(&statements::find_domain(name));
+        let rows = self.runner.fetch(&[lookup]).await?;
+        rows.first().map(statements::read_record).transpose()
+    }
+
+    async fn recent_errors(&self, query: &ErrorQuery) -> Result<Vec<ErrorSample>, RepositoryError> {
+        let page = self.built(&statements::errors_page(query));
+        statements::read_errors_page(&self.runner.fetch(&[page]).await?)
     }
 }

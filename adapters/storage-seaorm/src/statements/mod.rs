@@ -6,7 +6,8 @@
 //! - `enqueue`: new names, `ROWS_PER_INSERT` rows per `INSERT`.
 //! - `requeue`: finished rows back to `pending`, by selection.
 //! - `status`: the statements of a `status` report and the reading of
-//!   their rows.
+//!   their rows; a page of the latest errors.
+//! - `record`: one row read by its name, for the status page.
 //! - `values`: what they share: keys, text (NUL dropped), states and the
 //!   clearing of a lease.
 //!
@@ -15,11 +16,13 @@
 
 mod enqueue;
 mod lease;
+mod record;
 mod requeue;
 mod status;
 mod values;
 
 pub(crate) use enqueue::enqueue;
 pub(crate) use lease::{claim, complete, fail, release, rescue_expired, retry_later};
+pub(crate) use record::{find_domain, read_record};
 pub(crate) use requeue::{count_selected, known_names, names_not_found, requeue, selected_count};
-pub(crate) use status::{read_status, status_report};
+pub(crate) use status::{errors_page, read_errors_page, read_status, status_report};
