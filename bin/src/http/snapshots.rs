@@ -15,8 +15,10 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
+use super::queue_depth::{self, QueueDepth, QueueMinute};
+
 /// The errors and completions the page lists.
-const PAGE_ERRORS: u32 = 50;
+const PAGE_ERRORS: u32 = super::records::ERRORS_PER_PAGE;
 const PAGE_COMPLETED: u32 = 10;
 
 const ROWS: &str = "domain_scheduler_rows";
@@ -83,6 +85,8 @@ pub(super) struct Snapshots {
     health: Mutex<Health>,
     /// The page's last answer and when it was read.
     detailed: tokio::sync::Mutex<Option<(Instant, Result<Snapshot, String>)>>,
+    /// The due rows of each refresh, for the page's chart.
+    queue: QueueDepth,
 }
 
 impl std::fmt::Debug for Snapshots {
@@ -107,6 +111,7 @@ impl Snapshots {
             read,
             health: Mutex::new(Health::default()),
             detailed: tokio::sync::Mutex::new(None),
+            queue: QueueDepth::default(),
         }
     }
 
@@ -122,7 +127,7 @@ impl Snapshots {
         }
         let now = Utc::now();
         let request = StatusRequest::at(now)
-            .with_details()
+            .with_throughput(queue_depth::MINUTES)
             .with_errors(PAGE_ERRORS)
             .with_completed(PAGE_COMPLETED);
         let answer = (self.read)(request)
@@ -138,6 +143,11 @@ impl Snapshots {
 
     pub(super) fn refresh(&self) -> Duration {
         self.refresh
+    }
+
+    /// The queue's depth, as the refreshes saw it, by minute before `now`.
+    pub(super) fn queue(&self, now: DateTime<Utc>) -> Vec<QueueMinute> {
+        self.queue.minutes(now)
     }
 
     fn health(&self) -> Health {
@@ -188,6 +198,10 @@ impl Snapshots {
             match read {
                 Ok(report) => {
                     publish(&report);
+                    self.queue.record(
+                        Utc::now(),
+                        report.pending.saturating_sub(report.waiting_for_retry),
+                    );
                     health.failure = None;
                     health.answered = Some(Instant::now());
                 }
