@@ -176,6 +176,10 @@ pub struct StatusRequest {
     /// many last minutes ([`StatusReport::per_minute`]); read by the same
     /// statement as the last hour, over the longer of the two windows.
     pub throughput_minutes: u32,
+    /// Where counting every row costs too much (Postgres), the counts may
+    /// be estimates once the table holds more than this many rows
+    /// ([`StatusReport::estimated`] says which); `None`: always exact.
+    pub estimate_above: Option<u64>,
 }
 
 impl StatusRequest {
@@ -187,6 +191,7 @@ impl StatusRequest {
             recent_completed: 0,
             details: false,
             throughput_minutes: 0,
+            estimate_above: None,
         }
     }
 
@@ -212,6 +217,15 @@ impl StatusRequest {
         StatusRequest {
             details: true,
             throughput_minutes: minutes,
+            ..self
+        }
+    }
+
+    /// Counts that may be estimates once the table holds more than `rows`
+    /// rows, for a reader that must stay cheap however large the table.
+    pub fn with_estimates_above(self, rows: u64) -> StatusRequest {
+        StatusRequest {
+            estimate_above: Some(rows),
             ..self
         }
     }
@@ -299,6 +313,11 @@ pub struct StatusReport {
     /// first; minutes with none are left out.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub per_minute: Vec<crate::MinuteCounts>,
+    /// The fields above that are estimates, by name (`completed`,
+    /// `pending`, ...), when the request allowed them
+    /// ([`StatusRequest::estimate_above`]); empty: every count is exact.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub estimated: Vec<&'static str>,
 }
 
 /// How many kinds of error a [`StatusReport`] lists.

@@ -352,6 +352,8 @@ impl DomainRepository for MemoryRepository {
             recent_completed,
             details,
             throughput_minutes,
+            // A table in memory is counted in a moment: always exact.
+            estimate_above: _,
         } = request;
         let rows = self.lock();
         let mut report = StatusReport::default();

@@ -445,6 +445,21 @@ impl DomainRepository for SeaOrmRepository {
     }
 
     async fn status(&self, request: StatusRequest) -> Result<StatusReport, RepositoryError> {
+        if let (Backend::Postgres, Some(limit)) = (self.backend(), request.estimate_above) {
+            let live = Built::raw(self.backend(), statements::LIVE_ROWS);
+            let live = statements::live_rows(&self.runner.fetch(&[live]).await?)?;
+            if live > limit {
+                let (counts, shares) =
+                    statements::estimated_counts(self.backend(), &request, limit);
+                let mut statements: Vec<Built> = counts
+                    .iter()
+                    .map(|statement| self.built(statement))
+                    .collect();
+                statements.push(Built::raw(self.backend(), shares));
+                let rows = self.runner.fetch_snapshot(&statements).await?;
+                return statements::read_estimated(&rows, &request, live, limit);
+            }
+        }
         let statements: Vec<Built> = statements::status_report(self.backend(), &request)
             .iter()
             .map(|statement| self.built(statement))

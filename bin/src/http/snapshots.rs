@@ -21,7 +21,14 @@ use super::queue_depth::{self, QueueDepth, QueueMinute};
 const PAGE_ERRORS: u32 = super::records::ERRORS_PER_PAGE;
 const PAGE_COMPLETED: u32 = 10;
 
+/// Up to this many rows in a state the gauges count them; past it (and for
+/// `completed`, `error` and other states once the table is larger) they
+/// estimate, so that a refresh costs the same on any table: see
+/// docs/operations.md.
+const GAUGES_EXACT_UP_TO: u64 = 50_000;
+
 const ROWS: &str = "domain_scheduler_rows";
+const ROWS_ESTIMATED: &str = "domain_scheduler_rows_estimated";
 const WAITING_FOR_RETRY: &str = "domain_scheduler_rows_waiting_for_retry";
 const EXPIRED_LEASES: &str = "domain_scheduler_expired_leases";
 const OLDEST_PENDING_AGE: &str = "domain_scheduler_oldest_pending_age_seconds";
@@ -33,6 +40,11 @@ pub(super) fn describe_metrics() {
         ROWS,
         "Rows of the domains table per status, refreshed every http.refresh (status = \
          pending, processing, completed, error, other)."
+    );
+    describe_gauge!(
+        ROWS_ESTIMATED,
+        "1 when some of domain_scheduler_rows are estimates (on Postgres, past 50,000 rows), \
+         0 when every count is exact."
     );
     describe_gauge!(
         WAITING_FOR_RETRY,
@@ -192,7 +204,9 @@ impl Snapshots {
             let read = tokio::select! {
                 biased;
                 () = stop.cancelled() => return,
-                read = (self.read)(StatusRequest::at(Utc::now())) => read,
+                read = (self.read)(
+                    StatusRequest::at(Utc::now()).with_estimates_above(GAUGES_EXACT_UP_TO),
+                ) => read,
             };
             let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
             match read {
@@ -228,6 +242,11 @@ fn publish(report: &StatusReport) {
     ] {
         gauge!(ROWS, "status" => status).set(rows as f64);
     }
+    gauge!(ROWS_ESTIMATED).set(if report.estimated.is_empty() {
+        0.0
+    } else {
+        1.0
+    });
     gauge!(WAITING_FOR_RETRY).set(report.waiting_for_retry as f64);
     gauge!(EXPIRED_LEASES).set(report.expired_leases as f64);
     gauge!(OLDEST_PENDING_AGE).set(report.oldest_pending_seconds.unwrap_or(0) as f64);

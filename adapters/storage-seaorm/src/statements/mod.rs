@@ -7,6 +7,8 @@
 //! - `requeue`: finished rows back to `pending`, by selection.
 //! - `status`: the statements of a `status` report and the reading of
 //!   their rows; a page of the latest errors.
+//! - `gauges`: a `status` that stays cheap on a large table: bounded
+//!   counts through the partial indexes, estimates for the rest.
 //! - `record`: one row read by its name, for the status page.
 //! - `values`: what they share: keys, text (NUL dropped), states and the
 //!   clearing of a lease.
@@ -15,6 +17,7 @@
 //! ([`Backend`](crate::backend::Backend)).
 
 mod enqueue;
+mod gauges;
 mod lease;
 mod record;
 mod requeue;
@@ -22,6 +25,7 @@ mod status;
 mod values;
 
 pub(crate) use enqueue::enqueue;
+pub(crate) use gauges::{LIVE_ROWS, estimated_counts, live_rows, read_estimated};
 pub(crate) use lease::{claim, complete, fail, release, rescue_expired, retry_later};
 pub(crate) use record::{find_domain, read_record};
 pub(crate) use requeue::{count_selected, known_names, names_not_found, requeue, selected_count};

@@ -105,8 +105,11 @@ impl StatusPart {
     }
 
     /// The column that tells the statements' rows apart.
-    const COLUMN: &'static str = "part";
+    const COLUMN: &'static str = PART_COLUMN;
 }
+
+/// The column naming the statement a row of a report came from.
+pub(crate) const PART_COLUMN: &str = "part";
 
 fn tagged(part: StatusPart) -> SelectStatement {
     Query::select()
@@ -140,7 +143,7 @@ fn status_counts(backend: Backend, now: DateTime<Utc>) -> SelectStatement {
 /// `since`: when the due `pending` row next in line became due (its retry
 /// time, else when it was enqueued or put back). "Next in line" is the
 /// claim's order, so that the claim index finds it without a scan.
-fn oldest_due_pending(backend: Backend, now: DateTime<Utc>) -> SelectStatement {
+pub(crate) fn oldest_due_pending(backend: Backend, now: DateTime<Utc>) -> SelectStatement {
     tagged(StatusPart::OldestDuePending)
         .expr_as(
             Func::coalesce([
