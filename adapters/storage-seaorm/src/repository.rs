@@ -457,7 +457,13 @@ impl DomainRepository for SeaOrmRepository {
                     .collect();
                 statements.push(Built::raw(self.backend(), shares));
                 let rows = self.runner.fetch_snapshot(&statements).await?;
-                return statements::read_estimated(&rows, &request, live, limit);
+                let mut report = statements::read_estimated(&rows, &request, live, limit)?;
+                if report.estimated.contains(&"waiting_for_retry") {
+                    let plan = statements::waiting_estimate(self.backend(), request.now);
+                    let plan = self.runner.fetch(&[Built::Postgres(plan)]).await?;
+                    report.waiting_for_retry = statements::planned_rows(&plan)?.min(report.pending);
+                }
+                return Ok(report);
             }
         }
         let statements: Vec<Built> = statements::status_report(self.backend(), &request)

@@ -2,10 +2,13 @@
 //! endpoint's gauges, read every `http.refresh` by every replica), on
 //! Postgres, past [`StatusRequest::estimate_above`] rows:
 //!
-//! - `pending` and `processing`, and of them the rows waiting for a retry
-//!   and the expired leases, are counted through their partial indexes
-//!   (`domains_claim_idx`, `domains_lease_idx`), at most `limit + 1` rows
-//!   each: exact up to `limit`, beyond it an estimate.
+//! - `pending` and `processing`, and the expired leases, are counted from
+//!   their partial indexes alone (`domains_claim_idx` holds `id`,
+//!   `domains_lease_idx` `locked_until`), at most `limit + 1` entries each:
+//!   exact up to `limit`, beyond it an estimate.
+//! - The rows waiting for a retry need each pending row's retry time from
+//!   the table: counted up to [`WAITING_SAMPLE`] pending rows, past that
+//!   the planner's estimate (`EXPLAIN`, no row read).
 //! - `completed`, `error` and the other states are estimates: the table's
 //!   live rows as the statistics collector keeps them (updated as rows are
 //!   written, no scan) less the counted rows, shared out by the states'
@@ -13,12 +16,16 @@
 //! - The queue's head is read as in every report: one probe of the claim
 //!   index.
 //!
-//! So a refresh reads two catalogue rows and at most `2 × (limit + 1)`
-//! index entries, whatever the table's size.
+//! So a refresh reads a few catalogue rows, at most `2 × (limit + 1)`
+//! index entries and [`WAITING_SAMPLE`] table rows, whatever the table's
+//! size.
 
+use chrono::{DateTime, Utc};
 use scheduler_domain::{DomainStatus, RepositoryError, StatusReport, StatusRequest};
 use sea_orm::IdenStatic;
-use sea_orm::sea_query::{Alias, Cond, Expr, ExprTrait, Func, Query, SelectStatement};
+use sea_orm::sea_query::{
+    Alias, Cond, Expr, ExprTrait, Func, PostgresQueryBuilder, Query, SelectStatement,
+};
 
 use super::status::{PART_COLUMN, oldest_due_pending, read_status};
 use super::values::status;
@@ -39,6 +46,13 @@ const STATE_SHARES: &str = "SELECT 'shares' AS part, shares.status, \
      AND pg_stats.attname = 'status'";
 
 const SHARES: &str = "shares";
+const PENDING: &str = "pending";
+const WAITING: &str = "waiting";
+const PROCESSING: &str = "processing";
+/// Up to this many `pending` rows, the rows waiting for a retry are
+/// counted (reading each row's retry time from the table); past it the
+/// planner estimates them.
+const WAITING_SAMPLE: u64 = 2_000;
 const TOTAL: &str = "total";
 /// Of a sample: rows waiting for a retry (`pending`), expired leases
 /// (`processing`).
@@ -56,7 +70,7 @@ pub(crate) fn live_rows(rows: &[Row]) -> Result<u64, RepositoryError> {
     }
 }
 
-/// The statements of an estimated report: the two samples and the shares
+/// The statements of an estimated report: the samples and the shares
 /// (raw SQL, no values) and the queue's head.
 pub(crate) fn estimated_counts(
     backend: Backend,
@@ -70,11 +84,21 @@ pub(crate) fn estimated_counts(
         .add(Expr::col(Column::LockedUntil).lt(now));
     (
         vec![
-            sample(DomainStatus::Pending, Column::NextAttemptAt, waiting, limit),
+            // The claim index holds `id`: counted from the index alone.
+            sample(PENDING, DomainStatus::Pending, Column::Id, None, limit),
             sample(
+                WAITING,
+                DomainStatus::Pending,
+                Column::NextAttemptAt,
+                Some(waiting),
+                WAITING_SAMPLE,
+            ),
+            // The lease index holds `locked_until`: from the index alone.
+            sample(
+                PROCESSING,
                 DomainStatus::Processing,
                 Column::LockedUntil,
-                expired,
+                Some(expired),
                 limit,
             ),
             oldest_due_pending(backend, request.now),
@@ -83,27 +107,67 @@ pub(crate) fn estimated_counts(
     )
 }
 
-/// `total` and `subset` of at most `limit + 1` rows in `state`: the rows'
-/// partial index finds them, and only `column` is read of each.
-fn sample(state: DomainStatus, column: Column, subset: Cond, limit: u64) -> SelectStatement {
+/// `total` (and `subset`, those `subset` selects) of at most `limit + 1`
+/// rows in `state`, tagged `part`: the rows' partial index finds them, and
+/// only `column` is read of each.
+fn sample(
+    part: &str,
+    state: DomainStatus,
+    column: Column,
+    subset: Option<Cond>,
+    limit: u64,
+) -> SelectStatement {
     let rows = Query::select()
         .column(column)
         .from(Entity)
         .and_where(Expr::col(Column::Status).eq(status(state)))
         .limit(limit + 1)
         .to_owned();
+    let subset: Expr = match subset {
+        Some(subset) => Func::coalesce([
+            Func::sum(Expr::case(subset, 1).finally(0)).into(),
+            Expr::val(0),
+        ])
+        .into(),
+        None => Expr::val(0),
+    };
     Query::select()
-        .expr_as(Expr::val(state.as_str()), Alias::new(PART_COLUMN))
+        .expr_as(Expr::val(part), Alias::new(PART_COLUMN))
         .expr_as(Expr::cust("COUNT(*)"), Alias::new(TOTAL))
-        .expr_as(
-            Func::coalesce([
-                Func::sum(Expr::case(subset, 1).finally(0)).into(),
-                Expr::val(0),
-            ]),
-            Alias::new(SUBSET),
-        )
+        .expr_as(subset, Alias::new(SUBSET))
         .from_subquery(rows, Alias::new("sample"))
         .to_owned()
+}
+
+/// The planner's estimate of the rows waiting for a retry at `now`, for a
+/// queue too long to read each row's retry time: `EXPLAIN` reads the
+/// column's statistics, no row. Only the retry time is asked about: a row
+/// whose retry time lies ahead is `pending` (a claim takes due rows only),
+/// and the planner, which takes two conditions for independent, would
+/// otherwise shrink the estimate by the share of `pending` rows.
+pub(crate) fn waiting_estimate(backend: Backend, now: DateTime<Utc>) -> String {
+    let rows = Query::select()
+        .expr(Expr::val(1))
+        .from(Entity)
+        .and_where(Expr::col(Column::NextAttemptAt).gt(backend.time(now)))
+        .to_owned();
+    format!("EXPLAIN {}", rows.to_string(PostgresQueryBuilder))
+}
+
+/// The rows the first line of an `EXPLAIN` expects (`rows=N`).
+///
+/// # Errors
+///
+/// A plan that cannot be read.
+pub(crate) fn planned_rows(rows: &[Row]) -> Result<u64, RepositoryError> {
+    let plan = match rows.first() {
+        Some(row) => row.text("QUERY PLAN")?.unwrap_or_default(),
+        None => String::new(),
+    };
+    plan.split_once("rows=")
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|rows| rows.parse().ok())
+        .ok_or_else(|| RepositoryError::Database(format!("unreadable plan: {plan}")))
 }
 
 /// The report of [`estimated_counts`]' rows, for a table of `live` rows.
@@ -118,12 +182,13 @@ pub(crate) fn read_estimated(
     limit: u64,
 ) -> Result<StatusReport, RepositoryError> {
     let mut head = Vec::new();
-    let mut samples = [(0, 0); 2];
+    let mut samples = [(0, 0); 3];
     let mut shares: Vec<(Option<DomainStatus>, u64)> = Vec::new();
     for row in rows {
         match row.text(PART_COLUMN)?.as_deref() {
-            Some("pending") => samples[0] = sample_of(row)?,
-            Some("processing") => samples[1] = sample_of(row)?,
+            Some(PENDING) => samples[0] = sample_of(row)?,
+            Some(WAITING) => samples[1] = sample_of(row)?,
+            Some(PROCESSING) => samples[2] = sample_of(row)?,
             Some(SHARES) => shares.push((
                 row.text(Column::Status.as_str())?
                     .and_then(|state| state.parse().ok()),
@@ -141,30 +206,34 @@ pub(crate) fn read_estimated(
             .sum::<u64>()
     };
     // A sample that filled up counts at least its rows; the statistics say
-    // how many more.
+    // how many more, and the subset keeps its share of the sample.
+    let counted = |state: DomainStatus, (total, subset): (u64, u64)| {
+        if total <= limit {
+            return None;
+        }
+        let rows = Ord::max(
+            (live.saturating_mul(share_of(Some(state))) + 500_000) / 1_000_000,
+            total,
+        );
+        Some((rows, rows.saturating_mul(subset) / total))
+    };
     let mut estimated = Vec::new();
-    let mut counted =
-        |state: DomainStatus, (total, subset): (u64, u64), names: [&'static str; 2]| {
-            if total <= limit {
-                return (total, subset);
-            }
-            estimated.extend(names);
-            let rows = Ord::max(
-                live.saturating_mul(share_of(Some(state))) / 1_000_000,
-                total,
-            );
-            (rows, rows.saturating_mul(subset) / total)
-        };
-    (report.pending, report.waiting_for_retry) = counted(
-        DomainStatus::Pending,
-        samples[0],
-        ["pending", "waiting_for_retry"],
-    );
-    (report.processing, report.expired_leases) = counted(
-        DomainStatus::Processing,
-        samples[1],
-        ["processing", "expired_leases"],
-    );
+    report.pending = samples[0].0;
+    if let Some((rows, _)) = counted(DomainStatus::Pending, samples[0]) {
+        report.pending = rows;
+        estimated.push("pending");
+    }
+    let (seen, waiting) = samples[1];
+    report.waiting_for_retry = waiting;
+    if seen > WAITING_SAMPLE {
+        // The caller asks the planner ([`waiting_estimate`]).
+        estimated.push("waiting_for_retry");
+    }
+    (report.processing, report.expired_leases) = samples[2];
+    if let Some(rows) = counted(DomainStatus::Processing, samples[2]) {
+        (report.processing, report.expired_leases) = rows;
+        estimated.extend(["processing", "expired_leases"]);
+    }
     let finished = live.saturating_sub(report.pending + report.processing);
     let completed = share_of(Some(DomainStatus::Completed));
     let error = share_of(Some(DomainStatus::Error));
