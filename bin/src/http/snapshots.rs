@@ -25,7 +25,7 @@ const PAGE_COMPLETED: u32 = 10;
 /// `completed`, `error` and other states once the table is larger) they
 /// estimate, so that a refresh costs the same on any table: see
 /// docs/operations.md.
-const GAUGES_EXACT_UP_TO: u64 = 50_000;
+const GAUGES_EXACT_UP_TO: u64 = 20_000;
 
 const ROWS: &str = "domain_scheduler_rows";
 const ROWS_ESTIMATED: &str = "domain_scheduler_rows_estimated";
@@ -43,7 +43,7 @@ pub(super) fn describe_metrics() {
     );
     describe_gauge!(
         ROWS_ESTIMATED,
-        "1 when some of domain_scheduler_rows are estimates (on Postgres, past 50,000 rows), \
+        "1 when some of domain_scheduler_rows are estimates (on Postgres, past 20,000 rows), \
          0 when every count is exact."
     );
     describe_gauge!(

@@ -52,7 +52,7 @@ const PROCESSING: &str = "processing";
 /// Up to this many `pending` rows, the rows waiting for a retry are
 /// counted (reading each row's retry time from the table); past it the
 /// planner estimates them.
-const WAITING_SAMPLE: u64 = 2_000;
+const WAITING_SAMPLE: u64 = 1_000;
 const TOTAL: &str = "total";
 /// Of a sample: rows waiting for a retry (`pending`), expired leases
 /// (`processing`).
