@@ -25,10 +25,13 @@ mod status;
 mod values;
 
 pub(crate) use enqueue::enqueue;
+pub(crate) use lease::{claim, complete, fail, release, rescue_expired, retry_later};
+pub(crate) use requeue::{count_selected, known_names, names_not_found, requeue, selected_count};
+pub(crate) use status::{read_status, status_report};
+
+// What the status page and the endpoint's gauges read besides the report.
 pub(crate) use gauges::{
     LIVE_ROWS, estimated_counts, live_rows, planned_rows, read_estimated, waiting_estimate,
 };
-pub(crate) use lease::{claim, complete, fail, release, rescue_expired, retry_later};
 pub(crate) use record::{find_domain, read_record};
-pub(crate) use requeue::{count_selected, known_names, names_not_found, requeue, selected_count};
-pub(crate) use status::{errors_page, read_errors_page, read_status, status_report};
+pub(crate) use status::{errors_page, read_errors_page};
