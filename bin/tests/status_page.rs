@@ -1,134 +1,25 @@
 //! The operators' endpoint of a running worker, used as its users use it:
 //! Prometheus scrapes `/metrics`, an orchestrator probes `/readyz`, and a
-//! person opens `/` in a real browser (headless Chromium, Debian's
-//! `chromium` package; `tests/run` and `.ci/run` install it).
+//! person opens `/` in a real browser (headless Chromium, see `browser`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod browser;
 mod common;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use browser::{
+    ENDPOINT_LOG, assert_no_markup_from_data, get, rendered, screenshot, spawn_worker, table,
+    text_of, wait_for,
+};
 use common::Cli;
-use kuchikiki::traits::TendrilSink;
 use scheduler_tests::https_fixture::{FixtureServer, Site};
 use scheduler_tests::postgres::TestDatabase;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Text that would run or load something if the page wrote it as markup.
 const HOSTILE_TITLE: &str = "<script>document.title='owned'</script><b>bold</b>";
 const HOSTILE_ERROR: &str = "DNS lookup failed: <img src=x onerror=alert(1)>";
-
-/// One GET over a fresh connection: the status code and the body.
-async fn get(address: SocketAddr, path: &str) -> (u16, String) {
-    try_get(address, path).await.unwrap()
-}
-
-/// [`get`], or the error when nothing answers (yet).
-async fn try_get(address: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = tokio::net::TcpStream::connect(address).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await?;
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    Ok((code, body.to_owned()))
-}
-
-/// Polls `path` until it answers `code`; returns the last body.
-async fn wait_for(address: SocketAddr, path: &str, code: u16) -> String {
-    let mut last = (0, String::new());
-    for _ in 0..300 {
-        if let Ok(answer) =
-            tokio::time::timeout(Duration::from_secs(5), try_get(address, path)).await
-            && let Ok(answer) = answer
-        {
-            if answer.0 == code {
-                return answer.1;
-            }
-            last = answer;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{path} never answered {code}; last answer: {last:?}");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn chromium() -> PathBuf {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|path| path.exists())
-        .expect("headless Chromium is needed: apt-get install chromium (tests/run does it)")
-}
-
-/// Runs headless Chromium on `url` until the page has settled, with
-/// `extra` arguments (what to print or save).
-async fn browse(url: &str, profile: &Path, extra: &[String]) -> String {
-    let output = tokio::process::Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--hide-scrollbars",
-            "--window-size=1280,1200",
-            // Runs the page's script and its fetches before printing.
-            "--virtual-time-budget=8000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(extra)
-        .arg(url)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn text_of(document: &kuchikiki::NodeRef, selector: &str) -> String {
-    document
-        .select_first(selector)
-        .unwrap_or_else(|()| panic!("{selector} is on the page"))
-        .text_contents()
-        .trim()
-        .to_owned()
-}
-
-/// The cells of each row of a table's body, as text.
-fn table(document: &kuchikiki::NodeRef, id: &str) -> Vec<Vec<String>> {
-    document
-        .select(&format!("#{id} tbody tr"))
-        .unwrap()
-        .map(|row| {
-            row.as_node()
-                .select("td")
-                .unwrap()
-                .map(|cell| cell.text_contents())
-                .collect()
-        })
-        .collect()
-}
 
 async fn seed(url: &str) {
     let pool = sqlx::PgPool::connect(url).await.unwrap();
@@ -196,15 +87,14 @@ async fn a_person_metrics_and_probes_see_the_worker_as_it_is() {
         .start()
         .await
         .unwrap();
-    let address: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let cli = Cli::new();
     cli.write(
         "domain-scheduler.toml",
         &format!(
             "[database]\nurl = {url:?}\npooler = \"none\"\n\n\
              [scheduler]\ninterval = \"5s\"\n\n\
-             [http]\nlisten = \"{address}\"\nrefresh = \"250ms\"\n\n\
-             [log]\nlevel = \"warn\"\n\n\
+             [http]\nlisten = \"127.0.0.1:0\"\nrefresh = \"250ms\"\n\n\
+             {ENDPOINT_LOG}\n\
              [fetch]\nretries = 0\ntimeout = \"120s\"\nextra_root_certificates = [{ca:?}]\n\n\
              [fetch.resolve]\n\"slow.test\" = \"{ip}\"\n",
             url = database.url(),
@@ -216,7 +106,7 @@ async fn a_person_metrics_and_probes_see_the_worker_as_it_is() {
     assert_eq!(migrated.code, 0, "{migrated:?}");
     seed(database.url()).await;
 
-    let mut worker = cli.spawn(&["worker"]);
+    let (mut worker, address) = spawn_worker(&cli).await;
     assert_eq!(wait_for(address, "/readyz", 200).await, "ready\n");
     assert_eq!(get(address, "/healthz").await, (200, "ok\n".to_owned()));
     // The slow site is claimed and stays in flight, and a snapshot taken
@@ -329,12 +219,7 @@ async fn a_person_metrics_and_probes_see_the_worker_as_it_is() {
     // A person opens the page.
     let profile = tempfile::tempdir().unwrap();
     let page_url = format!("http://{address}/");
-    let dom = browse(&page_url, profile.path(), &["--dump-dom".to_owned()]).await;
-    let document = kuchikiki::parse_html().one(dom.as_str()).document_node;
-    assert!(
-        document.select_first("body[data-loaded=true]").is_ok(),
-        "the script ran and rendered: {dom}"
-    );
+    let (document, dom) = rendered(&page_url, profile.path()).await;
     assert_eq!(text_of(&document, "#count-completed"), "3");
     assert_eq!(text_of(&document, "#count-error"), "2");
     assert_eq!(text_of(&document, "#count-processing"), "1");
@@ -369,30 +254,14 @@ async fn a_person_metrics_and_probes_see_the_worker_as_it_is() {
     let in_flight = table(&document, "in-flight");
     assert_eq!(in_flight.len(), 1, "{in_flight:?}");
     assert_eq!(in_flight[0][0], "slow.test");
-    // Nothing from the database became markup: no image, no second
-    // script, and the title the hostile script would have set is intact.
-    assert!(document.select_first("img").is_err(), "{dom}");
-    assert!(document.select_first("td b").is_err(), "{dom}");
-    let scripts: Vec<_> = document.select("script").unwrap().collect();
-    assert_eq!(scripts.len(), 1, "{dom}");
-    assert_eq!(text_of(&document, "title"), "domain-scheduler");
-
-    // The screenshot a person would see, kept as the test's artifact.
-    let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page.png");
-    let _ = std::fs::remove_file(&screenshot);
-    browse(
-        &page_url,
-        profile.path(),
-        &[format!("--screenshot={}", screenshot.display())],
-    )
-    .await;
-    let png = std::fs::read(&screenshot).unwrap();
-    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG screenshot");
-    assert!(png.len() > 10_000, "the screenshot shows a page");
-    #[allow(clippy::print_stdout)]
-    {
-        println!("status page screenshot: {}", screenshot.display());
-    }
+    // Every domain listed links to its record on the page.
+    let link = document
+        .select_first("#in-flight td.domain a")
+        .expect("the domain in flight is a link");
+    let href = link.attributes.borrow().get("href").map(str::to_owned);
+    assert_eq!(href.as_deref(), Some("#domain=slow.test"));
+    assert_no_markup_from_data(&document, &dom);
+    screenshot(&page_url, profile.path(), 1280, "status-page-in-flight.png").await;
 
     // The database goes away: the worker is alive but not ready, and says
     // why.

@@ -14,11 +14,15 @@
 //! - [`model`]: identifiers and the records that cross the ports.
 //! - [`stored`]: what every repository does to the values it stores (caps,
 //!   JSON documents, the rescue's message).
+//! - [`record`]: [`DomainRecord`], one row as an operator reads it, and
+//!   [`ErrorQuery`], a page of the latest errors.
 //! - [`requeue`]: [`RequeueSelection`], which finished rows go back to `pending`.
 //! - [`ports`]: the [`DomainRepository`] and [`MetadataExtractor`] traits the
 //!   adapters implement and the application drives. With the `mocks` feature,
 //!   mockall mocks of both (`MockDomainRepository`, `MockMetadataExtractor`).
 //!   [`WorkSignal`] wakes an idle worker when rows become due.
+//! - [`throughput`]: [`MinuteTally`], rows finished per minute for the
+//!   status page's chart.
 //! - [`settings`]: [`InvalidSetting`] and the duration readers every
 //!   crate's settings share.
 #![deny(missing_docs)]
@@ -28,10 +32,12 @@ pub mod metadata;
 pub mod model;
 pub mod name;
 pub mod ports;
+pub mod record;
 pub mod requeue;
 pub mod settings;
 pub mod status;
 pub mod stored;
+pub mod throughput;
 
 pub use failure::{
     ERROR_KINDS, ErrorKindRule, ExtractionError, FailureKind, MessageShape, OTHER_ERROR_KIND,
@@ -48,9 +54,11 @@ pub use model::{
 };
 pub use name::{DomainName, DomainNameError};
 pub use ports::{DomainRepository, MetadataExtractor, RepositoryError, WorkSignal};
+pub use record::{DomainRecord, ErrorQuery};
 pub use requeue::{ErrorPattern, NotRequeuable, RequeueReport, RequeueSelection};
 pub use settings::InvalidSetting;
 pub use status::{DomainStatus, TransitionError, UnknownStatus};
+pub use throughput::{MinuteChange, MinuteCounts, MinuteTally};
 
 #[cfg(feature = "mocks")]
 pub use ports::{MockDomainRepository, MockMetadataExtractor, MockWorkSignal};

@@ -172,6 +172,14 @@ pub struct StatusRequest {
     /// the whole table, where the counts and the queue's head take one scan
     /// and one index probe.
     pub details: bool,
+    /// With details, also the rows finished or put back in each of this
+    /// many last minutes ([`StatusReport::per_minute`]); read by the same
+    /// statement as the last hour, over the longer of the two windows.
+    pub throughput_minutes: u32,
+    /// Where counting every row costs too much (Postgres), the counts may
+    /// be estimates once the table holds more than this many rows
+    /// ([`StatusReport::estimated`] says which); `None`: always exact.
+    pub estimate_above: Option<u64>,
 }
 
 impl StatusRequest {
@@ -182,6 +190,8 @@ impl StatusRequest {
             recent_errors: 0,
             recent_completed: 0,
             details: false,
+            throughput_minutes: 0,
+            estimate_above: None,
         }
     }
 
@@ -197,6 +207,25 @@ impl StatusRequest {
     pub fn with_errors(self, count: u32) -> StatusRequest {
         StatusRequest {
             recent_errors: count,
+            ..self
+        }
+    }
+
+    /// Also the details, with the rows finished or put back in each of the
+    /// last `minutes` minutes.
+    pub fn with_throughput(self, minutes: u32) -> StatusRequest {
+        StatusRequest {
+            details: true,
+            throughput_minutes: minutes,
+            ..self
+        }
+    }
+
+    /// Counts that may be estimates once the table holds more than `rows`
+    /// rows, for a reader that must stay cheap however large the table.
+    pub fn with_estimates_above(self, rows: u64) -> StatusRequest {
+        StatusRequest {
+            estimate_above: Some(rows),
             ..self
         }
     }
@@ -330,6 +359,16 @@ pub struct StatusReport {
     pub recent_errors: Vec<ErrorSample>,
     /// The most recently completed rows, newest first.
     pub recent_completed: Vec<CompletedSample>,
+    /// The rows finished or put back in each of the last
+    /// [`StatusRequest::throughput_minutes`] minutes, the latest minute
+    /// first; minutes with none are left out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub per_minute: Vec<crate::MinuteCounts>,
+    /// The fields above that are estimates, by name (`completed`,
+    /// `pending`, ...), when the request allowed them
+    /// ([`StatusRequest::estimate_above`]); empty: every count is exact.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub estimated: Vec<&'static str>,
 }
 
 /// How many kinds of error a [`StatusReport`] lists.

@@ -10,9 +10,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    ClaimRequest, ClaimedDomain, Completion, DomainId, DomainName, EnqueueReport, ExtractionError,
-    RequeueReport, RequeueSelection, RescueReport, SiteMetadata, StatusReport, StatusRequest,
-    WorkerId, WriteOutcome,
+    ClaimRequest, ClaimedDomain, Completion, DomainId, DomainName, DomainRecord, EnqueueReport,
+    ErrorQuery, ErrorSample, ExtractionError, RequeueReport, RequeueSelection, RescueReport,
+    SiteMetadata, StatusReport, StatusRequest, WorkerId, WriteOutcome,
 };
 
 /// A storage failure, as the application sees it.
@@ -191,6 +191,30 @@ pub trait DomainRepository: Send + Sync {
         &self,
         request: StatusRequest,
     ) -> impl Future<Output = Result<StatusReport, RepositoryError>> + Send;
+
+    /// Reads the row of `name`, by the unique index on `domain` and nothing
+    /// else; `None` when there is none.
+    ///
+    /// # Errors
+    ///
+    /// Any [`RepositoryError`]; [`RepositoryError::InvalidRow`] when a
+    /// column of the row cannot be read.
+    fn find_domain(
+        &self,
+        name: &DomainName,
+    ) -> impl Future<Output = Result<Option<DomainRecord>, RepositoryError>> + Send;
+
+    /// Lists the `error` rows `query` selects, newest first (`updated_at`,
+    /// then the key, descending: the order of
+    /// [`StatusReport::recent_errors`]).
+    ///
+    /// # Errors
+    ///
+    /// Any [`RepositoryError`].
+    fn recent_errors(
+        &self,
+        query: &ErrorQuery,
+    ) -> impl Future<Output = Result<Vec<ErrorSample>, RepositoryError>> + Send;
 }
 
 /// Fetches a site's home page and extracts its metadata.

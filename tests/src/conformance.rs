@@ -23,7 +23,7 @@ use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use scheduler_domain::stored::lease_expired_message;
 use scheduler_domain::{
     ClaimRequest, ClaimedDomain, Completion, ContactKind, ContactPage, ContactSource, DomainId,
-    DomainName, DomainRepository, DomainStatus, ErrorPattern, LastHour, RequeueReport,
+    DomainName, DomainRepository, DomainStatus, ErrorPattern, ErrorQuery, LastHour, RequeueReport,
     RequeueSelection, RescueReport, SiteKind, SiteMetadata, SocialProfiles, StatusRequest,
     Technology, WordPressInfo, WorkerId, WriteOutcome,
 };
@@ -2345,4 +2345,212 @@ pub async fn requeue_dry_run_counts_exactly_and_changes_nothing<T: ConformanceTa
         .await
         .unwrap();
     assert_eq!(everything.requeued, 3, "the completed rows are left");
+}
+
+/// `find_domain` reads one row by its name: where it stands, its lease
+/// and last error, and the metadata document exactly as stored (hostile
+/// text included); an unknown name has no row.
+pub async fn find_domain_reads_one_row_with_its_lease_and_document<T: ConformanceTarget>(
+    target: &T,
+) {
+    let repository = target.repository();
+    target.seed(SeedRow::pending("done.example")).await;
+    target
+        .seed(
+            SeedRow::pending("busy.example")
+                .leased("worker-a", Some(at(500)))
+                .attempts(2)
+                .last_error("HTTP 503 from https://busy.example/"),
+        )
+        .await;
+    let worker = worker("w");
+    let claimed = repository
+        .claim(claim_request(&worker, 1, at(100), at(110)))
+        .await
+        .unwrap();
+    let hostile = "<script>alert('t')</script> \"Done\" \\ é";
+    let metadata = SiteMetadata {
+        title: Some(hostile.into()),
+        ..rich_metadata()
+    };
+    repository
+        .complete(claimed[0].id.clone(), &worker, &metadata, at(150))
+        .await
+        .unwrap();
+
+    let done = repository
+        .find_domain(&name("done.example"))
+        .await
+        .unwrap()
+        .expect("the completed row is found");
+    assert_eq!(done.domain, "done.example");
+    assert_eq!(done.status.as_deref(), Some("completed"));
+    assert_eq!(done.attempts, 1);
+    assert_eq!((done.locked_by, done.locked_until), (None, None));
+    assert_eq!(done.updated_at, Some(at(150)));
+    let document = done.metadata.expect("the document is read");
+    assert_eq!(document["title"], hostile);
+    assert_eq!(
+        document,
+        serde_json::to_value(metadata.document()).unwrap(),
+        "the whole document, as stored"
+    );
+
+    let busy = repository
+        .find_domain(&name("busy.example"))
+        .await
+        .unwrap()
+        .expect("the leased row is found");
+    assert_eq!(busy.status.as_deref(), Some("processing"));
+    assert_eq!(busy.attempts, 2);
+    assert_eq!(busy.locked_by.as_deref(), Some("worker-a"));
+    assert_eq!(busy.locked_until, Some(at(500)));
+    assert_eq!(
+        busy.last_error.as_deref(),
+        Some("HTTP 503 from https://busy.example/")
+    );
+    assert_eq!(busy.metadata, None);
+
+    assert_eq!(
+        repository
+            .find_domain(&name("nowhere.example"))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// `recent_errors` lists `error` rows newest first, of one kind (as
+/// `status` names the kinds) or all, a page at a time.
+pub async fn recent_errors_filter_by_kind_and_page_newest_first<T: ConformanceTarget>(target: &T) {
+    let errors: [(&str, &str, i64); 6] = [
+        ("d1.example", "DNS lookup failed: no such host", 10),
+        ("h1.example", "HTTP 404 from https://h1.example/", 20),
+        ("d2.example", "DNS lookup failed: no such host", 30),
+        ("h2.example", "HTTP 503 from https://h2.example/", 40),
+        ("d3.example", "DNS lookup failed: no such host", 50),
+        ("h3.example", "HTTP 404 from https://h3.example/", 60),
+    ];
+    for (domain, error, minute) in errors {
+        target
+            .seed(
+                SeedRow::pending(domain)
+                    .status("error")
+                    .updated_at(Some(at(minute)))
+                    .last_error(error),
+            )
+            .await;
+    }
+    target
+        .seed(SeedRow::pending("not-failed.example").last_error("DNS lookup failed: no such host"))
+        .await;
+    let repository = target.repository();
+    let page = |kind: Option<&str>, offset, limit| ErrorQuery {
+        kind: kind.map(str::to_owned),
+        offset,
+        limit,
+    };
+    let domains = |samples: Vec<scheduler_domain::ErrorSample>| {
+        samples
+            .into_iter()
+            .map(|sample| sample.domain)
+            .collect::<Vec<_>>()
+    };
+    let dns = repository
+        .recent_errors(&page(Some("dns"), 0, 50))
+        .await
+        .unwrap();
+    assert_eq!(dns[0].at, at(50));
+    assert_eq!(dns[0].error, "DNS lookup failed: no such host");
+    assert_eq!(domains(dns), ["d3.example", "d2.example", "d1.example"]);
+    assert_eq!(
+        domains(
+            repository
+                .recent_errors(&page(Some("HTTP 404"), 0, 50))
+                .await
+                .unwrap()
+        ),
+        ["h3.example", "h1.example"]
+    );
+    assert_eq!(
+        domains(repository.recent_errors(&page(None, 0, 2)).await.unwrap()),
+        ["h3.example", "d3.example"]
+    );
+    assert_eq!(
+        domains(repository.recent_errors(&page(None, 2, 2)).await.unwrap()),
+        ["h2.example", "d2.example"]
+    );
+    assert_eq!(
+        domains(
+            repository
+                .recent_errors(&page(Some("dns"), 2, 2))
+                .await
+                .unwrap()
+        ),
+        ["d1.example"]
+    );
+    assert!(
+        repository
+            .recent_errors(&page(Some("timeout"), 0, 50))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// With a throughput window, `status` counts per minute the rows whose
+/// latest change left them completed, failed, or waiting for a retry, and
+/// the last hour adds up the same minutes.
+pub async fn status_counts_changes_per_minute_for_the_chart<T: ConformanceTarget>(target: &T) {
+    let seeds = [
+        SeedRow::pending("c1.example")
+            .status("completed")
+            .updated_at(Some(at(195))),
+        SeedRow::pending("c2.example")
+            .status("completed")
+            .updated_at(Some(at(195))),
+        SeedRow::pending("e1.example")
+            .status("error")
+            .updated_at(Some(at(195))),
+        SeedRow::pending("e2.example")
+            .status("error")
+            .updated_at(Some(at(150))),
+        // Waiting for a retry since minute 190.
+        SeedRow::pending("r1.example")
+            .updated_at(Some(at(190)))
+            .next_attempt_at(at(230)),
+        // Pending with nothing to wait for: new or requeued, not a retry.
+        SeedRow::pending("n1.example").updated_at(Some(at(190))),
+        // Before the window.
+        SeedRow::pending("old.example")
+            .status("completed")
+            .updated_at(Some(at(10))),
+        // Not finished.
+        SeedRow::pending("w1.example").leased("worker-a", Some(at(300))),
+    ];
+    for seed in seeds {
+        target.seed(seed).await;
+    }
+    let report = target
+        .repository()
+        .status(StatusRequest::at(at(200)).with_throughput(120))
+        .await
+        .unwrap();
+    let minutes: Vec<(u32, u64, u64, u64)> = report
+        .per_minute
+        .iter()
+        .map(|m| (m.minutes_ago, m.completed, m.failed, m.retried))
+        .collect();
+    assert_eq!(minutes, [(5, 2, 1, 0), (10, 0, 0, 1), (50, 0, 1, 0)]);
+    assert_eq!(
+        (report.last_hour.completed, report.last_hour.failed),
+        (2, 2)
+    );
+    let hour_only = target
+        .repository()
+        .status(StatusRequest::at(at(200)).with_details())
+        .await
+        .unwrap();
+    assert!(hour_only.per_minute.is_empty());
+    assert_eq!(hour_only.last_hour, report.last_hour);
 }

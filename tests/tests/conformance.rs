@@ -50,6 +50,9 @@ macro_rules! conformance_tests {
                 requeue_by_a_long_list_of_names_takes_every_part,
                 requeue_selectors_combine_with_and,
                 requeue_dry_run_counts_exactly_and_changes_nothing,
+                find_domain_reads_one_row_with_its_lease_and_document,
+                recent_errors_filter_by_kind_and_page_newest_first,
+                status_counts_changes_per_minute_for_the_chart,
                 $($extra,)*
             );
         }

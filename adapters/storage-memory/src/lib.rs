@@ -25,10 +25,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 use scheduler_domain::stored::{EMAIL_COLUMN_LIMIT, PHONE_COLUMN_LIMIT, lease_expired_message};
 use scheduler_domain::{
-    ClaimRequest, ClaimedDomain, CompletedSample, Completion, DomainId, DomainName,
-    DomainRepository, DomainStatus, EnqueueReport, ErrorKindCount, ErrorSample, RepositoryError,
-    RequeueReport, RequeueSelection, RescueReport, STATUS_ERROR_KINDS, SiteMetadata, StatusReport,
-    StatusRequest, WorkerId, WriteOutcome, error_kind,
+    ClaimRequest, ClaimedDomain, CompletedSample, Completion, DomainId, DomainName, DomainRecord,
+    DomainRepository, DomainStatus, EnqueueReport, ErrorKindCount, ErrorQuery, ErrorSample,
+    MinuteChange, MinuteTally, RepositoryError, RequeueReport, RequeueSelection, RescueReport,
+    STATUS_ERROR_KINDS, SiteMetadata, StatusReport, StatusRequest, WorkerId, WriteOutcome,
+    error_kind,
 };
 
 use crate::nul::strip_nul;
@@ -379,18 +380,31 @@ impl DomainRepository for MemoryRepository {
             recent_errors,
             recent_completed,
             details,
+            throughput_minutes,
+            // A table in memory is counted in a moment: always exact.
+            estimate_above: _,
         } = request;
         let rows = self.lock();
         let mut report = StatusReport::default();
-        let hour_ago = now - chrono::TimeDelta::hours(1);
+        let window_start =
+            now - chrono::TimeDelta::minutes(MinuteTally::window(throughput_minutes).into());
         let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
+        let mut tally = MinuteTally::default();
         for row in rows.iter() {
-            let in_last_hour = details && row.updated_at.is_some_and(|at| at >= hour_ago);
+            // The minute of the row's latest change, when the details read it.
+            let mut tally_as = |change| {
+                if let Some(at) = row.updated_at.filter(|at| details && *at >= window_start) {
+                    tally.add((now - at).num_minutes(), change, 1);
+                }
+            };
             match row.status.as_deref().and_then(|status| status.parse().ok()) {
                 Some(DomainStatus::Pending) => {
                     report.pending += 1;
                     if row.next_attempt_at.is_some_and(|at| at > now) {
                         report.waiting_for_retry += 1;
+                    }
+                    if row.next_attempt_at.is_some() {
+                        tally_as(MinuteChange::Retried);
                     }
                 }
                 Some(DomainStatus::Processing) => {
@@ -401,11 +415,11 @@ impl DomainRepository for MemoryRepository {
                 }
                 Some(DomainStatus::Completed) => {
                     report.completed += 1;
-                    report.last_hour.completed += u64::from(in_last_hour);
+                    tally_as(MinuteChange::Completed);
                 }
                 Some(DomainStatus::Error) => {
                     report.error += 1;
-                    report.last_hour.failed += u64::from(in_last_hour);
+                    tally_as(MinuteChange::Failed);
                     if details {
                         *kinds
                             .entry(error_kind(row.last_error.as_deref().unwrap_or_default()))
@@ -430,12 +444,9 @@ impl DomainRepository for MemoryRepository {
         kinds.sort_by_key(|kind| std::cmp::Reverse(kind.count));
         kinds.truncate(STATUS_ERROR_KINDS);
         report.error_kinds = kinds;
+        tally.finish(&mut report, throughput_minutes);
         report.recent_errors = newest(&rows, DomainStatus::Error, recent_errors)
-            .map(|row| ErrorSample {
-                domain: row.domain.clone(),
-                error: row.last_error.clone().unwrap_or_default(),
-                at: row.updated_at.unwrap_or(DateTime::UNIX_EPOCH),
-            })
+            .map(error_sample)
             .collect();
         report.recent_completed = newest(&rows, DomainStatus::Completed, recent_completed)
             .map(|row| CompletedSample {
@@ -445,6 +456,51 @@ impl DomainRepository for MemoryRepository {
             })
             .collect();
         Ok(report)
+    }
+
+    async fn find_domain(
+        &self,
+        name: &DomainName,
+    ) -> Result<Option<DomainRecord>, RepositoryError> {
+        Ok(self
+            .lock()
+            .iter()
+            .find(|row| row.domain == name.as_str())
+            .map(|row| DomainRecord {
+                domain: row.domain.clone(),
+                status: row.status.clone(),
+                attempts: u32::try_from(row.attempts).unwrap_or(0),
+                locked_by: row.locked_by.clone(),
+                locked_until: row.locked_until,
+                next_attempt_at: row.next_attempt_at,
+                last_error: row.last_error.clone(),
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+                metadata: row.meta_json.clone(),
+            }))
+    }
+
+    async fn recent_errors(&self, query: &ErrorQuery) -> Result<Vec<ErrorSample>, RepositoryError> {
+        let rows = self.lock();
+        let of_kind = |row: &&DomainRow| {
+            query.kind.as_ref().is_none_or(|kind| {
+                error_kind(row.last_error.as_deref().unwrap_or_default()) == *kind
+            })
+        };
+        Ok(newest(&rows, DomainStatus::Error, u32::MAX)
+            .filter(of_kind)
+            .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
+            .map(error_sample)
+            .collect())
+    }
+}
+
+fn error_sample(row: &DomainRow) -> ErrorSample {
+    ErrorSample {
+        domain: row.domain.clone(),
+        error: row.last_error.clone().unwrap_or_default(),
+        at: row.updated_at.unwrap_or(DateTime::UNIX_EPOCH),
     }
 }
 

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use scheduler_domain::{
-    ClaimRequest, ClaimedDomain, Completion, DomainId, DomainName, DomainRepository, DomainStatus,
-    EnqueueReport, RepositoryError, RequeueReport, RequeueSelection, RescueReport, SiteMetadata,
-    StatusReport, StatusRequest, WorkerId, WriteOutcome,
+    ClaimRequest, ClaimedDomain, Completion, DomainId, DomainName, DomainRecord, DomainRepository,
+    DomainStatus, EnqueueReport, ErrorQuery, ErrorSample, RepositoryError, RequeueReport,
+    RequeueSelection, RescueReport, SiteMetadata, StatusReport, StatusRequest, WorkerId,
+    WriteOutcome,
 };
 use sea_orm::IdenStatic;
 use tracing::{debug, info, instrument, warn};
@@ -478,11 +479,46 @@ impl DomainRepository for SeaOrmRepository {
     }
 
     async fn status(&self, request: StatusRequest) -> Result<StatusReport, RepositoryError> {
+        if let (Backend::Postgres, Some(limit)) = (self.backend(), request.estimate_above) {
+            let live = Built::raw(self.backend(), statements::LIVE_ROWS);
+            let live = statements::live_rows(&self.runner.fetch(&[live]).await?)?;
+            if live > limit {
+                let (counts, shares) =
+                    statements::estimated_counts(self.backend(), &request, limit);
+                let mut statements: Vec<Built> = counts
+                    .iter()
+                    .map(|statement| self.built(statement))
+                    .collect();
+                statements.push(Built::raw(self.backend(), shares));
+                let rows = self.runner.fetch_snapshot(&statements).await?;
+                let mut report = statements::read_estimated(&rows, &request, live, limit)?;
+                if report.estimated.contains(&"waiting_for_retry") {
+                    let plan = statements::waiting_estimate(self.backend(), request.now);
+                    let plan = self.runner.fetch(&[Built::Postgres(plan)]).await?;
+                    report.waiting_for_retry = statements::planned_rows(&plan)?.min(report.pending);
+                }
+                return Ok(report);
+            }
+        }
         let statements: Vec<Built> = statements::status_report(self.backend(), &request)
             .iter()
             .map(|statement| self.built(statement))
             .collect();
         let rows = self.runner.fetch_snapshot(&statements).await?;
-        statements::read_status(&rows, request.now)
+        statements::read_status(&rows, &request)
+    }
+
+    async fn find_domain(
+        &self,
+        name: &DomainName,
+    ) -> Result<Option<DomainRecord>, RepositoryError> {
+        let lookup = self.built(&statements::find_domain(name));
+        let rows = self.runner.fetch(&[lookup]).await?;
+        rows.first().map(statements::read_record).transpose()
+    }
+
+    async fn recent_errors(&self, query: &ErrorQuery) -> Result<Vec<ErrorSample>, RepositoryError> {
+        let page = self.built(&statements::errors_page(query));
+        statements::read_errors_page(&self.runner.fetch(&[page]).await?)
     }
 }

@@ -98,6 +98,8 @@ where
         Some(listen) => {
             let endpoint = Endpoint {
                 listen,
+                hosts: settings.http.hosts.clone(),
+                token_file: settings.http.token_file.clone(),
                 metrics: install_metrics()?,
                 activity: processor.activity(),
                 worker: worker.to_string(),

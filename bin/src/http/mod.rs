@@ -15,18 +15,29 @@
 //!   are compiled into the binary; a content security policy allows nothing
 //!   else.
 //!
+//! - `/api/domain`, `/api/errors`: one domain's record and a page of
+//!   errors, read when the page asks (`records`).
+//!
+//! Requests are answered only for the listen address and the names of
+//! `http.hosts`, and with `http.token_file` only with the token
+//! (`guard`; the probes excepted).
+//!
 //! Neither scrapes nor open pages read the table themselves: the counts
 //! are read every `http.refresh`, the page's details at most that often,
 //! however many ask.
 
+mod guard;
+mod queue_depth;
+mod records;
 mod snapshots;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -38,6 +49,8 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use guard::Guard;
+use records::Rows;
 use snapshots::Snapshots;
 
 /// `[http]`
@@ -45,9 +58,19 @@ use snapshots::Snapshots;
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSettings {
     /// Where the endpoint listens, e.g. `127.0.0.1:9464`
-    /// (`DOMAIN_SCHEDULER_HTTP_LISTEN`); unset: no endpoint. It has no
-    /// authentication: keep it on a private address.
+    /// (`DOMAIN_SCHEDULER_HTTP_LISTEN`); unset: no endpoint.
     pub listen: Option<SocketAddr>,
+    /// Names besides the listen address that requests may carry as
+    /// `Host` (e.g. `["worker-1.internal"]`); `localhost` is accepted when
+    /// listening on a loopback address, any IP address when listening on
+    /// every interface. Other names are refused: a web page that rebinds
+    /// its own name to this address cannot read the endpoint.
+    pub hosts: Vec<String>,
+    /// A file holding a token that `/metrics`, `/api/*` and the page then
+    /// require (`Authorization: Bearer <token>`, or HTTP Basic with the
+    /// token as password in a browser). Unset: no token asked for, and a
+    /// warning at start when listening beyond loopback.
+    pub token_file: Option<PathBuf>,
     /// How often the rows per state and the queue's head are read for
     /// `/metrics` and `/readyz`, and at most how often an open status page
     /// has the details read (5 s).
@@ -59,6 +82,8 @@ impl Default for HttpSettings {
     fn default() -> Self {
         HttpSettings {
             listen: None,
+            hosts: Vec::new(),
+            token_file: None,
             refresh: Duration::from_secs(5),
         }
     }
@@ -94,6 +119,14 @@ pub enum EndpointError {
     /// The metrics recorder could not be installed.
     #[error("cannot install the metrics recorder: {0}")]
     Metrics(String),
+    /// `http.token_file` cannot be read or holds no token.
+    #[error("cannot read the token of http.token_file {}: {reason}", path.display())]
+    TokenFile {
+        /// The configured file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
 }
 
 /// Bucket bounds, in seconds, of every `*_seconds` histogram: from a fast
@@ -128,6 +161,7 @@ pub fn install_metrics() -> Result<PrometheusHandle, EndpointError> {
 struct Shared {
     metrics: PrometheusHandle,
     snapshots: Arc<Snapshots>,
+    rows: Rows,
     activity: Arc<Activity>,
     worker: String,
     /// Past this without a sign of life the scheduler is not ready.
@@ -135,11 +169,21 @@ struct Shared {
     shutdown: CancellationToken,
 }
 
+impl FromRef<Arc<Shared>> for Rows {
+    fn from_ref(shared: &Arc<Shared>) -> Rows {
+        shared.rows.clone()
+    }
+}
+
 /// Where the endpoint's parts come from.
 #[derive(Debug)]
 pub struct Endpoint {
     /// The configured address.
     pub listen: SocketAddr,
+    /// `http.hosts`.
+    pub hosts: Vec<String>,
+    /// `http.token_file`.
+    pub token_file: Option<PathBuf>,
     /// The recorder's handle, from [`install_metrics`].
     pub metrics: PrometheusHandle,
     /// The worker's live state.
@@ -158,6 +202,7 @@ impl Endpoint {
     ///
     /// # Errors
     ///
+    /// [`EndpointError::TokenFile`] when the token cannot be read;
     /// [`EndpointError::Bind`] when the address cannot be bound.
     pub async fn start<R>(
         self,
@@ -168,6 +213,7 @@ impl Endpoint {
     where
         R: DomainRepository + 'static,
     {
+        let guard = Guard::new(self.listen, &self.hosts, self.token_file.as_deref())?;
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
             .map_err(|source| EndpointError::Bind {
@@ -180,11 +226,13 @@ impl Endpoint {
                 address: self.listen,
                 source,
             })?;
+        let rows = Rows(Arc::new(Arc::clone(&repository)));
         let snapshots = Arc::new(Snapshots::new(repository, refresh));
         tokio::spawn(Arc::clone(&snapshots).refresh_until(self.metrics.clone(), stop.clone()));
         let shared = Arc::new(Shared {
             metrics: self.metrics,
             snapshots,
+            rows,
             activity: self.activity,
             worker: self.worker,
             // The scheduler claims or sweeps at least every `interval`, and
@@ -198,11 +246,24 @@ impl Endpoint {
             .route("/status.js", get(script))
             .route("/status.css", get(style))
             .route("/api/status", get(status))
+            .route("/api/domain", get(records::record))
+            .route("/api/errors", get(records::errors))
             .route("/metrics", get(prometheus))
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
-            .with_state(shared);
+            .with_state(shared)
+            .layer(axum::middleware::from_fn_with_state(
+                guard.clone(),
+                guard::check,
+            ));
         info!("operators' endpoint on http://{bound}/ (/metrics, /healthz, /readyz)");
+        if guard.is_open_beyond_this_machine() {
+            warn!(
+                "the operators' endpoint listens on {bound}, beyond this machine, without a \
+                 token: whoever reaches it reads the table's errors, titles and metrics; set \
+                 http.token_file, or listen on 127.0.0.1"
+            );
+        }
         let server = tokio::spawn(async move {
             let served = axum::serve(listener, router)
                 .with_graceful_shutdown(stop.cancelled_owned())
@@ -258,6 +319,8 @@ struct PageData {
     snapshot: Option<snapshots::Snapshot>,
     database_error: Option<String>,
     in_flight: Vec<scheduler_application::InFlight>,
+    /// The due rows per minute, as this worker's refreshes saw them.
+    queue: Vec<queue_depth::QueueMinute>,
 }
 
 async fn status(State(shared): State<Arc<Shared>>) -> Response {
@@ -266,16 +329,18 @@ async fn status(State(shared): State<Arc<Shared>>) -> Response {
         Err(error) => (None, Some(error)),
     };
     let not_ready_because = not_ready_because(&shared);
+    let now = chrono::Utc::now();
     let data = PageData {
         worker: shared.worker.clone(),
         version: env!("CARGO_PKG_VERSION"),
-        now: chrono::Utc::now(),
+        now,
         refresh_seconds: shared.snapshots.refresh().as_secs_f64(),
         ready: not_ready_because.is_empty(),
         not_ready_because,
         snapshot,
         database_error,
         in_flight: shared.activity.in_flight(),
+        queue: shared.snapshots.queue(now),
     };
     ([(header::CACHE_CONTROL, "no-store")], axum::Json(data)).into_response()
 }

@@ -15,11 +15,20 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
+use super::queue_depth::{self, QueueDepth, QueueMinute};
+
 /// The errors and completions the page lists.
-const PAGE_ERRORS: u32 = 50;
+const PAGE_ERRORS: u32 = super::records::ERRORS_PER_PAGE;
 const PAGE_COMPLETED: u32 = 10;
 
+/// Up to this many rows in a state the gauges count them; past it (and for
+/// `completed`, `error` and other states once the table is larger) they
+/// estimate, so that a refresh costs the same on any table: see
+/// docs/operations.md.
+const GAUGES_EXACT_UP_TO: u64 = 20_000;
+
 const ROWS: &str = "domain_scheduler_rows";
+const ROWS_ESTIMATED: &str = "domain_scheduler_rows_estimated";
 const WAITING_FOR_RETRY: &str = "domain_scheduler_rows_waiting_for_retry";
 const EXPIRED_LEASES: &str = "domain_scheduler_expired_leases";
 const OLDEST_PENDING_AGE: &str = "domain_scheduler_oldest_pending_age_seconds";
@@ -31,6 +40,11 @@ pub(super) fn describe_metrics() {
         ROWS,
         "Rows of the domains table per status, refreshed every http.refresh (status = \
          pending, processing, completed, error, other)."
+    );
+    describe_gauge!(
+        ROWS_ESTIMATED,
+        "1 when some of domain_scheduler_rows are estimates (on Postgres, past 20,000 rows), \
+         0 when every count is exact."
     );
     describe_gauge!(
         WAITING_FOR_RETRY,
@@ -83,6 +97,8 @@ pub(super) struct Snapshots {
     health: Mutex<Health>,
     /// The page's last answer and when it was read.
     detailed: tokio::sync::Mutex<Option<(Instant, Result<Snapshot, String>)>>,
+    /// The due rows of each refresh, for the page's chart.
+    queue: QueueDepth,
 }
 
 impl std::fmt::Debug for Snapshots {
@@ -107,6 +123,7 @@ impl Snapshots {
             read,
             health: Mutex::new(Health::default()),
             detailed: tokio::sync::Mutex::new(None),
+            queue: QueueDepth::default(),
         }
     }
 
@@ -122,7 +139,7 @@ impl Snapshots {
         }
         let now = Utc::now();
         let request = StatusRequest::at(now)
-            .with_details()
+            .with_throughput(queue_depth::MINUTES)
             .with_errors(PAGE_ERRORS)
             .with_completed(PAGE_COMPLETED);
         let answer = (self.read)(request)
@@ -138,6 +155,11 @@ impl Snapshots {
 
     pub(super) fn refresh(&self) -> Duration {
         self.refresh
+    }
+
+    /// The queue's depth, as the refreshes saw it, by minute before `now`.
+    pub(super) fn queue(&self, now: DateTime<Utc>) -> Vec<QueueMinute> {
+        self.queue.minutes(now)
     }
 
     fn health(&self) -> Health {
@@ -182,12 +204,18 @@ impl Snapshots {
             let read = tokio::select! {
                 biased;
                 () = stop.cancelled() => return,
-                read = (self.read)(StatusRequest::at(Utc::now())) => read,
+                read = (self.read)(
+                    StatusRequest::at(Utc::now()).with_estimates_above(GAUGES_EXACT_UP_TO),
+                ) => read,
             };
             let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
             match read {
                 Ok(report) => {
                     publish(&report);
+                    self.queue.record(
+                        Utc::now(),
+                        report.pending.saturating_sub(report.waiting_for_retry),
+                    );
                     health.failure = None;
                     health.answered = Some(Instant::now());
                 }
@@ -214,6 +242,11 @@ fn publish(report: &StatusReport) {
     ] {
         gauge!(ROWS, "status" => status).set(rows as f64);
     }
+    gauge!(ROWS_ESTIMATED).set(if report.estimated.is_empty() {
+        0.0
+    } else {
+        1.0
+    });
     gauge!(WAITING_FOR_RETRY).set(report.waiting_for_retry as f64);
     gauge!(EXPIRED_LEASES).set(report.expired_leases as f64);
     gauge!(OLDEST_PENDING_AGE).set(report.oldest_pending_seconds.unwrap_or(0) as f64);

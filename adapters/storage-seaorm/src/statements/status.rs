@@ -4,16 +4,16 @@
 
 use chrono::{DateTime, Utc};
 use scheduler_domain::{
-    CompletedSample, DomainStatus, ERROR_KINDS, ErrorKindCount, ErrorSample, LastHour,
-    MessageShape, OTHER_ERROR_KIND, RepositoryError, STATUS_ERROR_KINDS, StatusReport,
-    StatusRequest,
+    CompletedSample, DomainStatus, ERROR_KINDS, ErrorKindCount, ErrorQuery, ErrorSample,
+    MessageShape, MinuteChange, MinuteTally, OTHER_ERROR_KIND, RepositoryError, STATUS_ERROR_KINDS,
+    StatusReport, StatusRequest,
 };
 use sea_orm::IdenStatic;
 use sea_orm::sea_query::{
     Alias, Cond, Expr, ExprTrait, Func, NullOrdering, Order, Query, SelectStatement,
 };
 
-use super::values::status;
+use super::values::{status, text};
 use crate::backend::Backend;
 use crate::entity::{Column, Entity};
 use crate::row::{Row, count};
@@ -27,9 +27,10 @@ pub(crate) fn status_report(backend: Backend, request: &StatusRequest) -> Vec<Se
         oldest_due_pending(backend, request.now),
     ];
     if request.details {
-        statements.push(finished_since(
+        statements.push(changes_per_minute(
             backend,
-            request.now - chrono::TimeDelta::hours(1),
+            request.now,
+            MinuteTally::window(request.throughput_minutes),
         ));
         statements.push(error_kinds());
     }
@@ -59,8 +60,7 @@ mod status_column {
     pub(super) const WAITING: &str = "waiting";
     pub(super) const EXPIRED: &str = "expired";
     pub(super) const SINCE: &str = "since";
-    pub(super) const COMPLETED: &str = "completed";
-    pub(super) const FAILED: &str = "failed";
+    pub(super) const MINUTES_AGO: &str = "minutes_ago";
     pub(super) const KIND: &str = "kind";
     /// `last_error` of an error row, `title` of a completed one.
     pub(super) const DETAIL: &str = "detail";
@@ -71,7 +71,7 @@ mod status_column {
 enum StatusPart {
     Counts,
     OldestDuePending,
-    LastHour,
+    PerMinute,
     ErrorKinds,
     RecentErrors,
     RecentCompleted,
@@ -81,7 +81,7 @@ impl StatusPart {
     const ALL: [StatusPart; 6] = [
         StatusPart::Counts,
         StatusPart::OldestDuePending,
-        StatusPart::LastHour,
+        StatusPart::PerMinute,
         StatusPart::ErrorKinds,
         StatusPart::RecentErrors,
         StatusPart::RecentCompleted,
@@ -91,7 +91,7 @@ impl StatusPart {
         match self {
             StatusPart::Counts => "counts",
             StatusPart::OldestDuePending => "oldest",
-            StatusPart::LastHour => "hour",
+            StatusPart::PerMinute => "minutes",
             StatusPart::ErrorKinds => "kinds",
             StatusPart::RecentErrors => "errors",
             StatusPart::RecentCompleted => "completed",
@@ -105,8 +105,11 @@ impl StatusPart {
     }
 
     /// The column that tells the statements' rows apart.
-    const COLUMN: &'static str = "part";
+    const COLUMN: &'static str = PART_COLUMN;
 }
+
+/// The column naming the statement a row of a report came from.
+pub(crate) const PART_COLUMN: &str = "part";
 
 fn tagged(part: StatusPart) -> SelectStatement {
     Query::select()
@@ -140,7 +143,7 @@ fn status_counts(backend: Backend, now: DateTime<Utc>) -> SelectStatement {
 /// `since`: when the due `pending` row next in line became due (its retry
 /// time, else when it was enqueued or put back). "Next in line" is the
 /// claim's order, so that the claim index finds it without a scan.
-fn oldest_due_pending(backend: Backend, now: DateTime<Utc>) -> SelectStatement {
+pub(crate) fn oldest_due_pending(backend: Backend, now: DateTime<Utc>) -> SelectStatement {
     tagged(StatusPart::OldestDuePending)
         .expr_as(
             Func::coalesce([
@@ -162,25 +165,46 @@ fn oldest_due_pending(backend: Backend, now: DateTime<Utc>) -> SelectStatement {
         .to_owned()
 }
 
-/// `completed` and `failed`: rows that reached either state since `since`.
-fn finished_since(backend: Backend, since: DateTime<Utc>) -> SelectStatement {
-    let count_of = |state: DomainStatus| {
-        Func::sum(Expr::case(Expr::col(Column::Status).eq(status(state)), 1).finally(0))
+/// Per minute and `status`, the rows whose latest change (`updated_at`)
+/// fell in the last `window` minutes and left them `completed`, `error`,
+/// or `pending` with a time to wait for (a retry): `minutes_ago` and
+/// `total`. One pass over the rows changed in the window; the table has no
+/// index on `updated_at` outside the queue, so on Postgres a sequential
+/// scan, as the last hour's count was before it.
+fn changes_per_minute(backend: Backend, now: DateTime<Utc>, window: u32) -> SelectStatement {
+    let since = now - chrono::TimeDelta::minutes(window.into());
+    let minutes_ago = match backend {
+        Backend::Postgres => Expr::cust_with_values(
+            r#"CAST(FLOOR(EXTRACT(EPOCH FROM (CAST($1 AS TIMESTAMPTZ) - "updated_at")) / 60) AS BIGINT)"#,
+            [backend.time(now)],
+        ),
+        // Whole seconds first (julianday is a day fraction in a double),
+        // then whole minutes toward zero: a change stamped after `now`
+        // reads as minute 0 either way.
+        Backend::Sqlite => Expr::cust_with_values(
+            r#"CAST(ROUND((julianday(?) - julianday("updated_at")) * 86400) AS INTEGER) / 60"#,
+            [backend.time(now)],
+        ),
     };
-    tagged(StatusPart::LastHour)
-        .expr_as(
-            count_of(DomainStatus::Completed),
-            Alias::new(status_column::COMPLETED),
-        )
-        .expr_as(
-            count_of(DomainStatus::Error),
-            Alias::new(status_column::FAILED),
-        )
+    tagged(StatusPart::PerMinute)
+        .expr_as(minutes_ago, Alias::new(status_column::MINUTES_AGO))
+        .column(Column::Status)
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new(status_column::TOTAL))
         .and_where(Expr::col(Column::UpdatedAt).gte(backend.time(since)))
-        .and_where(
-            Expr::col(Column::Status)
-                .is_in([status(DomainStatus::Completed), status(DomainStatus::Error)]),
+        .cond_where(
+            Cond::any()
+                .add(
+                    Expr::col(Column::Status)
+                        .is_in([status(DomainStatus::Completed), status(DomainStatus::Error)]),
+                )
+                .add(
+                    Cond::all()
+                        .add(Expr::col(Column::Status).eq(status(DomainStatus::Pending)))
+                        .add(Expr::col(Column::NextAttemptAt).is_not_null()),
+                ),
         )
+        .group_by_col(Alias::new(status_column::MINUTES_AGO))
+        .group_by_col(Column::Status)
         .to_owned()
 }
 
@@ -194,11 +218,10 @@ fn like_pattern(shape: MessageShape) -> String {
     }
 }
 
-/// `kind` and `total` of the most frequent kinds of `last_error` among
-/// `error` rows, by the domain's [`ERROR_KINDS`] table: a `CASE` with one
-/// `LIKE` per kind, first match wins, as [`scheduler_domain::error_kind`]
-/// decides in Rust.
-fn error_kinds() -> SelectStatement {
+/// The kind of `last_error`, by the domain's [`ERROR_KINDS`] table: a
+/// `CASE` with one `LIKE` per kind, first match wins, as
+/// [`scheduler_domain::error_kind`] decides in Rust.
+fn error_kind_of_row() -> Expr {
     let kind = ERROR_KINDS.iter().fold(
         Expr::case(Expr::col(Column::LastError).is_null(), OTHER_ERROR_KIND),
         |case, rule| {
@@ -216,11 +239,14 @@ fn error_kinds() -> SelectStatement {
             }
         },
     );
+    kind.finally(OTHER_ERROR_KIND).into()
+}
+
+/// `kind` and `total` of the most frequent kinds of `last_error` among
+/// `error` rows.
+fn error_kinds() -> SelectStatement {
     tagged(StatusPart::ErrorKinds)
-        .expr_as(
-            kind.finally(OTHER_ERROR_KIND),
-            Alias::new(status_column::KIND),
-        )
+        .expr_as(error_kind_of_row(), Alias::new(status_column::KIND))
         .expr_as(Expr::cust("COUNT(*)"), Alias::new(status_column::TOTAL))
         .and_where(Expr::col(Column::Status).eq(status(DomainStatus::Error)))
         .group_by_col(Alias::new(status_column::KIND))
@@ -228,6 +254,42 @@ fn error_kinds() -> SelectStatement {
         .order_by(Alias::new(status_column::KIND), Order::Asc)
         .limit(STATUS_ERROR_KINDS as u64)
         .to_owned()
+}
+
+/// A page of the latest errors, of one kind or all, in the order and with
+/// the columns of the report's own list: newest first, `offset` skipped.
+/// The kind is the same `CASE` as [`error_kinds`]', so a kind the report
+/// lists finds exactly the rows it counted.
+pub(crate) fn errors_page(query: &ErrorQuery) -> SelectStatement {
+    let mut page = newest(
+        DomainStatus::Error,
+        StatusPart::RecentErrors,
+        Column::LastError,
+        query.limit,
+    );
+    if let Some(kind) = &query.kind {
+        page.and_where(error_kind_of_row().eq(text(kind)));
+    }
+    page.offset(u64::from(query.offset)).to_owned()
+}
+
+/// The errors of [`errors_page`]'s rows.
+///
+/// # Errors
+///
+/// A value that cannot be read.
+pub(crate) fn read_errors_page(rows: &[Row]) -> Result<Vec<ErrorSample>, RepositoryError> {
+    rows.iter().map(error_sample).collect()
+}
+
+fn error_sample(row: &Row) -> Result<ErrorSample, RepositoryError> {
+    Ok(ErrorSample {
+        domain: row.text(Column::Domain.as_str())?.unwrap_or_default(),
+        error: row.text(status_column::DETAIL)?.unwrap_or_default(),
+        at: row
+            .time(Column::UpdatedAt.as_str())?
+            .unwrap_or(DateTime::UNIX_EPOCH),
+    })
 }
 
 /// `domain`, `detail` (the `detail` column given) and `updated_at` of the
@@ -244,17 +306,19 @@ fn newest(state: DomainStatus, part: StatusPart, detail: Column, limit: u32) -> 
         .to_owned()
 }
 
-/// The report the rows of [`status_report`]'s statements make, as of
-/// `now`.
+/// The report the rows of [`status_report`]'s statements make for
+/// `request`.
 ///
 /// # Errors
 ///
 /// A value that cannot be read, or a row of no part this module knows.
 pub(crate) fn read_status(
     rows: &[Row],
-    now: DateTime<Utc>,
+    request: &StatusRequest,
 ) -> Result<StatusReport, RepositoryError> {
+    let now = request.now;
     let mut report = StatusReport::default();
+    let mut tally = MinuteTally::default();
     for row in rows {
         let part = row.text(StatusPart::COLUMN)?;
         match part.as_deref().and_then(StatusPart::parse) {
@@ -283,23 +347,27 @@ pub(crate) fn read_status(
                     .time(status_column::SINCE)?
                     .map(|since| u64::try_from((now - since).num_seconds()).unwrap_or(0));
             }
-            Some(StatusPart::LastHour) => {
-                report.last_hour = LastHour {
-                    completed: count(row.integer(status_column::COMPLETED)?),
-                    failed: count(row.integer(status_column::FAILED)?),
+            Some(StatusPart::PerMinute) => {
+                let change = match row
+                    .text(Column::Status.as_str())?
+                    .as_deref()
+                    .and_then(|s| s.parse().ok())
+                {
+                    Some(DomainStatus::Completed) => MinuteChange::Completed,
+                    Some(DomainStatus::Error) => MinuteChange::Failed,
+                    _ => MinuteChange::Retried,
                 };
+                tally.add(
+                    row.integer(status_column::MINUTES_AGO)?.unwrap_or(0),
+                    change,
+                    count(row.integer(status_column::TOTAL)?),
+                );
             }
             Some(StatusPart::ErrorKinds) => report.error_kinds.push(ErrorKindCount {
                 kind: row.text(status_column::KIND)?.unwrap_or_default(),
                 count: count(row.integer(status_column::TOTAL)?),
             }),
-            Some(StatusPart::RecentErrors) => report.recent_errors.push(ErrorSample {
-                domain: row.text(Column::Domain.as_str())?.unwrap_or_default(),
-                error: row.text(status_column::DETAIL)?.unwrap_or_default(),
-                at: row
-                    .time(Column::UpdatedAt.as_str())?
-                    .unwrap_or(DateTime::UNIX_EPOCH),
-            }),
+            Some(StatusPart::RecentErrors) => report.recent_errors.push(error_sample(row)?),
             Some(StatusPart::RecentCompleted) => {
                 report.recent_completed.push(CompletedSample {
                     domain: row.text(Column::Domain.as_str())?.unwrap_or_default(),
@@ -316,6 +384,7 @@ pub(crate) fn read_status(
             }
         }
     }
+    tally.finish(&mut report, request.throughput_minutes);
     Ok(report)
 }
 
