@@ -103,6 +103,10 @@ pub(crate) struct Collected {
     /// The text a visitor reads: text nodes outside scripts, styles and
     /// templates, with a line break at block boundaries.
     pub(crate) visible_text: String,
+    /// The visible text inside `<footer>` or an element whose class or id
+    /// says footer, line breaks at block boundaries: where a business
+    /// states its legal name, address and numbers.
+    pub(crate) footer_text: String,
 }
 
 impl Collected {

@@ -16,7 +16,7 @@ use kuchikiki::{Attributes, ElementData, NodeRef};
 
 use self::classify::{
     decode_cloudflare_email, is_block, is_home_link, looks_decorative, names_branding,
-    names_chrome, names_logo, pixels, says_itemprop_image, says_logo,
+    names_chrome, names_footer, names_logo, pixels, says_itemprop_image, says_logo,
 };
 use self::scope::{Depths, FirstText, OpenParagraph, Scope};
 use crate::collected::{Anchor, Collected, ContentImage, ImageCandidate, Link, MAX_ANCHOR_TEXT};
@@ -33,6 +33,9 @@ const MAX_ATTRIBUTE_SIGNAL: usize = 200;
 /// and keeping few keeps big pages cheap.
 const MAX_CONTENT_IMAGES: usize = 48;
 const MAX_PARAGRAPHS: usize = 16;
+/// A footer's company lines fit in far less; mega-footers with sitemaps
+/// are cut.
+const MAX_FOOTER_TEXT: usize = 16 * 1024;
 
 const XHTML: &str = "http://www.w3.org/1999/xhtml";
 
@@ -99,6 +102,7 @@ impl Walker {
         self.h1.open(scope.h1);
         if scope.block {
             push_break(&mut self.collected.visible_text);
+            self.footer_break();
         }
         self.scopes.push(scope);
     }
@@ -107,6 +111,9 @@ impl Walker {
         let Some(scope) = self.scopes.pop() else {
             return;
         };
+        if scope.block {
+            self.footer_break();
+        }
         self.depths.close(&scope);
         if scope.paragraph
             && let Some(paragraph) = self.paragraph.close()
@@ -123,6 +130,12 @@ impl Walker {
         }
         if scope.block {
             push_break(&mut self.collected.visible_text);
+        }
+    }
+
+    fn footer_break(&mut self) {
+        if self.depths.footer > 0 {
+            push_break(&mut self.collected.footer_text);
         }
     }
 
@@ -146,6 +159,9 @@ impl Walker {
             push_capped(&mut anchor.text, text, MAX_ANCHOR_TEXT);
         }
         push_capped(&mut self.collected.visible_text, text, MAX_VISIBLE_TEXT);
+        if self.depths.footer > 0 {
+            push_capped(&mut self.collected.footer_text, text, MAX_FOOTER_TEXT);
+        }
     }
 
     fn comment(&mut self, comment: &str) {
@@ -263,6 +279,7 @@ impl Walker {
             "footer" | "aside" => Scope {
                 block: true,
                 chrome: true,
+                footer: name == "footer",
                 ..Scope::default()
             },
             "br" | "hr" => {
@@ -458,6 +475,7 @@ fn container(name: &str, attributes: &Attributes) -> Scope {
         branding,
         logo: names_logo(Some(class), Some(id)),
         chrome: branding || [class, id].iter().any(|value| names_chrome(value)),
+        footer: [class, id].iter().any(|value| names_footer(value)),
         ..Scope::default()
     }
 }

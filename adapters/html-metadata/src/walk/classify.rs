@@ -136,6 +136,12 @@ pub(super) fn names_chrome(value: &str) -> bool {
     !value.is_empty() && CHROME.is_match(value)
 }
 
+/// A class or id that names the page's footer (`footer`, `site-footer`,
+/// `footer-bottom`).
+pub(super) fn names_footer(value: &str) -> bool {
+    value.to_ascii_lowercase().contains("footer")
+}
+
 /// A class, id, alt or `src` that marks an image as decoration.
 pub(super) fn looks_decorative(value: &str) -> bool {
     DECORATIVE.is_match(value)
