@@ -19,13 +19,17 @@ async fn serve(host: &str, home: &str, pages: &[(&str, &str)]) -> FixtureServer 
     for (path, html) in pages {
         builder = builder.page(host, path, Site::html((*html).to_owned()));
     }
-    builder.start().await.unwrap()
+    builder
+        .start()
+        .await
+        .unwrap_or_else(|error| panic!("fixture: {error}"))
 }
 
 async fn extract(server: &FixtureServer, host: &str) -> SiteMetadata {
     let extractor = HttpExtractor::new(server.fetch_settings())
         .unwrap_or_else(|error| panic!("extractor: {error}"));
-    let home = Url::parse(&format!("https://{host}/")).unwrap();
+    let home =
+        Url::parse(&format!("https://{host}/")).unwrap_or_else(|error| panic!("{host}: {error}"));
     extractor
         .extract_url(&home)
         .await

@@ -114,12 +114,16 @@ impl HttpExtractor {
             .is_some_and(scheduler_domain::Company::is_stated);
         let plan = pages_to_read(
             self.settings.contact_pages,
-            wants_contacts
-                .then_some(home.contact_pages)
-                .unwrap_or_default(),
-            wants_company
-                .then_some(home.legal_pages)
-                .unwrap_or_default(),
+            if wants_contacts {
+                home.contact_pages
+            } else {
+                Vec::new()
+            },
+            if wants_company {
+                home.legal_pages
+            } else {
+                Vec::new()
+            },
         );
         self.read_linked_pages(&mut metadata, &home_url, plan).await;
         metadata.reached = Some(reached);
