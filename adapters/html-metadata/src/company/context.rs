@@ -54,6 +54,10 @@ const SOMEONE_ELSE: &[&str] = &[
     "développé par",
     "developed by",
     "made by",
+    "built by",
+    "site by",
+    "website by",
+    "theme by",
     "powered by",
     "umsetzung",
     "aufsichtsbehörde",
@@ -133,6 +137,12 @@ pub(crate) fn is_someone_elses(
         }
     }
     false
+}
+
+/// Whether `text` itself says it is about someone else (`Powered by
+/// Shopify Inc.`).
+pub(crate) fn names_someone_else(text: &str) -> bool {
+    verdict(text) == Some(true)
 }
 
 /// `Some(true)` when `text` introduces someone else, `Some(false)` when it

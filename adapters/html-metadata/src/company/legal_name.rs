@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::compile;
-use super::context::is_someone_elses;
+use super::context::{is_someone_elses, names_someone_else};
 
 /// A name of up to eight words, then a legal form; what follows must not
 /// continue the word.
@@ -38,7 +38,10 @@ pub(crate) fn find(segments: &[&str]) -> Option<(String, usize)> {
             return None;
         }
         let name = found.as_str().trim();
-        if name.chars().count() > MAX_CHARS || is_someone_elses(segments, index, lead_in, index) {
+        if name.chars().count() > MAX_CHARS
+            || names_someone_else(name)
+            || is_someone_elses(segments, index, lead_in, index)
+        {
             return None;
         }
         Some((name.to_owned(), index))
@@ -81,6 +84,8 @@ mod tests {
             None
         );
         assert_eq!(legal_name("Hébergeur\nOVH SAS"), None);
+        assert_eq!(legal_name("Powered by Shopify Inc."), None);
+        assert_eq!(legal_name("Website by Pixel Studio Ltd"), None);
     }
 
     #[test]
