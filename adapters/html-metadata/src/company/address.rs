@@ -216,8 +216,16 @@ pub(crate) fn find(segments: &[&str], hints: &[&str]) -> Option<(PostalAddress, 
     })
 }
 
+/// A longer segment is prose: an address line is short, and the patterns
+/// are not run over paragraphs.
+const MAX_LINE_BYTES: usize = 240;
+
 fn read(segments: &[&str], index: usize, hints: &[&str]) -> Option<PostalAddress> {
-    let (line, named_country) = without_country_name(segments[index]);
+    let segment = segments[index];
+    if segment.len() > MAX_LINE_BYTES || !segment.bytes().any(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (line, named_country) = without_country_name(segment);
     let named_country =
         named_country.or_else(|| segments.get(index + 1).and_then(|next| country_named(next)));
     let (captures, code_first) = match CODE_FIRST.captures(line) {

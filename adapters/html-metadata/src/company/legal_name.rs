@@ -25,11 +25,16 @@ static LEAD_IN: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The longest a legal name is taken to be.
 const MAX_CHARS: usize = 100;
+/// Longer segments are prose, not a line that names the company.
+const MAX_LINE_BYTES: usize = 240;
 
 /// The first legal name in `segments` that is not introduced as someone
 /// else's, and the index of its segment.
 pub(crate) fn find(segments: &[&str]) -> Option<(String, usize)> {
     segments.iter().enumerate().find_map(|(index, segment)| {
+        if segment.len() > MAX_LINE_BYTES {
+            return None;
+        }
         let lead_in = LEAD_IN.find(segment).map_or(0, |found| found.end());
         let rest = &segment[lead_in..];
         let found = LEGAL_NAME.find(rest)?;

@@ -139,7 +139,10 @@ pub(super) fn names_chrome(value: &str) -> bool {
 /// A class or id that names the page's footer (`footer`, `site-footer`,
 /// `footer-bottom`).
 pub(super) fn names_footer(value: &str) -> bool {
-    value.to_ascii_lowercase().contains("footer")
+    value
+        .as_bytes()
+        .windows(b"footer".len())
+        .any(|window| window.eq_ignore_ascii_case(b"footer"))
 }
 
 /// A class, id, alt or `src` that marks an image as decoration.
