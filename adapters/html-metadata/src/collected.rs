@@ -107,6 +107,10 @@ pub(crate) struct Collected {
     /// says footer, line breaks at block boundaries: where a business
     /// states its legal name, address and numbers.
     pub(crate) footer_text: String,
+    /// `(property, text)` of elements whose `itemprop` names a business
+    /// fact (`legalName`, `streetAddress`, `postalCode`, `vatID`, ...), in
+    /// document order; `<meta itemprop>` values are in `metas`.
+    pub(crate) microdata: Vec<(&'static str, String)>,
 }
 
 impl Collected {

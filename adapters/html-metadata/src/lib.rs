@@ -106,7 +106,7 @@ pub fn extract_home_page(page: &Page<'_>) -> HomePage {
     let mut company = company::from_home_page(
         parsed.linked.business.as_ref(),
         parsed.linked.organization_name.as_deref(),
-        &parsed.collected.footer_text,
+        &parsed.collected,
         page.url.as_str(),
         &country_hints(None, host, language),
     );

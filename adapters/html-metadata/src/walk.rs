@@ -15,8 +15,8 @@ use kuchikiki::iter::NodeEdge;
 use kuchikiki::{Attributes, ElementData, NodeRef};
 
 use self::classify::{
-    decode_cloudflare_email, is_block, is_home_link, looks_decorative, names_branding,
-    names_chrome, names_footer, names_logo, pixels, says_itemprop_image, says_logo,
+    business_itemprop, decode_cloudflare_email, is_block, is_home_link, looks_decorative,
+    names_branding, names_chrome, names_footer, names_logo, pixels, says_itemprop_image, says_logo,
 };
 use self::scope::{Depths, FirstText, OpenParagraph, Scope};
 use crate::collected::{Anchor, Collected, ContentImage, ImageCandidate, Link, MAX_ANCHOR_TEXT};
@@ -33,6 +33,8 @@ const MAX_ATTRIBUTE_SIGNAL: usize = 200;
 /// and keeping few keeps big pages cheap.
 const MAX_CONTENT_IMAGES: usize = 48;
 const MAX_PARAGRAPHS: usize = 16;
+/// A microdata value (a street, a name) is short.
+const MAX_MICRODATA_VALUE: usize = 512;
 /// A footer's company lines fit in far less; mega-footers with sitemaps
 /// are cut.
 const MAX_FOOTER_TEXT: usize = 16 * 1024;
@@ -78,6 +80,9 @@ struct Walker {
     seen_attributes: HashSet<String>,
     inline_scripts_bytes: usize,
     comments_bytes: usize,
+    /// The business microdata properties open, innermost last, with their
+    /// text so far.
+    open_microdata: Vec<(&'static str, String)>,
 }
 
 impl Walker {
@@ -85,7 +90,7 @@ impl Walker {
         let attributes = element.attributes.borrow();
         self.attribute_markers(&attributes);
         let name: &str = &element.name.local;
-        let scope = if &*element.name.ns == XHTML {
+        let mut scope = if &*element.name.ns == XHTML {
             self.html_element(name, node, &attributes)
         } else {
             // SVG and MathML: their <title> and <script> are not the page's.
@@ -94,6 +99,12 @@ impl Walker {
                 ..Scope::default()
             }
         };
+        if name != "meta"
+            && let Some(property) = business_itemprop(attributes.get("itemprop"))
+        {
+            scope.microdata = true;
+            self.open_microdata.push((property, String::new()));
+        }
         self.depths.open(&scope);
         if scope.paragraph {
             self.paragraph.open(self.depths.chrome > 0);
@@ -113,6 +124,11 @@ impl Walker {
         };
         if scope.block {
             self.footer_break();
+        }
+        if scope.microdata
+            && let Some(property) = self.open_microdata.pop()
+        {
+            push_limited(&mut self.collected.microdata, property);
         }
         self.depths.close(&scope);
         if scope.paragraph
@@ -161,6 +177,9 @@ impl Walker {
         push_capped(&mut self.collected.visible_text, text, MAX_VISIBLE_TEXT);
         if self.depths.footer > 0 {
             push_capped(&mut self.collected.footer_text, text, MAX_FOOTER_TEXT);
+        }
+        if let Some((_, value)) = self.open_microdata.last_mut() {
+            push_capped(value, text, MAX_MICRODATA_VALUE);
         }
     }
 

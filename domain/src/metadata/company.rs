@@ -120,6 +120,8 @@ pub struct CompanySource {
 pub enum CompanyPart {
     /// A JSON-LD `Organization`/`LocalBusiness` node.
     JsonLd,
+    /// Microdata (`itemprop`) on the home page.
+    Microdata,
     /// The home page's footer.
     Footer,
     /// An imprint or legal notice page.

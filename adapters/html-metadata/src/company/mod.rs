@@ -1,8 +1,8 @@
 //! The company behind the site (`meta_json.company`): what a page states
 //! about the legal entity, read from the most trusted place first.
 //!
-//! On the home page: the JSON-LD Organization or LocalBusiness node, then
-//! the footer's text. On an imprint, legal or contact page: its text. The
+//! On the home page: the JSON-LD Organization or LocalBusiness node, else
+//! its microdata, then the footer's text. On an imprint, legal or contact page: its text. The
 //! country is settled last, over everything read (`country`).
 //!
 //! # Layout
@@ -27,6 +27,7 @@ mod legal_name;
 use regex::Regex;
 use scheduler_domain::{Company, CompanyPart, CompanySource, PostalAddress};
 
+use crate::collected::Collected;
 use crate::jsonld::{Business, WrittenAddress};
 use crate::text::{MAX_NAME, clean};
 
@@ -37,27 +38,66 @@ fn compile(pattern: &str) -> Regex {
     Regex::new(pattern).expect("constant regex compiles")
 }
 
-/// What the home page states: its JSON-LD business node, then its
-/// footer's text for what the node lacks. `hints` are the countries the
-/// site suggests (domain, language region), best first.
+/// What the home page states: its JSON-LD business node (else its
+/// microdata), then its footer's text for what they lack. `hints` are the
+/// countries the site suggests (domain, language region), best first.
 pub(crate) fn from_home_page(
     business: Option<&Business>,
     organization_name: Option<&str>,
-    footer_text: &str,
+    collected: &Collected,
     page_url: &str,
     hints: &[String],
 ) -> Company {
-    let mut company = business
-        .map(|business| from_json_ld(business, page_url, hints))
-        .unwrap_or_default();
+    let mut company = match (business, microdata(collected)) {
+        (Some(business), _) => from_json_ld(business, page_url, hints, CompanyPart::JsonLd),
+        (None, Some(business)) => from_json_ld(&business, page_url, hints, CompanyPart::Microdata),
+        (None, None) => Company::default(),
+    };
     if company.name.is_none()
         && let Some(name) = organization_name.and_then(|name| clean(name, MAX_NAME))
     {
         company.name = Some(name);
         add_source(&mut company, page_url, CompanyPart::JsonLd);
     }
-    company.merge(from_text(footer_text, CompanyPart::Footer, page_url, hints));
+    company.merge(from_text(
+        &collected.footer_text,
+        CompanyPart::Footer,
+        page_url,
+        hints,
+    ));
     company
+}
+
+/// The business facts the page's microdata gives (elements' text, then
+/// `<meta itemprop>` values), as a JSON-LD node would.
+fn microdata(collected: &Collected) -> Option<Business> {
+    let value = |property: &str| {
+        collected
+            .microdata
+            .iter()
+            .filter(|(name, _)| *name == property)
+            .find_map(|(_, text)| clean(text, MAX_NAME))
+            .or_else(|| collected.meta_value(&property.to_ascii_lowercase(), MAX_NAME))
+    };
+    let address = WrittenAddress {
+        street_address: value("streetAddress"),
+        postal_code: value("postalCode"),
+        locality: value("addressLocality"),
+        region: value("addressRegion"),
+        country: value("addressCountry"),
+        text: None,
+    };
+    let has_address = address.street_address.is_some() && address.locality.is_some();
+    let business = Business {
+        name: None,
+        legal_name: value("legalName"),
+        address: has_address.then_some(address),
+        vat_id: value("vatID"),
+        telephone: None,
+    };
+    let states =
+        business.legal_name.is_some() || business.address.is_some() || business.vat_id.is_some();
+    states.then_some(business)
 }
 
 /// What a text states: a legal name, the first address that is the
@@ -108,7 +148,13 @@ fn offset_in(whole: &str, part: &str) -> usize {
     (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize)
 }
 
-fn from_json_ld(business: &Business, page_url: &str, hints: &[String]) -> Company {
+/// A JSON-LD node's facts, or microdata's read the same way (`part`).
+fn from_json_ld(
+    business: &Business,
+    page_url: &str,
+    hints: &[String],
+    part: CompanyPart,
+) -> Company {
     let hints: Vec<&str> = hints.iter().map(String::as_str).collect();
     let identifiers = business
         .vat_id
@@ -135,7 +181,7 @@ fn from_json_ld(business: &Business, page_url: &str, hints: &[String]) -> Compan
         ..Company::default()
     };
     if company.is_stated() || company.name.is_some() {
-        add_source(&mut company, page_url, CompanyPart::JsonLd);
+        add_source(&mut company, page_url, part);
     }
     company
 }

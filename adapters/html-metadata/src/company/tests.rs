@@ -166,3 +166,24 @@ fn a_french_legal_page_gives_the_company_not_its_hoster_and_reads_national_phone
     assert_eq!(company.sources[0].part, CompanyPart::Imprint);
     assert_eq!(linked.contacts.phones, ["+33240123456"]);
 }
+
+#[test]
+fn microdata_gives_the_address_when_there_is_no_json_ld() {
+    let company = company(
+        "https://fahrschule-berg.de/",
+        "<html lang=\"de\"><body><main><p>Fahrschule</p></main>\
+         <div itemscope itemtype=\"https://schema.org/LocalBusiness\">\
+         <span itemprop=\"legalName\">Fahrschule Berg GmbH</span>\
+         <div itemprop=\"address\" itemscope itemtype=\"https://schema.org/PostalAddress\">\
+         <span itemprop=\"streetAddress\">Lindenallee 4</span>, \
+         <span itemprop=\"postalCode\">50667</span> <span itemprop=\"addressLocality\">Köln</span>\
+         <meta itemprop=\"addressCountry\" content=\"DE\"></div></div></body></html>",
+    );
+    assert_eq!(company.legal_name.as_deref(), Some("Fahrschule Berg GmbH"));
+    let address = company.address.unwrap();
+    assert_eq!(address.street_address.as_deref(), Some("Lindenallee 4"));
+    assert_eq!(address.postal_code.as_deref(), Some("50667"));
+    assert_eq!(address.locality.as_deref(), Some("Köln"));
+    assert_eq!(address.country.as_deref(), Some("DE"));
+    assert_eq!(company.sources[0].part, CompanyPart::Microdata);
+}

@@ -145,6 +145,25 @@ pub(super) fn names_footer(value: &str) -> bool {
         .any(|window| window.eq_ignore_ascii_case(b"footer"))
 }
 
+/// The business fact an `itemprop` names (schema.org's property name),
+/// when it names one the company is read from.
+pub(super) fn business_itemprop(itemprop: Option<&str>) -> Option<&'static str> {
+    const PROPERTIES: &[&str] = &[
+        "legalName",
+        "streetAddress",
+        "postalCode",
+        "addressLocality",
+        "addressRegion",
+        "addressCountry",
+        "vatID",
+        "telephone",
+    ];
+    itemprop?
+        .split_ascii_whitespace()
+        .find_map(|token| PROPERTIES.iter().find(|property| **property == token))
+        .copied()
+}
+
 /// A class, id, alt or `src` that marks an image as decoration.
 pub(super) fn looks_decorative(value: &str) -> bool {
     DECORATIVE.is_match(value)

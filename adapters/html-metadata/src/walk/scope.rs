@@ -25,6 +25,9 @@ pub(super) struct Scope {
     pub(super) anchor: bool,
     /// `<footer>` or an element whose class or id says footer.
     pub(super) footer: bool,
+    /// An element whose `itemprop` names a business fact: its text is
+    /// gathered while it is open.
+    pub(super) microdata: bool,
 }
 
 impl Scope {
