@@ -222,7 +222,10 @@ const MAX_LINE_BYTES: usize = 240;
 
 fn read(segments: &[&str], index: usize, hints: &[&str]) -> Option<PostalAddress> {
     let segment = segments[index];
-    if segment.len() > MAX_LINE_BYTES || !segment.bytes().any(|b| b.is_ascii_digit()) {
+    if segment.len() > MAX_LINE_BYTES
+        || !segment.bytes().any(|b| b.is_ascii_digit())
+        || is_copyright_line(segment)
+    {
         return None;
     }
     let (line, named_country) = without_country_name(segment);
@@ -281,9 +284,9 @@ fn read(segments: &[&str], index: usize, hints: &[&str]) -> Option<PostalAddress
             .or(named_country)
             .filter(|country| named_country.is_none_or(|named| named == *country))
     };
-    if !code_first && country.is_none() {
-        return None;
-    }
+    // A code without a country is too weak a sign: `1010 WINS` is a radio
+    // station, `2017, PIXNET` a year.
+    country?;
     Some(PostalAddress {
         street_address: Some(street.to_owned()),
         postal_code: Some(postal.to_owned()),
@@ -325,6 +328,11 @@ fn choose(
     hints
         .iter()
         .find_map(|hint| left.iter().copied().find(|country| country == hint))
+}
+
+/// A copyright line's years have the shape of four-digit postal codes.
+fn is_copyright_line(line: &str) -> bool {
+    line.contains('©') || line.to_lowercase().contains("copyright")
 }
 
 /// A line ending in a country name, without it, and the country.

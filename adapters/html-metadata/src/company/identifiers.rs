@@ -321,11 +321,17 @@ fn valid_vat(country: &str, written: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// German register entries, each with the court named nearest to it.
+/// German register entries, each with the court named nearest to it; a
+/// register other than the commercial one (HRA, HRB) only with its court.
 fn register_de(text: &str, found: &mut Found) {
     for captures in REGISTER_DE.captures_iter(text) {
         let authority = court_near(text, &captures);
-        let value = format!("{} {}", &captures[1], compact(&captures[2]));
+        let register = &captures[1];
+        // `VR 4`, `PR 2` are too short a mark to stand without their court.
+        if authority.is_none() && !register.starts_with("HR") {
+            continue;
+        }
+        let value = format!("{register} {}", compact(&captures[2]));
         found.push(
             at(&captures),
             IdentifierKind::TradeRegister,

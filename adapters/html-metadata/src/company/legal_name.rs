@@ -19,7 +19,7 @@ static LEGAL_NAME: LazyLock<Regex> = LazyLock::new(|| {
 /// Lead-ins before a name: a copyright, a year, a label.
 static LEAD_IN: LazyLock<Regex> = LazyLock::new(|| {
     compile(
-        r"(?i)^(?:(?:©|\(c\)|copyright)\s*)?(?:\d{4}(?:\s?[\-–]\s?\d{4})?\s*)?(?:(?:firma|firmenname|unternehmen|société|raison sociale|company|company name|ragione sociale|denominación social|razón social|bedrijfsnaam|företag|name)\s*:\s*)?",
+        r"(?i)^(?:(?:©|\(c\)|copyright)\s*)*(?:\d{4}(?:\s?[\-–]\s?\d{4})?\s*)?(?:(?:firma|firmenname|unternehmen|société|raison sociale|company|company name|ragione sociale|denominación social|razón social|bedrijfsnaam|företag|name)\s*:\s*)?",
     )
 });
 
@@ -75,6 +75,10 @@ mod tests {
         assert_eq!(
             legal_name("Exempel AB · Org.nr 559012-3450").as_deref(),
             Some("Exempel AB")
+        );
+        assert_eq!(
+            legal_name("© Copyright 2006 - 2024 Spiceworks Inc.").as_deref(),
+            Some("Spiceworks Inc.")
         );
         assert_eq!(
             legal_name("Raison sociale : Boulangerie Martin SARL").as_deref(),

@@ -155,4 +155,9 @@ fn vat_shaped_numbers_with_a_bad_check_digit_are_dropped() {
 fn prefixes_inside_words_and_unlabelled_digits_are_not_identifiers() {
     assert_eq!(values("CODE 136695976 and order 432187656"), []);
     assert_eq!(values("Call 0301234567 today"), []);
+    assert_eq!(
+        values("Sony VR 4 headset"),
+        [],
+        "a register mark without its court"
+    );
 }
