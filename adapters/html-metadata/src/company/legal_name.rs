@@ -38,8 +38,19 @@ pub(crate) fn find(segments: &[&str]) -> Option<(String, usize)> {
         let lead_in = LEAD_IN.find(segment).map_or(0, |found| found.end());
         let rest = &segment[lead_in..];
         let found = LEGAL_NAME.find(rest)?;
-        let after = rest[found.end()..].chars().next();
-        if after.is_some_and(|c| c.is_alphanumeric()) {
+        // The form ends the name: what follows is the line's end, a
+        // separator, or lower-case prose (`SARL au capital de ...`); a
+        // capitalised word continues a title (`More News Corp Sites`).
+        let mut following = rest[found.end()..].chars();
+        let ends_name = match following.next() {
+            None => true,
+            Some(c) if c.is_alphanumeric() => false,
+            Some(c) if c.is_whitespace() => {
+                following.next().is_none_or(|next| !next.is_uppercase())
+            }
+            Some(_) => true,
+        };
+        if !ends_name {
             return None;
         }
         let name = found.as_str().trim();
@@ -101,5 +112,6 @@ mod tests {
     fn a_form_inside_a_word_or_a_sentence_is_no_name() {
         assert_eq!(legal_name("We ship to Sweden ABOUT twice a week"), None);
         assert_eq!(legal_name("our products are great"), None);
+        assert_eq!(legal_name("More News Corp Sites"), None);
     }
 }
