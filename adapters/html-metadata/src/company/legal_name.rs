@@ -43,6 +43,8 @@ pub(crate) fn find(segments: &[&str]) -> Option<(String, usize)> {
         // capitalised word continues a title (`More News Corp Sites`).
         let mut following = rest[found.end()..].chars();
         let ends_name = match following.next() {
+            // `AOL Inc. All rights reserved.`: the form's dot ends a sentence.
+            _ if found.as_str().ends_with('.') => true,
             None => true,
             Some(c) if c.is_alphanumeric() => false,
             Some(c) if c.is_whitespace() => {
@@ -113,5 +115,9 @@ mod tests {
         assert_eq!(legal_name("We ship to Sweden ABOUT twice a week"), None);
         assert_eq!(legal_name("our products are great"), None);
         assert_eq!(legal_name("More News Corp Sites"), None);
+        assert_eq!(
+            legal_name("© 2016 AOL Inc. All rights reserved.").as_deref(),
+            Some("AOL Inc.")
+        );
     }
 }
