@@ -124,9 +124,8 @@ fn a_parked_page_has_no_company() {
          <p>This domain may be for sale. Buy now at Sedo.</p>\
          <footer>Sedo GmbH · Im Mediapark 6b, 50670 Köln · USt-IdNr. DE 811 907 980</footer></body></html>",
     );
-    if metadata.site_kind != scheduler_domain::SiteKind::Site {
-        assert_eq!(metadata.company, None);
-    }
+    assert_eq!(metadata.site_kind, scheduler_domain::SiteKind::Parked);
+    assert_eq!(metadata.company, None, "Sedo's footer is not the domain's company");
 }
 
 #[test]
