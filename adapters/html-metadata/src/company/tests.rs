@@ -125,7 +125,10 @@ fn a_parked_page_has_no_company() {
          <footer>Sedo GmbH · Im Mediapark 6b, 50670 Köln · USt-IdNr. DE 811 907 980</footer></body></html>",
     );
     assert_eq!(metadata.site_kind, scheduler_domain::SiteKind::Parked);
-    assert_eq!(metadata.company, None, "Sedo's footer is not the domain's company");
+    assert_eq!(
+        metadata.company, None,
+        "Sedo's footer is not the domain's company"
+    );
 }
 
 #[test]
