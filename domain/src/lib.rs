@@ -44,8 +44,9 @@ pub use failure::{
     error_kind,
 };
 pub use metadata::{
-    ContactKind, ContactPage, ContactSource, MetadataDocument, PageContacts, SiteKind,
-    SiteMetadata, SocialProfiles, TechStack, Technology, WordPressInfo,
+    Company, CompanyIdentifier, CompanyPart, CompanySource, ContactKind, ContactPage,
+    ContactSource, CountrySource, IdentifierKind, MetadataDocument, PageContacts, PostalAddress,
+    SiteKind, SiteMetadata, SocialProfiles, TechStack, Technology, WordPressInfo,
 };
 pub use model::{
     ClaimRequest, ClaimedDomain, CompletedSample, Completion, DomainId, EnqueueReport,

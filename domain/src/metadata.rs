@@ -7,6 +7,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod company;
+
+pub use company::{
+    Company, CompanyIdentifier, CompanyPart, CompanySource, CountrySource, IdentifierKind,
+    PostalAddress,
+};
+
 /// Everything extracted from one home page. Absent values are `None` or
 /// empty; URLs are absolute.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -73,6 +80,10 @@ pub struct SiteMetadata {
     pub wordpress: WordPressInfo,
     /// Every technology detected, with the evidence.
     pub tech: Vec<Technology>,
+    /// The legal entity behind the site, as far as the site states it
+    /// (`meta_json->'company'`); absent when it states nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<Company>,
     /// Which URL of the domain answered, and why it was that one. Always
     /// set by the HTTP extractor; absent (and left out of `meta_json`) for
     /// metadata read from a file or stored before it existed.

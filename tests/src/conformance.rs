@@ -729,7 +729,39 @@ pub fn rich_metadata() -> SiteMetadata {
             tech("Google Tag Manager", "tag-manager"),
             tech("Cloudflare", "cdn"),
         ],
+        company: Some(rich_company()),
         reached: None,
+    }
+}
+
+/// A company with every part set, as an imprint gives it.
+fn rich_company() -> scheduler_domain::Company {
+    use scheduler_domain::{
+        Company, CompanyIdentifier, CompanyPart, CompanySource, CountrySource, IdentifierKind,
+        PostalAddress,
+    };
+    Company {
+        name: Some("Shop Example".into()),
+        legal_name: Some("Shop Example AG".into()),
+        address: Some(PostalAddress {
+            street_address: Some("Bahnhofstrasse 10".into()),
+            postal_code: Some("8001".into()),
+            locality: Some("Zürich".into()),
+            region: Some("ZH".into()),
+            country: Some("CH".into()),
+        }),
+        country: Some("CH".into()),
+        country_source: Some(CountrySource::Address),
+        identifiers: vec![CompanyIdentifier {
+            kind: IdentifierKind::CompanyNumber,
+            value: "CHE116281710".into(),
+            authority: None,
+            country: Some("CH".into()),
+        }],
+        sources: vec![CompanySource {
+            page: "https://shop.example.com/impressum/".into(),
+            part: CompanyPart::Imprint,
+        }],
     }
 }
 

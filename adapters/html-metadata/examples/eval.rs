@@ -6,8 +6,10 @@
 //! `expected.json`. For each labelled field the report gives how many pages
 //! match and lists the misses; pages marked `synthetic` are reported apart
 //! and kept out of the headline numbers. With `--check` the exit code is 1
-//! when a headline field is under 95%. A last table counts the technologies
-//! detected on all pages, by category.
+//! when a headline field is under 95%. A table counts the technologies
+//! detected on all pages, by category; a last one counts the company
+//! fields found (`meta_json.company`) and lists each value, since the
+//! corpus labels none: each is for a person to judge.
 //!
 //! The corpus labels no image or icon: `examples/labels.json` (in this
 //! crate) adds labels by page (`"set/page": {"image_url": ..., "icon_url":
@@ -116,6 +118,7 @@ fn main() -> ExitCode {
     let mut synthetic: Vec<Score> = Field::ALL.iter().map(|_| Score::default()).collect();
     let (mut real_pages, mut synthetic_pages) = (0, 0);
     let mut detections = Detections::default();
+    let mut companies = CompanyFields::default();
     for (name, directory) in &pages {
         let expected: Value = match fs::read_to_string(directory.join("expected.json"))
             .map_err(|e| e.to_string())
@@ -155,6 +158,7 @@ fn main() -> ExitCode {
             headers: &[],
         });
         detections.add(&metadata.tech);
+        companies.add(name, metadata.company.as_ref());
         for (field, score) in Field::ALL.iter().zip(scores.iter_mut()) {
             let got = match field {
                 Field::Title => metadata.title.clone(),
@@ -214,6 +218,7 @@ fn main() -> ExitCode {
     print_misses("Misses on real pages", &real);
     print_misses("Misses on synthetic pages", &synthetic);
     detections.print(real_pages + synthetic_pages);
+    companies.print(real_pages + synthetic_pages);
     if check && below_target {
         println!("\nA headline field is under {TARGET_PERCENT}%.");
         return ExitCode::FAILURE;
@@ -360,4 +365,67 @@ fn corpus_pages(corpus: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
     }
     pages.sort();
     Ok(pages)
+}
+
+/// The company fields found on the corpus: how many pages have each, and
+/// the values with their pages.
+#[derive(Debug, Default)]
+struct CompanyFields {
+    /// By field name: the pages and what was found there.
+    found: BTreeMap<&'static str, Vec<(String, String)>>,
+}
+
+impl CompanyFields {
+    fn add(&mut self, page: &str, company: Option<&scheduler_domain::Company>) {
+        let Some(company) = company else { return };
+        let mut record = |field: &'static str, value: String| {
+            self.found
+                .entry(field)
+                .or_default()
+                .push((page.to_owned(), value));
+        };
+        if let Some(name) = &company.name {
+            record("name", name.clone());
+        }
+        if let Some(legal_name) = &company.legal_name {
+            record("legal_name", legal_name.clone());
+        }
+        if let Some(address) = &company.address {
+            let parts = [
+                &address.street_address,
+                &address.postal_code,
+                &address.locality,
+                &address.region,
+                &address.country,
+            ];
+            let written: Vec<&str> = parts.iter().filter_map(|part| part.as_deref()).collect();
+            record("address", written.join(", "));
+        }
+        if let (Some(country), Some(source)) = (&company.country, company.country_source) {
+            record("country", format!("{country} ({source:?})"));
+        }
+        for identifier in &company.identifiers {
+            record(
+                "identifiers",
+                format!("{:?} {}", identifier.kind, identifier.value),
+            );
+        }
+    }
+
+    fn print(&self, pages: usize) {
+        println!("Company fields found on {pages} pages (unlabelled: each value listed)");
+        println!("| field | pages | values (page: value) |");
+        println!("|---|---:|---|");
+        for field in ["name", "legal_name", "address", "country", "identifiers"] {
+            let found = self.found.get(field).map_or(&[][..], Vec::as_slice);
+            let mut pages_with: Vec<&str> = found.iter().map(|(page, _)| page.as_str()).collect();
+            pages_with.dedup();
+            let listed: Vec<String> = found
+                .iter()
+                .map(|(page, value)| format!("{page}: {}", shorten(value)))
+                .collect();
+            println!("| {field} | {} | {} |", pages_with.len(), listed.join("; "));
+        }
+        println!();
+    }
 }

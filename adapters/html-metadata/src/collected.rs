@@ -103,6 +103,14 @@ pub(crate) struct Collected {
     /// The text a visitor reads: text nodes outside scripts, styles and
     /// templates, with a line break at block boundaries.
     pub(crate) visible_text: String,
+    /// The visible text inside `<footer>` or an element whose class or id
+    /// says footer, line breaks at block boundaries: where a business
+    /// states its legal name, address and numbers.
+    pub(crate) footer_text: String,
+    /// `(property, text)` of elements whose `itemprop` names a business
+    /// fact (`legalName`, `streetAddress`, `postalCode`, `vatID`, ...), in
+    /// document order; `<meta itemprop>` values are in `metas`.
+    pub(crate) microdata: Vec<(&'static str, String)>,
 }
 
 impl Collected {

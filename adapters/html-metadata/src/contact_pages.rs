@@ -4,7 +4,8 @@
 //! A link counts by its path segments and its text, in the languages of the
 //! larger markets; the links that say it most strongly come first. Only
 //! pages of the same site (the same host, or it with or without `www.`)
-//! are candidates.
+//! are candidates. Among them, the imprint and legal notice pages are
+//! where a business states its legal name, address and numbers.
 
 use url::Url;
 
@@ -52,6 +53,10 @@ const PATH_WORDS: &[(&str, Strength)] = &[
     ("mentions-legales", Strength::Medium),
     ("aviso-legal", Strength::Medium),
     ("note-legali", Strength::Medium),
+    ("legal-notices", Strength::Medium),
+    ("informations-legales", Strength::Medium),
+    ("colofon", Strength::Medium),
+    ("rechtliches", Strength::Medium),
     ("about", Strength::Medium),
     ("about-us", Strength::Medium),
     ("aboutus", Strength::Medium),
@@ -89,6 +94,8 @@ const TEXT_WORDS: &[(&str, Strength)] = &[
     ("mentions légales", Strength::Medium),
     ("aviso legal", Strength::Medium),
     ("legal notice", Strength::Medium),
+    ("note legali", Strength::Medium),
+    ("colofon", Strength::Medium),
     ("about us", Strength::Medium),
     ("über uns", Strength::Medium),
     ("chi siamo", Strength::Medium),
@@ -98,6 +105,35 @@ const TEXT_WORDS: &[(&str, Strength)] = &[
     ("会社概要", Strength::Medium),
     ("our team", Strength::Weak),
     ("unser team", Strength::Weak),
+];
+
+/// Path segments (less an extension) that name an imprint or legal
+/// notice page.
+const LEGAL_PATH_WORDS: &[&str] = &[
+    "impressum",
+    "imprint",
+    "legal",
+    "legal-notice",
+    "legal-notices",
+    "mentions-legales",
+    "informations-legales",
+    "aviso-legal",
+    "note-legali",
+    "colofon",
+    "rechtliches",
+];
+
+/// Words in a link's text (lower-cased) that name one.
+const LEGAL_TEXT_WORDS: &[&str] = &[
+    "impressum",
+    "imprint",
+    "mentions légales",
+    "mentions legales",
+    "informations légales",
+    "aviso legal",
+    "note legali",
+    "legal notice",
+    "colofon",
 ];
 
 /// Link text longer than this is a sentence that mentions a word, not a
@@ -115,17 +151,10 @@ const FILE_EXTENSIONS: &[&str] = &[
 /// without the page itself and without repeats.
 pub(crate) fn candidates(anchors: &[Anchor], resolver: &Resolver, page_url: &Url) -> Vec<Url> {
     let mut ranked: Vec<(u8, usize, Url)> = Vec::new();
-    for (index, anchor) in anchors.iter().enumerate() {
+    for (index, anchor, url) in site_links(anchors, resolver, page_url) {
         let text_strength = text_strength(&anchor.text);
-        let Some(mut url) = resolver.resolve_url(&anchor.href) else {
-            continue;
-        };
-        url.set_fragment(None);
         let path_strength = path_strength(&url);
         if path_strength.is_none() && text_strength.is_none() {
-            continue;
-        }
-        if !same_site(&url, page_url) || same_page(&url, page_url) || is_file(&url) {
             continue;
         }
         if ranked.iter().any(|(_, _, seen)| same_page(seen, &url)) {
@@ -145,15 +174,68 @@ pub(crate) fn candidates(anchors: &[Anchor], resolver: &Resolver, page_url: &Url
     ranked.into_iter().map(|(_, _, url)| url).collect()
 }
 
-fn path_strength(url: &Url) -> Option<Strength> {
-    url.path_segments()?
+/// The same-site imprint and legal notice pages the anchors point at:
+/// those named so by both path and text first, then in page order.
+pub(crate) fn legal_pages(anchors: &[Anchor], resolver: &Resolver, page_url: &Url) -> Vec<Url> {
+    let mut ranked: Vec<(bool, usize, Url)> = Vec::new();
+    for (index, anchor, url) in site_links(anchors, resolver, page_url) {
+        let by_path = has_path_word(&url, LEGAL_PATH_WORDS);
+        let by_text = short_text(&anchor.text)
+            .is_some_and(|text| LEGAL_TEXT_WORDS.iter().any(|word| text.contains(word)));
+        if (by_path || by_text) && !ranked.iter().any(|(_, _, seen)| same_page(seen, &url)) {
+            ranked.push((by_path && by_text, index, url));
+        }
+    }
+    ranked.sort_by(|(a_both, a_index, _), (b_both, b_index, _)| {
+        b_both.cmp(a_both).then(a_index.cmp(b_index))
+    });
+    ranked.into_iter().map(|(_, _, url)| url).collect()
+}
+
+/// The anchors that lead to another page of the same site, resolved and
+/// without fragment, with their index; files are left out.
+fn site_links<'a>(
+    anchors: &'a [Anchor],
+    resolver: &'a Resolver,
+    page_url: &'a Url,
+) -> impl Iterator<Item = (usize, &'a Anchor, Url)> + 'a {
+    anchors.iter().enumerate().filter_map(|(index, anchor)| {
+        let mut url = resolver.resolve_url(&anchor.href)?;
+        url.set_fragment(None);
+        let usable = same_site(&url, page_url) && !same_page(&url, page_url) && !is_file(&url);
+        usable.then_some((index, anchor, url))
+    })
+}
+
+/// The path's segments, lower-cased and percent-decoded, less an
+/// extension such as `.html`.
+fn path_stems(url: &Url) -> impl Iterator<Item = String> + '_ {
+    url.path_segments()
+        .into_iter()
+        .flatten()
         .filter(|segment| !segment.is_empty())
-        .filter_map(|segment| {
+        .map(|segment| {
             let decoded = percent_decode(segment).to_lowercase();
-            let stem = match decoded.rsplit_once('.') {
+            match decoded.rsplit_once('.') {
                 Some((stem, "html" | "htm" | "php" | "aspx" | "asp" | "jsp")) => stem.to_owned(),
                 _ => decoded,
-            };
+            }
+        })
+}
+
+fn has_path_word(url: &Url, words: &[&str]) -> bool {
+    path_stems(url).any(|stem| words.contains(&stem.as_str()))
+}
+
+/// A link's text lower-cased, when it is short enough to name a page.
+fn short_text(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty() && text.chars().count() <= MAX_LINK_TEXT_CHARS).then(|| text.to_lowercase())
+}
+
+fn path_strength(url: &Url) -> Option<Strength> {
+    path_stems(url)
+        .filter_map(|stem| {
             PATH_WORDS
                 .iter()
                 .find(|(word, _)| *word == stem)
@@ -163,11 +245,7 @@ fn path_strength(url: &Url) -> Option<Strength> {
 }
 
 fn text_strength(text: &str) -> Option<Strength> {
-    let text = text.trim();
-    if text.is_empty() || text.chars().count() > MAX_LINK_TEXT_CHARS {
-        return None;
-    }
-    let folded = text.to_lowercase();
+    let folded = short_text(text)?;
     TEXT_WORDS
         .iter()
         .filter(|(word, _)| folded.contains(word))

@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 use phonenumber::country;
 use regex::Regex;
 
+use crate::company;
 use crate::text::percent_decode;
 
 /// Shape of an address in text: the boundaries are checked by hand, since
@@ -111,6 +112,21 @@ const IDENTIFIER_WORDS: &[&str] = &[
     "steuer",
     "iban",
     "bic",
+    "rcs",
+    "tva",
+    "iva",
+    "btw",
+    "moms",
+    "mwst",
+    "cif",
+    "nif",
+    "nip",
+    "uid",
+    "cvr",
+    "amtsgericht",
+    "handelsregister",
+    "registergericht",
+    "capital",
     "routing",
     "no",
     "nr",
@@ -264,15 +280,24 @@ fn accept_email(address: &str) -> Option<String> {
     Some(format!("{local}@{domain}"))
 }
 
+/// A phone number found, and whether the page wrote it with its country
+/// code (only such a number tells the site's country).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FoundPhone {
+    pub(crate) value: String,
+    pub(crate) international: bool,
+}
+
 /// Phone numbers from `tel:` links and text, normalised and de-duplicated,
-/// in page order. `region` is the country the site's numbers are written
-/// for, when the domain or the page language tells.
-pub(crate) fn phones(
+/// in page order, each with how it was written. `region` is the country
+/// the site's national numbers are written for, when the company's
+/// address, the domain or the page language tells.
+pub(crate) fn found_phones(
     links: &[(String, usize)],
     text: &str,
     region: Option<country::Id>,
-) -> Vec<String> {
-    let mut found: Vec<(usize, String)> = Vec::new();
+) -> Vec<FoundPhone> {
+    let mut found: Vec<(usize, FoundPhone)> = Vec::new();
     for (href, position) in links {
         let rest = strip_prefix_ignore_case(href, "tel:")
             .or_else(|| strip_prefix_ignore_case(href, "callto:"));
@@ -290,9 +315,9 @@ pub(crate) fn phones(
         }
     }
     found.sort_by_key(|(position, _)| *position);
-    let mut phones: Vec<String> = Vec::new();
+    let mut phones: Vec<FoundPhone> = Vec::new();
     for (_, phone) in found {
-        if !phones.contains(&phone) {
+        if !phones.iter().any(|seen| seen.value == phone.value) {
             phones.push(phone);
         }
     }
@@ -301,12 +326,13 @@ pub(crate) fn phones(
 
 /// A `tel:` link is explicit: any plausible length is kept, in E.164 when
 /// the number validates.
-fn phone_from_link(number: &str, region: Option<country::Id>) -> Option<String> {
+fn phone_from_link(number: &str, region: Option<country::Id>) -> Option<FoundPhone> {
     let cleaned = Written::new(number)?;
     if !(6..=15).contains(&cleaned.digits.len()) {
         return None;
     }
-    Some(cleaned.e164(region).unwrap_or_else(|| cleaned.fallback()))
+    let value = cleaned.e164(region).unwrap_or_else(|| cleaned.fallback());
+    Some(cleaned.found(value))
 }
 
 fn phone_from_text(
@@ -314,7 +340,17 @@ fn phone_from_text(
     start: usize,
     end: usize,
     region: Option<country::Id>,
-) -> Option<String> {
+) -> Option<FoundPhone> {
+    let (cleaned, value) = phone_value_from_text(text, start, end, region)?;
+    Some(cleaned.found(value))
+}
+
+fn phone_value_from_text(
+    text: &str,
+    start: usize,
+    end: usize,
+    region: Option<country::Id>,
+) -> Option<(Written, String)> {
     let raw = text[start..end].trim_end_matches(|c: char| !c.is_ascii_digit());
     if raw.contains('\n') {
         return None;
@@ -347,18 +383,18 @@ fn phone_from_text(
     if !has_separator && !cleaned.international && !says_phone {
         return None;
     }
-    if cleaned.international {
-        return cleaned.e164(None);
-    }
-    if region.is_some() {
-        return cleaned.e164(region);
-    }
-    if NANP_FORMAT.is_match(raw.trim())
+    let value = if cleaned.international {
+        cleaned.e164(None)
+    } else if region.is_some() {
+        cleaned.e164(region)
+    } else if NANP_FORMAT.is_match(raw.trim())
         && let Some(phone) = cleaned.e164(Some(country::Id::US))
     {
-        return Some(phone);
-    }
-    says_phone.then(|| cleaned.fallback())
+        Some(phone)
+    } else {
+        says_phone.then(|| cleaned.fallback())
+    }?;
+    Some((cleaned, value))
 }
 
 /// Up to `max_chars` characters before `position`, on the same line.
@@ -445,39 +481,29 @@ impl Written {
     fn fallback(&self) -> String {
         self.display.clone()
     }
+
+    fn found(&self, value: String) -> FoundPhone {
+        FoundPhone {
+            value,
+            international: self.international,
+        }
+    }
 }
 
-/// The country a site's national numbers are written for: its country-code
+/// The country a site's national numbers are written for: the company's
+/// country from its address when known, else the site's country-code
 /// top-level domain, else the region of its language tag (`en-GB`).
-pub(crate) fn region_of(host: Option<&str>, language: Option<&str>) -> Option<country::Id> {
-    let from_domain = host
-        .and_then(|host| host.rsplit('.').next())
-        .filter(|tld| tld.len() == 2 && !GENERIC_COUNTRY_CODES.contains(tld))
-        .map(|tld| {
-            if tld.eq_ignore_ascii_case("uk") {
-                "GB".to_owned()
-            } else {
-                tld.to_ascii_uppercase()
-            }
-        });
-    let from_language = || {
-        language?
-            .split(['-', '_'])
-            .skip(1)
-            .find(|part| part.len() == 2 && part.chars().all(|c| c.is_ascii_alphabetic()))
-            .map(str::to_ascii_uppercase)
-    };
-    from_domain
-        .or_else(from_language)
+pub(crate) fn region_of(
+    address_country: Option<&str>,
+    host: Option<&str>,
+    language: Option<&str>,
+) -> Option<country::Id> {
+    address_country
+        .map(str::to_owned)
+        .or_else(|| company::of_cctld(host))
+        .or_else(|| company::of_language(language))
         .and_then(|code| code.parse::<country::Id>().ok())
 }
-
-/// Country codes sold as generic names: a `.io` site says nothing about
-/// where its phones are.
-const GENERIC_COUNTRY_CODES: &[&str] = &[
-    "io", "co", "ai", "tv", "me", "ly", "fm", "gg", "to", "ws", "cc", "so", "sh", "ac", "am", "eu",
-    "gd", "la", "nu", "vc",
-];
 
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let text = text.trim_start();

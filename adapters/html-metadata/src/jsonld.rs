@@ -1,6 +1,7 @@
 //! What the page's JSON-LD (`<script type="application/ld+json">`) says about
 //! the site: the WebSite and Organization names, the organization's logo and
-//! its `sameAs` profiles.
+//! its `sameAs` profiles, and the business node's legal facts (legal name,
+//! address, VAT number, telephone) for the company.
 
 use serde_json::Value;
 
@@ -21,6 +22,32 @@ pub(crate) struct LinkedData {
     pub(crate) description: Option<String>,
     /// The `image` or `thumbnailUrl` of the page's own node.
     pub(crate) image: Option<String>,
+    /// The best-placed Organization or LocalBusiness node that states a
+    /// legal name, an address, a VAT number or a telephone.
+    pub(crate) business: Option<Business>,
+}
+
+/// What an Organization or LocalBusiness node states about the company,
+/// as written.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Business {
+    pub(crate) name: Option<String>,
+    pub(crate) legal_name: Option<String>,
+    pub(crate) address: Option<WrittenAddress>,
+    pub(crate) vat_id: Option<String>,
+    pub(crate) telephone: Option<String>,
+}
+
+/// A `PostalAddress` node's parts, or an address written as one string.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct WrittenAddress {
+    pub(crate) street_address: Option<String>,
+    pub(crate) postal_code: Option<String>,
+    pub(crate) locality: Option<String>,
+    pub(crate) region: Option<String>,
+    pub(crate) country: Option<String>,
+    /// The whole address when the node gives it as text.
+    pub(crate) text: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -32,6 +59,7 @@ struct Found {
     organization_name: Option<(Rank, String)>,
     organization_logo: Option<(Rank, String)>,
     same_as: Vec<String>,
+    business: Option<(Rank, Business)>,
     /// `ImageObject` nodes by `@id`, for logos given as a reference.
     images_by_id: Vec<(String, String)>,
 }
@@ -66,6 +94,7 @@ pub(crate) fn read(blocks: &[String]) -> LinkedData {
         same_as: found.same_as,
         publisher_name: found.publisher_name.map(|(_, name)| name),
         description: found.description.map(|(_, text)| text),
+        business: found.business.map(|(_, business)| business),
     }
 }
 
@@ -156,6 +185,13 @@ fn visit(value: &Value, depth: usize, role: Role, found: &mut Found) {
                         .and_then(image_url),
                 );
             }
+            if (is_organization || types.iter().any(|t| is_business_type(t)))
+                && role != Role::Author
+                && let Some(business) = business(object, name.clone())
+                && found.business.as_ref().is_none_or(|(seen, _)| rank < *seen)
+            {
+                found.business = Some((rank, business));
+            }
             if is_organization {
                 keep_best(&mut found.organization_name, rank, name);
                 keep_best(
@@ -221,6 +257,128 @@ fn is_organization_type(name: &str) -> bool {
                 | "ProfessionalService"
                 | "Brand"
         )
+}
+
+/// `LocalBusiness` and its subtypes (`Dentist`, `Bakery`, `AutoRepair`,
+/// ...): the list's more common members, and the suffixes most of the
+/// others share.
+fn is_business_type(name: &str) -> bool {
+    const SUFFIXES: &[&str] = &[
+        "Business",
+        "Store",
+        "Shop",
+        "Service",
+        "Agency",
+        "Salon",
+        "Restaurant",
+        "Office",
+        "Clinic",
+        "Center",
+        "Centre",
+    ];
+    const TYPES: &[&str] = &[
+        "Attorney",
+        "Notary",
+        "Dentist",
+        "Physician",
+        "Optician",
+        "Pharmacy",
+        "Bakery",
+        "BarOrPub",
+        "Brewery",
+        "CafeOrCoffeeShop",
+        "Winery",
+        "Hotel",
+        "Motel",
+        "Hostel",
+        "BedAndBreakfast",
+        "Resort",
+        "Electrician",
+        "Plumber",
+        "Locksmith",
+        "RoofingContractor",
+        "HVACBusiness",
+        "GeneralContractor",
+        "HousePainter",
+        "MovingCompany",
+        "AutoRepair",
+        "AutoDealer",
+        "AutoBodyShop",
+        "AutoRental",
+        "GasStation",
+        "HairSalon",
+        "BeautySalon",
+        "DaySpa",
+        "NailSalon",
+        "TattooParlor",
+        "HealthClub",
+        "ExerciseGym",
+        "SportsClub",
+        "Accountant",
+        "AccountingService",
+        "Bank",
+        "InsuranceAgency",
+        "RealEstateAgent",
+        "TravelAgency",
+        "EmploymentAgency",
+        "ChildCare",
+        "Library",
+        "VeterinaryCare",
+        "Florist",
+    ];
+    TYPES.contains(&name) || SUFFIXES.iter().any(|suffix| name.ends_with(suffix))
+}
+
+/// The business facts of a node, when it states any beyond its name.
+fn business(object: &serde_json::Map<String, Value>, name: Option<String>) -> Option<Business> {
+    let business = Business {
+        name,
+        legal_name: object.get("legalName").and_then(text_of),
+        address: object.get("address").and_then(written_address),
+        vat_id: object.get("vatID").and_then(text_of),
+        telephone: object.get("telephone").and_then(text_of),
+    };
+    let states_more = business.legal_name.is_some()
+        || business.address.is_some()
+        || business.vat_id.is_some()
+        || business.telephone.is_some();
+    states_more.then_some(business)
+}
+
+fn written_address(value: &Value) -> Option<WrittenAddress> {
+    match value {
+        Value::String(text) if !text.trim().is_empty() => Some(WrittenAddress {
+            text: Some(text.clone()),
+            ..WrittenAddress::default()
+        }),
+        Value::Object(object) => {
+            let part = |key: &str| object.get(key).and_then(text_or_name);
+            let address = WrittenAddress {
+                street_address: part("streetAddress"),
+                postal_code: part("postalCode"),
+                locality: part("addressLocality"),
+                region: part("addressRegion"),
+                country: part("addressCountry"),
+                text: None,
+            };
+            let any = address.street_address.is_some()
+                || address.postal_code.is_some()
+                || address.locality.is_some();
+            any.then_some(address)
+        }
+        Value::Array(items) => items.iter().find_map(written_address),
+        _ => None,
+    }
+}
+
+/// A string, a number written as one (`"postalCode": 10115`), or a
+/// node's `name` (`"addressCountry": {"@type": "Country", "name": "DE"}`).
+fn text_or_name(value: &Value) -> Option<String> {
+    match value {
+        Value::Number(number) => Some(number.to_string()),
+        Value::Object(object) => object.get("name").and_then(text_of),
+        other => text_of(other),
+    }
 }
 
 fn text_of(value: &Value) -> Option<String> {

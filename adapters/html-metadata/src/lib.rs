@@ -43,11 +43,15 @@
 //! - `site_kind`: bot challenges, parked, default, suspended and
 //!   coming-soon pages.
 //! - `contact_pages`: the same-site links likely to hold the contacts a
-//!   home page lacks.
+//!   home page lacks, and the imprint or legal pages among them.
+//! - `company`: the legal entity behind the site (name, address, country,
+//!   registration and VAT numbers) from JSON-LD, the footer and imprint
+//!   text.
 
 mod chains;
 mod charset;
 mod collected;
+mod company;
 mod contact_pages;
 mod contacts;
 mod fields;
@@ -62,7 +66,7 @@ mod tech;
 mod text;
 mod walk;
 
-use scheduler_domain::{PageContacts, SiteKind, SiteMetadata};
+use scheduler_domain::{Company, CompanyPart, PageContacts, SiteKind, SiteMetadata};
 use url::Url;
 
 use crate::collected::Collected;
@@ -88,20 +92,39 @@ pub struct HomePage {
     /// Same-site links whose path or text says contact, about, legal or
     /// team (in the languages of the larger markets), strongest first.
     pub contact_pages: Vec<Url>,
+    /// Of those, the imprint and legal notice pages, strongest first:
+    /// where the company is stated when the home page does not.
+    pub legal_pages: Vec<Url>,
 }
 
 /// [`extract`], and the contact page candidates, from one parse and walk.
 pub fn extract_home_page(page: &Page<'_>) -> HomePage {
     let parsed = Parsed::read(page);
     let mut metadata = fields::read(page, &parsed.collected, &parsed.linked, &parsed.resolver);
-    let contacts = parsed.contacts(page, metadata.language.as_deref());
+    let host = page.url.host_str();
+    let language = metadata.language.as_deref();
+    let mut company = company::from_home_page(
+        parsed.linked.business.as_ref(),
+        parsed.linked.organization_name.as_deref(),
+        &parsed.collected,
+        page.url.as_str(),
+        &country_hints(None, host, language),
+    );
+    let address_country = company.address.as_ref().and_then(|a| a.country.as_deref());
+    let region = contacts::region_of(address_country, host, language);
+    let (contacts, international_phones) = parsed.contacts(page, region);
+    company::settle(&mut company, &international_phones, host, language);
+    metadata.company = (company != Company::default()).then_some(company);
     metadata.emails = contacts.emails;
     metadata.phones = contacts.phones;
     metadata.social = contacts.social;
     (metadata.tech, metadata.wordpress) = tech::detect(page, &parsed.collected);
     let (site_kind, detail) = site_kind::detect(page, &parsed.collected, metadata.title.as_deref());
-    let contact_pages = if site_kind == SiteKind::Site {
-        contact_pages::candidates(&parsed.collected.anchors, &parsed.resolver, page.url)
+    let (contact_pages, legal_pages) = if site_kind == SiteKind::Site {
+        (
+            contact_pages::candidates(&parsed.collected.anchors, &parsed.resolver, page.url),
+            contact_pages::legal_pages(&parsed.collected.anchors, &parsed.resolver, page.url),
+        )
     } else {
         // The page is not the business: what it names (the parking
         // company's contacts, a host's logo) must not be taken for the
@@ -115,7 +138,7 @@ pub fn extract_home_page(page: &Page<'_>) -> HomePage {
             tech: metadata.tech,
             ..SiteMetadata::default()
         };
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     metadata.site_kind = site_kind;
     metadata.site_kind_detail = detail;
@@ -123,6 +146,7 @@ pub fn extract_home_page(page: &Page<'_>) -> HomePage {
     HomePage {
         metadata,
         contact_pages,
+        legal_pages,
     }
 }
 
@@ -133,7 +157,62 @@ pub fn extract_contacts(page: &Page<'_>) -> PageContacts {
     // The fields step, with its other language sources, is skipped here:
     // `<html lang>` alone hints at the phones' country.
     let language = parsed.collected.html_lang.as_deref().and_then(language_tag);
-    parsed.contacts(page, language.as_deref())
+    let region = contacts::region_of(None, page.url.host_str(), language.as_deref());
+    parsed.contacts(page, region).0
+}
+
+/// What a contact, imprint or legal page of the site gives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkedPage {
+    /// Its e-mails, phones and profiles.
+    pub contacts: PageContacts,
+    /// What it states about the company, each part attributed to the page
+    /// as `part`; its country settled from the page alone.
+    pub company: Company,
+}
+
+/// [`extract_contacts`], and what the page's text states about the
+/// company. `site_country` (the home page's company country) reads the
+/// page's national phone numbers when the page states no address.
+pub fn extract_linked_page(
+    page: &Page<'_>,
+    part: CompanyPart,
+    site_country: Option<&str>,
+) -> LinkedPage {
+    let parsed = Parsed::read(page);
+    let host = page.url.host_str();
+    let language = parsed.collected.html_lang.as_deref().and_then(language_tag);
+    let language = language.as_deref();
+    let mut company = company::from_text(
+        &parsed.collected.visible_text,
+        part,
+        page.url.as_str(),
+        &country_hints(site_country, host, language),
+    );
+    let address_country = company
+        .address
+        .as_ref()
+        .and_then(|address| address.country.as_deref())
+        .or(site_country);
+    let region = contacts::region_of(address_country, host, language);
+    let (contacts, international_phones) = parsed.contacts(page, region);
+    company::settle(&mut company, &international_phones, host, language);
+    LinkedPage { contacts, company }
+}
+
+/// The countries a site suggests, best first, to choose among the
+/// countries a postal code could be of.
+fn country_hints(
+    site_country: Option<&str>,
+    host: Option<&str>,
+    language: Option<&str>,
+) -> Vec<String> {
+    site_country
+        .map(str::to_owned)
+        .into_iter()
+        .chain(company::of_cctld(host))
+        .chain(company::of_language(language))
+        .collect()
 }
 
 /// A page decoded, parsed and walked: what every later step reads.
@@ -157,21 +236,42 @@ impl Parsed {
         }
     }
 
-    /// The contacts step, then the social step; `language` (with the host)
-    /// gives national phone numbers their country.
-    fn contacts(&self, page: &Page<'_>, language: Option<&str>) -> PageContacts {
+    /// The contacts step, then the social step; `region` gives national
+    /// phone numbers their country. Also the phones written with their
+    /// country code, which tell the site's country. The JSON-LD business
+    /// node's telephone counts as a `tel:` link at the top of the page.
+    fn contacts(
+        &self,
+        page: &Page<'_>,
+        region: Option<phonenumber::country::Id>,
+    ) -> (PageContacts, Vec<String>) {
         let Self {
             collected,
             linked,
             resolver,
         } = self;
         let host = page.url.host_str();
-        let region = contacts::region_of(host, language);
-        PageContacts {
+        let stated_telephone = linked
+            .business
+            .as_ref()
+            .and_then(|business| business.telephone.as_ref())
+            .map(|telephone| (format!("tel:{telephone}"), 0));
+        let links: Vec<(String, usize)> = stated_telephone
+            .into_iter()
+            .chain(collected.contact_links.iter().cloned())
+            .collect();
+        let phones = contacts::found_phones(&links, &collected.visible_text, region);
+        let international = phones
+            .iter()
+            .filter(|phone| phone.international)
+            .map(|phone| phone.value.clone())
+            .collect();
+        let contacts = PageContacts {
             emails: contacts::emails(&collected.contact_links, &collected.visible_text, host),
-            phones: contacts::phones(&collected.contact_links, &collected.visible_text, region),
+            phones: phones.into_iter().map(|phone| phone.value).collect(),
             social: social::profiles(&social::candidates(collected, linked, resolver)),
-        }
+        };
+        (contacts, international)
     }
 }
 

@@ -15,8 +15,8 @@ use kuchikiki::iter::NodeEdge;
 use kuchikiki::{Attributes, ElementData, NodeRef};
 
 use self::classify::{
-    decode_cloudflare_email, is_block, is_home_link, looks_decorative, names_branding,
-    names_chrome, names_logo, pixels, says_itemprop_image, says_logo,
+    business_itemprop, decode_cloudflare_email, is_block, is_home_link, looks_decorative,
+    names_branding, names_chrome, names_footer, names_logo, pixels, says_itemprop_image, says_logo,
 };
 use self::scope::{Depths, FirstText, OpenParagraph, Scope};
 use crate::collected::{Anchor, Collected, ContentImage, ImageCandidate, Link, MAX_ANCHOR_TEXT};
@@ -33,6 +33,11 @@ const MAX_ATTRIBUTE_SIGNAL: usize = 200;
 /// and keeping few keeps big pages cheap.
 const MAX_CONTENT_IMAGES: usize = 48;
 const MAX_PARAGRAPHS: usize = 16;
+/// A microdata value (a street, a name) is short.
+const MAX_MICRODATA_VALUE: usize = 512;
+/// A footer's company lines fit in far less; mega-footers with sitemaps
+/// are cut.
+const MAX_FOOTER_TEXT: usize = 16 * 1024;
 
 const XHTML: &str = "http://www.w3.org/1999/xhtml";
 
@@ -75,6 +80,9 @@ struct Walker {
     seen_attributes: HashSet<String>,
     inline_scripts_bytes: usize,
     comments_bytes: usize,
+    /// The business microdata properties open, innermost last, with their
+    /// text so far.
+    open_microdata: Vec<(&'static str, String)>,
 }
 
 impl Walker {
@@ -82,7 +90,7 @@ impl Walker {
         let attributes = element.attributes.borrow();
         self.attribute_markers(&attributes);
         let name: &str = &element.name.local;
-        let scope = if &*element.name.ns == XHTML {
+        let mut scope = if &*element.name.ns == XHTML {
             self.html_element(name, node, &attributes)
         } else {
             // SVG and MathML: their <title> and <script> are not the page's.
@@ -91,6 +99,12 @@ impl Walker {
                 ..Scope::default()
             }
         };
+        if name != "meta"
+            && let Some(property) = business_itemprop(attributes.get("itemprop"))
+        {
+            scope.microdata = true;
+            self.open_microdata.push((property, String::new()));
+        }
         self.depths.open(&scope);
         if scope.paragraph {
             self.paragraph.open(self.depths.chrome > 0);
@@ -99,6 +113,7 @@ impl Walker {
         self.h1.open(scope.h1);
         if scope.block {
             push_break(&mut self.collected.visible_text);
+            self.footer_break();
         }
         self.scopes.push(scope);
     }
@@ -107,6 +122,14 @@ impl Walker {
         let Some(scope) = self.scopes.pop() else {
             return;
         };
+        if scope.block {
+            self.footer_break();
+        }
+        if scope.microdata
+            && let Some(property) = self.open_microdata.pop()
+        {
+            push_limited(&mut self.collected.microdata, property);
+        }
         self.depths.close(&scope);
         if scope.paragraph
             && let Some(paragraph) = self.paragraph.close()
@@ -123,6 +146,12 @@ impl Walker {
         }
         if scope.block {
             push_break(&mut self.collected.visible_text);
+        }
+    }
+
+    fn footer_break(&mut self) {
+        if self.depths.footer > 0 {
+            push_break(&mut self.collected.footer_text);
         }
     }
 
@@ -146,6 +175,12 @@ impl Walker {
             push_capped(&mut anchor.text, text, MAX_ANCHOR_TEXT);
         }
         push_capped(&mut self.collected.visible_text, text, MAX_VISIBLE_TEXT);
+        if self.depths.footer > 0 {
+            push_capped(&mut self.collected.footer_text, text, MAX_FOOTER_TEXT);
+        }
+        if let Some((_, value)) = self.open_microdata.last_mut() {
+            push_capped(value, text, MAX_MICRODATA_VALUE);
+        }
     }
 
     fn comment(&mut self, comment: &str) {
@@ -263,6 +298,7 @@ impl Walker {
             "footer" | "aside" => Scope {
                 block: true,
                 chrome: true,
+                footer: name == "footer",
                 ..Scope::default()
             },
             "br" | "hr" => {
@@ -458,6 +494,7 @@ fn container(name: &str, attributes: &Attributes) -> Scope {
         branding,
         logo: names_logo(Some(class), Some(id)),
         chrome: branding || [class, id].iter().any(|value| names_chrome(value)),
+        footer: [class, id].iter().any(|value| names_footer(value)),
         ..Scope::default()
     }
 }

@@ -1,12 +1,15 @@
 //! [`HttpExtractor`]: the [`MetadataExtractor`] port. The home page is
 //! fetched and extracted; when it has too few e-mails, some of its contact
-//! pages are read and their contacts merged.
+//! pages are read and their contacts merged; when it does not state the
+//! company behind the site, its imprint or legal page is read within the
+//! same page budget.
 
 use std::sync::Arc;
 
 use scheduler_domain::metadata::Reached;
 use scheduler_domain::{
-    ContactPage, DomainName, ExtractionError, MetadataExtractor, SiteKind, SiteMetadata,
+    CompanyPart, ContactPage, DomainName, ExtractionError, MetadataExtractor, SiteKind,
+    SiteMetadata,
 };
 use scheduler_html_metadata as html;
 use tracing::debug;
@@ -104,38 +107,64 @@ impl HttpExtractor {
         if metadata.site_kind == SiteKind::Challenge {
             return Err(challenge_error(&metadata));
         }
-        if self.settings.contact_pages > 0
-            && metadata.emails.len() < self.settings.contact_pages_when_fewer_than
-        {
-            self.read_contact_pages(&mut metadata, &home_url, home.contact_pages)
-                .await;
-        }
+        let wants_contacts = metadata.emails.len() < self.settings.contact_pages_when_fewer_than;
+        let wants_company = !metadata
+            .company
+            .as_ref()
+            .is_some_and(scheduler_domain::Company::is_stated);
+        let plan = pages_to_read(
+            self.settings.contact_pages,
+            if wants_contacts {
+                home.contact_pages
+            } else {
+                Vec::new()
+            },
+            if wants_company {
+                home.legal_pages
+            } else {
+                Vec::new()
+            },
+        );
+        self.read_linked_pages(&mut metadata, &home_url, plan).await;
         metadata.reached = Some(reached);
         Ok(metadata)
     }
 
-    /// Reads up to `contact_pages` of the candidates, one attempt each and
-    /// never off the site, and merges their contacts after the home
-    /// page's. A page that fails is recorded and skipped.
-    async fn read_contact_pages(
+    /// Reads the planned pages, one attempt each and never off the site,
+    /// and merges their contacts after the home page's and their company
+    /// details where the home page's lack them. A page that fails is
+    /// recorded and skipped.
+    async fn read_linked_pages(
         &self,
         metadata: &mut SiteMetadata,
         home_url: &Url,
-        candidates: Vec<Url>,
+        plan: Vec<(Url, CompanyPart)>,
     ) {
-        for candidate in candidates.into_iter().take(self.settings.contact_pages) {
+        for (candidate, part) in plan {
+            let site_country = metadata
+                .company
+                .as_ref()
+                .and_then(|company| company.country.clone());
             let outcome = match self.reach().contact_page(&candidate, home_url).await {
                 Ok((page, _bytes_held_until_parsed)) => {
                     let url = page.final_url.to_string();
-                    page.extract_on(&self.parser, html::extract_contacts)
-                        .await
-                        .map(|contacts| (url, contacts))
+                    page.extract_on(&self.parser, move |page| {
+                        html::extract_linked_page(page, part, site_country.as_deref())
+                    })
+                    .await
+                    .map(|linked| (url, linked))
                 }
                 Err(error) => Err(error),
             };
             match outcome {
-                Ok((url, contacts)) => {
-                    metadata.merge_contacts(&url, contacts);
+                Ok((url, linked)) => {
+                    metadata.merge_contacts(&url, linked.contacts);
+                    if linked.company != scheduler_domain::Company::default() {
+                        metadata
+                            .company
+                            .get_or_insert_with(Default::default)
+                            .merge(linked.company);
+                    }
                     metadata
                         .contact_pages
                         .push(ContactPage { url, error: None });
@@ -178,5 +207,94 @@ impl MetadataExtractor for HttpExtractor {
     async fn extract(&self, domain: &DomainName) -> Result<SiteMetadata, ExtractionError> {
         let (page, reached) = self.reach().home_page(domain).await?;
         self.extract_home_page(page, reached).await
+    }
+}
+
+/// The pages to read beyond the home page, at most `budget`: the contact
+/// candidates when the home page lacks e-mails, and the best legal page
+/// when it lacks the company (in the place of the weakest contact
+/// candidate when the budget is full). Each page says which part of the
+/// site it is for the company's sources.
+fn pages_to_read(
+    budget: usize,
+    contact_candidates: Vec<Url>,
+    legal_candidates: Vec<Url>,
+) -> Vec<(Url, CompanyPart)> {
+    let is_legal = |url: &Url| legal_candidates.contains(url);
+    let mut plan: Vec<(Url, CompanyPart)> = contact_candidates
+        .iter()
+        .take(budget)
+        .map(|url| {
+            let part = if is_legal(url) {
+                CompanyPart::Imprint
+            } else {
+                CompanyPart::ContactPage
+            };
+            (url.clone(), part)
+        })
+        .collect();
+    let has_legal = plan.iter().any(|(_, part)| *part == CompanyPart::Imprint);
+    if !has_legal
+        && budget > 0
+        && let Some(legal) = legal_candidates.first()
+    {
+        if plan.len() == budget {
+            plan.pop();
+        }
+        plan.push((legal.clone(), CompanyPart::Imprint));
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(path: &str) -> Url {
+        Url::parse(&format!("https://acme.de{path}")).unwrap()
+    }
+
+    #[test]
+    fn the_legal_page_takes_the_weakest_contact_candidates_place_within_the_budget() {
+        let plan = pages_to_read(
+            2,
+            vec![url("/kontakt"), url("/ueber-uns"), url("/impressum")],
+            vec![url("/impressum")],
+        );
+        assert_eq!(
+            plan,
+            [
+                (url("/kontakt"), CompanyPart::ContactPage),
+                (url("/impressum"), CompanyPart::Imprint)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_legal_page_among_the_contact_candidates_is_not_read_twice() {
+        let plan = pages_to_read(
+            2,
+            vec![url("/impressum"), url("/kontakt")],
+            vec![url("/impressum")],
+        );
+        assert_eq!(
+            plan,
+            [
+                (url("/impressum"), CompanyPart::Imprint),
+                (url("/kontakt"), CompanyPart::ContactPage)
+            ]
+        );
+    }
+
+    #[test]
+    fn only_the_legal_page_when_the_contacts_are_there_and_nothing_when_off() {
+        assert_eq!(
+            pages_to_read(2, Vec::new(), vec![url("/impressum")]),
+            [(url("/impressum"), CompanyPart::Imprint)]
+        );
+        assert_eq!(
+            pages_to_read(0, vec![url("/kontakt")], vec![url("/impressum")]),
+            []
+        );
     }
 }

@@ -32,7 +32,7 @@ impl FetchedPage {
     pub(crate) async fn extract_on<T: Send + 'static>(
         self,
         parser: &ParsePool,
-        extract: fn(&html::Page<'_>) -> T,
+        extract: impl FnOnce(&html::Page<'_>) -> T + Send + 'static,
     ) -> Result<T, ExtractionError> {
         parser
             .run(move || {

@@ -99,8 +99,11 @@ pub struct FetchSettings {
     /// non-public addresses. Addresses given by a [`ResolveRule`] are
     /// always allowed: the operator chose them.
     pub allow_private_networks: bool,
-    /// Same-site contact, about or legal pages read when the home page has
-    /// too few e-mails (config key `contact_pages`); 0 turns it off.
+    /// Same-site pages read besides the home page (config key
+    /// `contact_pages`): contact, about or legal pages when the home page
+    /// has too few e-mails, and the imprint or legal page when it does not
+    /// state the company behind the site, within this one count; 0 turns
+    /// both off.
     pub contact_pages: usize,
     /// Contact pages are read when the home page yields fewer e-mails than
     /// this (config key `contact_pages_when_fewer_than`).

@@ -196,3 +196,70 @@ fn column_caps_keep_the_first_values() {
     assert_eq!(metadata.first_emails(5)[4], "a4@example.com");
     assert_eq!(metadata.first_phones(3), ["+1"]);
 }
+
+#[test]
+fn a_company_merge_adds_what_is_missing_and_a_better_country() {
+    let mut home = Company {
+        name: Some("Acme".into()),
+        country: Some("DE".into()),
+        country_source: Some(CountrySource::Cctld),
+        ..Company::default()
+    };
+    let imprint = Company {
+        name: Some("Other".into()),
+        legal_name: Some("Acme GmbH".into()),
+        address: Some(PostalAddress {
+            locality: Some("Wien".into()),
+            country: Some("AT".into()),
+            ..PostalAddress::default()
+        }),
+        country: Some("AT".into()),
+        country_source: Some(CountrySource::Address),
+        identifiers: vec![CompanyIdentifier {
+            kind: IdentifierKind::Vat,
+            value: "ATU13585627".into(),
+            authority: None,
+            country: Some("AT".into()),
+        }],
+        sources: vec![CompanySource {
+            page: "https://acme.de/impressum".into(),
+            part: CompanyPart::Imprint,
+        }],
+    };
+    home.merge(imprint);
+    assert_eq!(
+        home.name.as_deref(),
+        Some("Acme"),
+        "the home page's name stays"
+    );
+    assert_eq!(home.legal_name.as_deref(), Some("Acme GmbH"));
+    assert_eq!(home.country.as_deref(), Some("AT"));
+    assert_eq!(home.country_source, Some(CountrySource::Address));
+    assert_eq!(home.identifiers.len(), 1);
+    assert_eq!(home.sources.len(), 1);
+    assert!(home.is_stated());
+}
+
+#[test]
+fn company_json_leaves_out_absent_parts_and_names_sources_in_snake_case() {
+    let company = Company {
+        country: Some("SE".into()),
+        country_source: Some(CountrySource::LanguageRegion),
+        sources: vec![CompanySource {
+            page: "https://exempel.se/".into(),
+            part: CompanyPart::JsonLd,
+        }],
+        ..Company::default()
+    };
+    let json = serde_json::to_value(&company).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "country": "SE",
+            "country_source": "language_region",
+            "sources": [{"page": "https://exempel.se/", "part": "json_ld"}]
+        })
+    );
+    let empty = serde_json::to_value(SiteMetadata::default()).unwrap();
+    assert!(empty.get("company").is_none());
+}

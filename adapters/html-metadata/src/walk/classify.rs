@@ -136,6 +136,34 @@ pub(super) fn names_chrome(value: &str) -> bool {
     !value.is_empty() && CHROME.is_match(value)
 }
 
+/// A class or id that names the page's footer (`footer`, `site-footer`,
+/// `footer-bottom`).
+pub(super) fn names_footer(value: &str) -> bool {
+    value
+        .as_bytes()
+        .windows(b"footer".len())
+        .any(|window| window.eq_ignore_ascii_case(b"footer"))
+}
+
+/// The business fact an `itemprop` names (schema.org's property name),
+/// when it names one the company is read from.
+pub(super) fn business_itemprop(itemprop: Option<&str>) -> Option<&'static str> {
+    const PROPERTIES: &[&str] = &[
+        "legalName",
+        "streetAddress",
+        "postalCode",
+        "addressLocality",
+        "addressRegion",
+        "addressCountry",
+        "vatID",
+        "telephone",
+    ];
+    itemprop?
+        .split_ascii_whitespace()
+        .find_map(|token| PROPERTIES.iter().find(|property| **property == token))
+        .copied()
+}
+
 /// A class, id, alt or `src` that marks an image as decoration.
 pub(super) fn looks_decorative(value: &str) -> bool {
     DECORATIVE.is_match(value)

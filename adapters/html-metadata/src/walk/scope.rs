@@ -23,6 +23,11 @@ pub(super) struct Scope {
     pub(super) chrome: bool,
     pub(super) paragraph: bool,
     pub(super) anchor: bool,
+    /// `<footer>` or an element whose class or id says footer.
+    pub(super) footer: bool,
+    /// An element whose `itemprop` names a business fact: its text is
+    /// gathered while it is open.
+    pub(super) microdata: bool,
 }
 
 impl Scope {
@@ -52,6 +57,7 @@ pub(super) struct Depths {
     pub(super) content: usize,
     pub(super) chrome: usize,
     pub(super) anchor: usize,
+    pub(super) footer: usize,
 }
 
 impl Depths {
@@ -62,6 +68,7 @@ impl Depths {
         self.content += usize::from(scope.content);
         self.chrome += usize::from(scope.chrome);
         self.anchor += usize::from(scope.anchor);
+        self.footer += usize::from(scope.footer);
     }
 
     pub(super) fn close(&mut self, scope: &Scope) {
@@ -71,6 +78,7 @@ impl Depths {
         self.content -= usize::from(scope.content);
         self.chrome -= usize::from(scope.chrome);
         self.anchor -= usize::from(scope.anchor);
+        self.footer -= usize::from(scope.footer);
     }
 }
 
