@@ -252,7 +252,10 @@ mod tests {
         for address in ["0x7f.0x0.0x0.0x1", "2130706433.0x1", "10.0.0.0x1"] {
             assert_eq!(reason(address), InvalidDomainReason::IpAddress, "{address}");
         }
-        assert_eq!(reason("0x7f.1"), InvalidDomainReason::NumericTld("1".into()));
+        assert_eq!(
+            reason("0x7f.1"),
+            InvalidDomainReason::NumericTld("1".into())
+        );
         assert_eq!(reason("localhost"), InvalidDomainReason::SingleLabel);
         assert!(matches!(
             reason("exa mple.com"),

@@ -846,6 +846,46 @@ fn home_without_email(links: &str) -> String {
 }
 
 #[tokio::test]
+async fn a_sites_contact_pages_are_read_at_once_not_one_after_the_other() {
+    let server = FixtureServer::builder()
+        .site(
+            "acme-widgets.com",
+            Site::html(home_without_email(
+                r#"<a href="/about/">About us</a><a href="/contact/">Contact</a>"#,
+            )),
+        )
+        .page(
+            "acme-widgets.com",
+            "/contact/",
+            Site::html("<html><body><p>sales@acme-widgets.com</p></body></html>"),
+        )
+        .page(
+            "acme-widgets.com",
+            "/about/",
+            Site::html("<html><body><p>hello@acme-widgets.com</p></body></html>"),
+        )
+        // Each answer waits: two requests sent together overlap.
+        .response_delay(Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+
+    let metadata = extract_site(&server, "https://acme-widgets.com/").await;
+
+    assert_eq!(metadata.contact_pages.len(), 2);
+    assert_eq!(
+        server.peak_concurrent_requests(),
+        2,
+        "the home page alone, then both contact pages together"
+    );
+    // Merged in the plan's order, whatever order they arrived in.
+    assert_eq!(
+        metadata.emails,
+        ["sales@acme-widgets.com", "hello@acme-widgets.com"]
+    );
+}
+
+#[tokio::test]
 async fn an_email_only_on_the_contact_page_is_found_and_attributed_to_it() {
     let server = FixtureServer::builder()
         .site(
@@ -896,10 +936,10 @@ async fn an_email_only_on_the_contact_page_is_found_and_attributed_to_it() {
         source("hello@acme-widgets.com").as_deref(),
         Some("https://acme-widgets.com/about/")
     );
-    assert_eq!(
-        paths(&server, "acme-widgets.com"),
-        ["/", "/contact/", "/about/"]
-    );
+    // The home page first; its two contact pages are read at once.
+    let mut asked = paths(&server, "acme-widgets.com");
+    asked[1..].sort();
+    assert_eq!(asked, ["/", "/about/", "/contact/"]);
     assert_eq!(metadata.contact_pages.len(), 2);
     assert!(
         metadata
