@@ -27,6 +27,9 @@ pub(crate) struct Anchor {
     pub(crate) in_content: bool,
     /// Its text, up to [`MAX_ANCHOR_TEXT`] bytes.
     pub(crate) text: String,
+    /// Inside the site's own chrome: `<header>`, `<nav>`, `<footer>`, a
+    /// sidebar or a container named as one.
+    pub(crate) in_chrome: bool,
 }
 
 /// An `<img>` that might be the page's picture when no metadata names one.

@@ -379,6 +379,7 @@ impl Walker {
                 href: href.to_owned(),
                 in_content: self.depths.content > 0,
                 text: String::new(),
+                in_chrome: self.depths.chrome > 0,
             });
             scope.anchor = true;
         }
