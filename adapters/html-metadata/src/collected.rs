@@ -99,6 +99,10 @@ pub(crate) struct Collected {
     /// distinct attribute name as `name=value` (first value seen) and every
     /// id as `#id`.
     pub(crate) dom_markers: Vec<String>,
+    /// Each distinct class name as `.name`, for the technology rules.
+    pub(crate) class_names: Vec<String>,
+    /// The text of inline `<style>` elements, for the technology rules.
+    pub(crate) inline_styles: Vec<String>,
     /// `mailto:` and `tel:` links with their position in `visible_text`,
     /// and e-mail addresses hidden by Cloudflare's obfuscation (already
     /// decoded, as `mailto:` links).

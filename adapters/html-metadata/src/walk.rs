@@ -7,6 +7,7 @@
 //! of its tag and returns the element's [`Scope`], which leaving it undoes.
 
 mod classify;
+mod markers;
 mod scope;
 
 use std::collections::HashSet;
@@ -73,6 +74,9 @@ struct Walker {
     /// Attribute names already given as markers: the first value of each
     /// is enough for the rules.
     seen_attributes: HashSet<String>,
+    /// Class names already given as markers.
+    seen_classes: HashSet<String>,
+    inline_styles_bytes: usize,
     inline_scripts_bytes: usize,
     comments_bytes: usize,
 }
@@ -81,6 +85,7 @@ impl Walker {
     fn enter(&mut self, node: &NodeRef, element: &ElementData) {
         let attributes = element.attributes.borrow();
         self.attribute_markers(&attributes);
+        self.class_markers(&attributes);
         let name: &str = &element.name.local;
         let scope = if &*element.name.ns == XHTML {
             self.html_element(name, node, &attributes)
@@ -172,7 +177,10 @@ impl Walker {
             {
                 self.contact_link(format!("mailto:{email}"));
             }
-            if (local.starts_with("data-") || local.starts_with("ng-") || local.contains(':'))
+            if (local.starts_with("data-")
+                || local.starts_with("ng-")
+                || local.contains(':')
+                || Self::is_feature_attribute(local))
                 && self.seen_attributes.len() < MAX_LIST
                 && !self.seen_attributes.contains(local)
             {
@@ -234,7 +242,11 @@ impl Walker {
                 }
                 Scope::hiding()
             }
-            "style" | "noscript" | "template" | "textarea" | "object" | "head" => Scope::hiding(),
+            "style" => {
+                self.inline_style(node);
+                Scope::hiding()
+            }
+            "noscript" | "template" | "textarea" | "object" | "head" => Scope::hiding(),
             "a" => self.anchor(attributes),
             "form" => {
                 if let Some(action) = attributes.get("action") {

@@ -32,7 +32,9 @@ pub(super) fn needles_of(pattern: &str) -> Option<Vec<Vec<u8>>> {
         .map(|needle| {
             needles.iter().any(|other| {
                 other.len() < needle.len()
-                    && needle.windows(other.len()).any(|window| window == other.as_slice())
+                    && needle
+                        .windows(other.len())
+                        .any(|window| window == other.as_slice())
             })
         })
         .collect();
