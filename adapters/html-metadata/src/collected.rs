@@ -96,8 +96,8 @@ pub(crate) struct Collected {
     pub(crate) paragraphs: Vec<Paragraph>,
     pub(crate) comments: Vec<String>,
     /// Markers from element attributes for the technology rules: each
-    /// distinct attribute name as `name=value` (first value seen) and every
-    /// id as `#id`.
+    /// distinct `data-*`, `ng-*`, prefixed or page-feature attribute name as
+    /// `name=value` (first value seen) and every id as `#id`.
     pub(crate) dom_markers: Vec<String>,
     /// Each distinct class name as `.name`, for the technology rules.
     pub(crate) class_names: Vec<String>,

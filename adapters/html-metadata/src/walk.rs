@@ -162,8 +162,9 @@ impl Walker {
         }
     }
 
-    /// Ids, framework attributes (`data-*`, `ng-*`, namespaced) as markers
-    /// for the rules, and Cloudflare-obfuscated addresses.
+    /// Ids, framework attributes (`data-*`, `ng-*`, namespaced) and the
+    /// page-feature attributes (`markers`) as markers for the rules, and
+    /// Cloudflare-obfuscated addresses.
     fn attribute_markers(&mut self, attributes: &Attributes) {
         for (attribute_name, attribute) in &attributes.map {
             let local: &str = &attribute_name.local;

@@ -29,7 +29,9 @@ impl Walker {
                 return;
             }
             let name = truncate(name, MAX_CLASS_NAME);
-            if self.seen_classes.insert(name.to_owned()) {
+            // Most class names repeat: look before allocating.
+            if !self.seen_classes.contains(name) {
+                self.seen_classes.insert(name.to_owned());
                 self.collected.class_names.push(format!(".{name}"));
             }
         }
