@@ -1116,6 +1116,58 @@ async fn a_cloudflare_challenge_fails_transiently_without_an_immediate_retry() {
     }
 }
 
+/// A shop's home page with a bot-protection sensor in its `<head>`.
+fn shop_with_sensor(sensor: &str) -> String {
+    let products: String = (1..=24)
+        .map(|n| format!("<li><a href=\"/p/{n}\">Brass widget no. {n}</a><p>Hand-turned brass, made to order and shipped within five days.</p></li>"))
+        .collect();
+    format!(
+        "<!doctype html><html lang=\"en\"><head><title>Acme Widgets</title>\
+         <meta name=\"description\" content=\"Hand-turned brass widgets.\">\
+         <meta property=\"og:site_name\" content=\"Acme Widgets\">{sensor}</head>\
+         <body><main><h1>Brass widgets</h1><ul>{products}</ul></main></body></html>"
+    )
+}
+
+#[tokio::test]
+async fn a_shop_carrying_a_bot_sensor_completes_with_its_data() {
+    let perimeterx = shop_with_sensor(
+        "<script>window._pxAppId = 'PXu6b0qd2S';</script>\
+         <script src=\"https://client.perimeterx.net/PXu6b0qd2S/main.min.js\" async></script>",
+    );
+    let aws_waf = shop_with_sensor(
+        "<script type=\"text/javascript\" src=\"https://a1b2c3.edge.sdk.awswaf.com/a1b2c3/0123ab/challenge.js\" defer></script>",
+    );
+    let server = FixtureServer::builder()
+        .site("px-shop.test", Site::html(&perimeterx))
+        .site("waf-shop.test", Site::html(&aws_waf))
+        .start()
+        .await
+        .unwrap();
+    for (host, sensor) in [("px-shop.test", "PerimeterX"), ("waf-shop.test", "AWS WAF")] {
+        let metadata = extract_site(&server, &format!("https://{host}/")).await;
+        assert_eq!(metadata.site_kind, SiteKind::Site, "{host}");
+        assert_eq!(
+            metadata.site_name.as_deref(),
+            Some("Acme Widgets"),
+            "{host}"
+        );
+        assert_eq!(
+            metadata.description.as_deref(),
+            Some("Hand-turned brass widgets."),
+            "{host}"
+        );
+        assert!(
+            metadata
+                .tech
+                .iter()
+                .any(|tech| tech.name == sensor && tech.category == "security"),
+            "{host}: {:?}",
+            metadata.tech
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_parked_domain_is_completed_with_its_kind_and_no_contacts() {
     let server = FixtureServer::builder()

@@ -6,10 +6,11 @@
 //! `expected.json`. For each labelled field the report gives how many pages
 //! match and lists the misses; pages marked `synthetic` are reported apart
 //! and kept out of the headline numbers. With `--check` the exit code is 1
-//! when a headline field is under 95%. A table counts the technologies
-//! detected on all pages, by category; a last one counts the company
-//! fields found (`meta_json.company`) and lists each value, since the
-//! corpus labels none: each is for a person to judge.
+//! when a headline field is under 95%. Tables then count all pages by kind
+//! (site, challenge, parked, ...) and the technologies detected, by
+//! category; a last one counts the company fields found
+//! (`meta_json.company`) and lists each value, since the corpus labels
+//! none: each is for a person to judge.
 //!
 //! The corpus labels no image or icon: `examples/labels.json` (in this
 //! crate) adds labels by page (`"set/page": {"image_url": ..., "icon_url":
@@ -158,6 +159,7 @@ fn main() -> ExitCode {
             headers: &[],
         });
         detections.add(&metadata.tech);
+        detections.add_kind(&metadata);
         companies.add(name, metadata.company.as_ref());
         for (field, score) in Field::ALL.iter().zip(scores.iter_mut()) {
             let got = match field {
@@ -271,6 +273,8 @@ fn print_misses(heading: &str, scores: &[Score]) {
 #[derive(Debug, Default)]
 struct Detections {
     by_category: BTreeMap<String, BTreeMap<String, usize>>,
+    /// Pages by kind (`site`, `challenge`, ...) and what gave it away.
+    kinds: BTreeMap<String, BTreeMap<String, usize>>,
 }
 
 impl Detections {
@@ -285,7 +289,31 @@ impl Detections {
         }
     }
 
+    fn add_kind(&mut self, metadata: &scheduler_domain::SiteMetadata) {
+        let detail = metadata.site_kind_detail.clone().unwrap_or_default();
+        *self
+            .kinds
+            .entry(metadata.site_kind.as_str().to_owned())
+            .or_default()
+            .entry(detail)
+            .or_default() += 1;
+    }
+
     fn print(&self, pages: usize) {
+        println!("Page kinds ({pages} pages)");
+        println!("| kind | pages | details (pages) |");
+        println!("|---|---:|---|");
+        for (kind, details) in &self.kinds {
+            let count: usize = details.values().sum();
+            let listed: Vec<String> = details
+                .iter()
+                .filter(|(detail, _)| !detail.is_empty())
+                .map(|(detail, seen)| format!("{detail} ({seen})"))
+                .collect();
+            println!("| {kind} | {count} | {} |", listed.join(", "));
+        }
+        println!();
+
         let total: usize = self
             .by_category
             .values()

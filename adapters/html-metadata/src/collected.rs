@@ -27,6 +27,9 @@ pub(crate) struct Anchor {
     pub(crate) in_content: bool,
     /// Its text, up to [`MAX_ANCHOR_TEXT`] bytes.
     pub(crate) text: String,
+    /// Inside the site's own chrome: `<header>`, `<nav>`, `<footer>`, a
+    /// sidebar or a container named as one.
+    pub(crate) in_chrome: bool,
 }
 
 /// An `<img>` that might be the page's picture when no metadata names one.
@@ -93,9 +96,13 @@ pub(crate) struct Collected {
     pub(crate) paragraphs: Vec<Paragraph>,
     pub(crate) comments: Vec<String>,
     /// Markers from element attributes for the technology rules: each
-    /// distinct attribute name as `name=value` (first value seen) and every
-    /// id as `#id`.
+    /// distinct `data-*`, `ng-*`, prefixed or page-feature attribute name as
+    /// `name=value` (first value seen) and every id as `#id`.
     pub(crate) dom_markers: Vec<String>,
+    /// Each distinct class name as `.name`, for the technology rules.
+    pub(crate) class_names: Vec<String>,
+    /// The text of inline `<style>` elements, for the technology rules.
+    pub(crate) inline_styles: Vec<String>,
     /// `mailto:` and `tel:` links with their position in `visible_text`,
     /// and e-mail addresses hidden by Cloudflare's obfuscation (already
     /// decoded, as `mailto:` links).

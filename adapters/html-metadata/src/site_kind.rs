@@ -3,6 +3,11 @@
 //! "coming soon" placeholders. Recognised by the providers' own signals
 //! (headers, script and link hosts, markup) and, for the placeholders that
 //! have none, by their titles on a page with little else on it.
+//!
+//! `challenge`: the protection services' interstitials, told apart from
+//! the sensors the same services put on real pages.
+
+mod challenge;
 
 use scheduler_domain::SiteKind;
 
@@ -20,7 +25,7 @@ pub(crate) fn detect(
     collected: &Collected,
     title: Option<&str>,
 ) -> (SiteKind, Option<String>) {
-    if let Some(provider) = challenge(page, collected, title) {
+    if let Some(provider) = challenge::vendor(page, collected, title) {
         return (SiteKind::Challenge, Some(provider.to_owned()));
     }
     if let Some(detail) = parked(collected) {
@@ -55,50 +60,6 @@ pub(crate) fn detect(
         return (SiteKind::ComingSoon, Some("coming soon page".to_owned()));
     }
     (SiteKind::Site, None)
-}
-
-/// The bot-protection service whose challenge or block page this is.
-fn challenge(page: &Page<'_>, collected: &Collected, title: Option<&str>) -> Option<&'static str> {
-    let header = |name: &str| page.header(name).map(str::to_ascii_lowercase);
-    if header("cf-mitigated").is_some_and(|value| value.contains("challenge")) {
-        return Some("Cloudflare");
-    }
-    let title = title.unwrap_or_default();
-    let script = |needle: &str| {
-        collected.script_srcs.iter().any(|src| src.contains(needle))
-            || collected
-                .inline_scripts
-                .iter()
-                .any(|text| text.contains(needle))
-    };
-    if script("/cdn-cgi/challenge-platform/")
-        && (title.starts_with("Just a moment") || script("_cf_chl_opt"))
-        || title.contains("Attention Required! | Cloudflare")
-    {
-        return Some("Cloudflare");
-    }
-    if header("x-datadome").is_some() || script("captcha-delivery.com") {
-        return Some("DataDome");
-    }
-    if script("_pxAppId") || script("px-captcha") || script("perimeterx.net") {
-        return Some("PerimeterX");
-    }
-    if script("/_Incapsula_Resource") {
-        return Some("Imperva");
-    }
-    if header("x-sucuri-block").is_some() || title.starts_with("Sucuri WebSite Firewall") {
-        return Some("Sucuri");
-    }
-    if header("x-amzn-waf-action").is_some_and(|value| value == "challenge" || value == "captcha")
-        || script("awswaf.com")
-    {
-        return Some("AWS WAF");
-    }
-    let akamai = header("server").is_some_and(|server| server.contains("akamaighost"));
-    if script("/_sec/cp_challenge/") || akamai && title.trim() == "Access Denied" {
-        return Some("Akamai");
-    }
-    None
 }
 
 /// Parking services and domain marketplaces, by the hosts their pages load
@@ -224,3 +185,6 @@ fn uses_asset(collected: &Collected, needle: &str) -> bool {
         .chain(collected.anchors.iter().map(|anchor| &anchor.href))
         .any(|value| value.contains(needle))
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,7 +7,7 @@ use aho_corasick::AhoCorasick;
 use scheduler_domain::SocialProfiles;
 use url::Url;
 
-use crate::collected::Collected;
+use crate::collected::{Anchor, Collected};
 use crate::jsonld::LinkedData;
 use crate::resolve::Resolver;
 use crate::text::{MAX_NAME, case_insensitive};
@@ -27,8 +27,9 @@ enum Network {
 
 /// Where the site's own profiles are, most trusted first: JSON-LD `sameAs`,
 /// the page's `twitter:site` and `article:publisher`, links in the header,
-/// navigation and footer, and last links inside the content (which often
-/// point at an author or a quoted third party).
+/// navigation and footer, other links outside the content, and last links
+/// inside the content (which often point at an author or a quoted third
+/// party).
 pub(crate) fn candidates(
     collected: &Collected,
     linked: &LinkedData,
@@ -45,11 +46,13 @@ pub(crate) fn candidates(
             valid.then(|| format!("https://twitter.com/{handle}"))
         });
     let publisher = collected.meta_value("article:publisher", MAX_NAME);
-    let links = |in_content: bool| {
+    // An anchor in the chrome of an article (its share bar, its author
+    // box) is the article's, not the site's.
+    let links = |place: Place| {
         collected
             .anchors
             .iter()
-            .filter(move |anchor| anchor.in_content == in_content && mentions_network(&anchor.href))
+            .filter(move |anchor| Place::of(anchor) == place && mentions_network(&anchor.href))
             .map(|anchor| anchor.href.as_str())
     };
     linked
@@ -58,10 +61,34 @@ pub(crate) fn candidates(
         .map(String::as_str)
         .chain(twitter_site.as_deref())
         .chain(publisher.as_deref())
-        .chain(links(false))
-        .chain(links(true))
+        .chain(links(Place::Chrome))
+        .chain(links(Place::Elsewhere))
+        .chain(links(Place::Content))
         .filter_map(|href| resolver.resolve_url(href))
         .collect()
+}
+
+/// Where on the page a link sits, as far as whose profile it is goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// The site's header, navigation or footer.
+    Chrome,
+    /// Neither the chrome nor the content.
+    Elsewhere,
+    /// Inside `<article>` or `<main>`.
+    Content,
+}
+
+impl Place {
+    fn of(anchor: &Anchor) -> Self {
+        if anchor.in_content {
+            Place::Content
+        } else if anchor.in_chrome {
+            Place::Chrome
+        } else {
+            Place::Elsewhere
+        }
+    }
 }
 
 /// Only links that name a network are resolved and classified.
@@ -125,6 +152,9 @@ fn classify(url: &Url) -> Option<(Network, String)> {
         .map(|s| s.to_ascii_lowercase())
         .unwrap_or_default();
     let query = url.query().unwrap_or_default();
+    if is_share_link(network, &segments, query) {
+        return None;
+    }
     let keep_query = match network {
         Network::Facebook => facebook_profile(&first, &segments, query)?,
         Network::Twitter => {
@@ -176,6 +206,60 @@ fn classify(url: &Url) -> Option<(Network, String)> {
     }
     Some((network, profile.to_string()))
 }
+
+/// Share, intent, dialog, plugin and login links: buttons that act on the
+/// page being read, never the site's profile. Any segment of the path
+/// counts (`/v2.7/dialog/feed`, `/sharer/sharer.php`, `/pin/create/button`),
+/// as does a versioned Graph API prefix and a query that hands the network
+/// a URL or a text to post.
+fn is_share_link(network: Network, segments: &[&str], query: &str) -> bool {
+    let acts = segments.iter().any(|segment| {
+        let segment = segment.to_ascii_lowercase();
+        SHARE_SEGMENTS.contains(&segment.as_str()) || is_api_version(&segment)
+    });
+    let posts = query.split('&').any(|pair| {
+        let key = pair.split_once('=').map_or(pair, |(key, _)| key);
+        SHARE_PARAMETERS.contains(&key.to_ascii_lowercase().as_str())
+    });
+    // `profile.php?id=` is Facebook's one profile address with a query.
+    let profile_php = network == Network::Facebook && segments.first() == Some(&"profile.php");
+    acts || posts && !profile_php
+}
+
+/// `v2.7`, `v19.0`: Facebook's versioned dialog and plugin endpoints.
+fn is_api_version(segment: &str) -> bool {
+    segment.strip_prefix('v').is_some_and(|version| {
+        !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+    })
+}
+
+/// Path segments of the networks' share, intent, dialog, plugin and login
+/// endpoints, lower-cased.
+const SHARE_SEGMENTS: &[&str] = &[
+    "share",
+    "share.php",
+    "sharer",
+    "sharer.php",
+    "sharearticle",
+    "sharing",
+    "share-offsite",
+    "intent",
+    "dialog",
+    "plugins",
+    "login",
+    "login.php",
+    "oauth",
+    "signup",
+    "create",
+    "pin",
+    "tweet",
+    "home.php",
+];
+
+/// Query keys that hand a network something to post or share.
+const SHARE_PARAMETERS: &[&str] = &[
+    "u", "url", "text", "href", "link", "status", "body", "title", "media", "mini", "app_id",
+];
 
 fn network_of(host: &str) -> Option<Network> {
     let on = |domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
@@ -338,3 +422,6 @@ const GITHUB_RESERVED: &[&str] = &[
     "trending",
     "apps",
 ];
+
+#[cfg(test)]
+mod tests;

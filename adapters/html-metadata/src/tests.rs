@@ -746,7 +746,10 @@ fn response_headers_and_cookies_are_signals() {
         .header("x-powered-by", "PHP/8.2.1")
         .header("set-cookie", "_shopify_y=abc; Path=/")
         .extract();
-    assert_eq!(tech_names(&metadata), ["Shopify", "Cloudflare", "PHP"]);
+    assert_eq!(
+        tech_names(&metadata),
+        ["Shopify", "Cloudflare", "PHP", "Cart functionality"]
+    );
     assert_eq!(version_of(&metadata, "PHP"), Some("8.2.1"));
 }
 

@@ -7,6 +7,7 @@
 //! of its tag and returns the element's [`Scope`], which leaving it undoes.
 
 mod classify;
+mod markers;
 mod scope;
 
 use std::collections::HashSet;
@@ -78,6 +79,9 @@ struct Walker {
     /// Attribute names already given as markers: the first value of each
     /// is enough for the rules.
     seen_attributes: HashSet<String>,
+    /// Class names already given as markers.
+    seen_classes: HashSet<String>,
+    inline_styles_bytes: usize,
     inline_scripts_bytes: usize,
     comments_bytes: usize,
     /// The business microdata properties open, innermost last, with their
@@ -89,6 +93,7 @@ impl Walker {
     fn enter(&mut self, node: &NodeRef, element: &ElementData) {
         let attributes = element.attributes.borrow();
         self.attribute_markers(&attributes);
+        self.class_markers(&attributes);
         let name: &str = &element.name.local;
         let mut scope = if &*element.name.ns == XHTML {
             self.html_element(name, node, &attributes)
@@ -192,8 +197,9 @@ impl Walker {
         }
     }
 
-    /// Ids, framework attributes (`data-*`, `ng-*`, namespaced) as markers
-    /// for the rules, and Cloudflare-obfuscated addresses.
+    /// Ids, framework attributes (`data-*`, `ng-*`, namespaced) and the
+    /// page-feature attributes (`markers`) as markers for the rules, and
+    /// Cloudflare-obfuscated addresses.
     fn attribute_markers(&mut self, attributes: &Attributes) {
         for (attribute_name, attribute) in &attributes.map {
             let local: &str = &attribute_name.local;
@@ -207,7 +213,10 @@ impl Walker {
             {
                 self.contact_link(format!("mailto:{email}"));
             }
-            if (local.starts_with("data-") || local.starts_with("ng-") || local.contains(':'))
+            if (local.starts_with("data-")
+                || local.starts_with("ng-")
+                || local.contains(':')
+                || Self::is_feature_attribute(local))
                 && self.seen_attributes.len() < MAX_LIST
                 && !self.seen_attributes.contains(local)
             {
@@ -269,7 +278,11 @@ impl Walker {
                 }
                 Scope::hiding()
             }
-            "style" | "noscript" | "template" | "textarea" | "object" | "head" => Scope::hiding(),
+            "style" => {
+                self.inline_style(node);
+                Scope::hiding()
+            }
+            "noscript" | "template" | "textarea" | "object" | "head" => Scope::hiding(),
             "a" => self.anchor(attributes),
             "form" => {
                 if let Some(action) = attributes.get("action") {
@@ -415,6 +428,7 @@ impl Walker {
                 href: href.to_owned(),
                 in_content: self.depths.content > 0,
                 text: String::new(),
+                in_chrome: self.depths.chrome > 0,
             });
             scope.anchor = true;
         }

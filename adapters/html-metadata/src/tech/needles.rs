@@ -1,249 +1,325 @@
-//! The prefilter's needles: the literals a regular expression's every match
-//! contains, found by reading the pattern.
+//! The prefilter's needles: literals a regular expression's every match
+//! contains, read from the pattern's HIR (its syntax tree after parsing, as
+//! the regex crate itself sees it), so escapes such as `\x2F`, flags such
+//! as `(?x)` and nested groups mean exactly what they mean to the matcher.
+
+use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// A shorter needle ("//", ".js") is in nearly every string: the pattern
 /// runs unfiltered instead.
 const MIN_NEEDLE: usize = 3;
+/// At most this many strings in a set of alternatives the analysis keeps
+/// exact (`(?:a|b)\.(?:c|d)` is four); beyond, the set is given up.
+const MAX_EXACT: usize = 16;
+/// A character class of at most this many characters is expanded into its
+/// strings (`[Jj]`, `[.-]`); a wider one ends a literal run.
+const MAX_CLASS: usize = 4;
 
-/// Literals every match of `pattern` contains, one per top-level
-/// alternative (a match holds at least one of them), or `None` when an
-/// alternative has none of [`MIN_NEEDLE`] bytes. Within an alternative the
-/// longest literal run wins, or the needles of a group every match passes
-/// through (`(?:cdn\.a\.com|js\.b\.com)`) when their shortest is longer.
-/// Classes and escapes such as `\d` end a run; a quantified character or
-/// group is not required. Wrong only towards `None`, which costs speed,
-/// not detections. A case-insensitive pattern has none: a needle matched
-/// without case would be found in every other script (`Cal(` in `local(`).
-pub(super) fn needles_of(pattern: &str) -> Option<Vec<String>> {
-    if pattern.contains("(?i") {
-        return None;
-    }
-    let mut needles = Vec::new();
-    for alternative in top_level_alternatives(pattern) {
-        needles.extend(alternative_needles(alternative)?);
-    }
+/// Literals every match of `pattern` contains (a match holds at least one
+/// of them), each at least [`MIN_NEEDLE`] bytes, or `None` when no such set
+/// exists or the pattern does not parse. Of the candidate sets the one whose
+/// shortest needle is longest wins. Wrong only towards `None`, which costs
+/// speed, not detections. A case-insensitive word gives its few spellings
+/// when it is short and none when it is long.
+pub(super) fn needles_of(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let mut needles = analyse(&hir).needles?;
+    needles.sort();
+    needles.dedup();
+    // A needle that holds another is found whenever that one is.
+    let redundant: Vec<bool> = needles
+        .iter()
+        .map(|needle| {
+            needles.iter().any(|other| {
+                other.len() < needle.len()
+                    && needle
+                        .windows(other.len())
+                        .any(|window| window == other.as_slice())
+            })
+        })
+        .collect();
+    let mut redundant = redundant.into_iter();
+    needles.retain(|_| !redundant.next().unwrap_or(false));
     Some(needles)
 }
 
-fn top_level_alternatives(pattern: &str) -> Vec<&str> {
-    let bytes = pattern.as_bytes();
-    let (mut depth, mut in_class, mut start) = (0usize, false, 0);
-    let mut alternatives = Vec::new();
-    let mut index = 0;
-    while index < bytes.len() {
-        match bytes[index] {
-            b'\\' => index += 1,
-            b'[' if !in_class => in_class = true,
-            b']' if in_class => in_class = false,
-            b'(' if !in_class => depth += 1,
-            b')' if !in_class => depth = depth.saturating_sub(1),
-            b'|' if !in_class && depth == 0 => {
-                alternatives.push(&pattern[start..index]);
-                start = index + 1;
-            }
-            _ => {}
-        }
-        index += 1;
-    }
-    alternatives.push(&pattern[start..]);
-    alternatives
+/// What a sub-expression says about the strings it matches.
+#[derive(Debug, Default)]
+struct Facts {
+    /// Every string the sub-expression can match, when they are few.
+    exact: Option<Vec<Vec<u8>>>,
+    /// The best needle set: each match contains one of them.
+    needles: Option<Vec<Vec<u8>>>,
 }
 
-/// The best needle set of one alternative (no top-level `|`).
-fn alternative_needles(alternative: &str) -> Option<Vec<String>> {
-    fn shortest(needles: &[String]) -> usize {
-        needles.iter().map(String::len).min().unwrap_or(0)
+impl Facts {
+    fn exact(strings: Vec<Vec<u8>>) -> Self {
+        let mut facts = Facts::default();
+        consider(&strings, &mut facts.needles);
+        facts.exact = Some(strings);
+        facts
     }
-    fn consider(candidate: Vec<String>, best: &mut Option<Vec<String>>) {
-        let better = match best {
-            None => true,
-            Some(best) => shortest(&candidate) > shortest(best),
-        };
-        if better && shortest(&candidate) >= MIN_NEEDLE {
-            *best = Some(candidate);
-        }
-    }
-    fn finish(run: &mut String, best: &mut Option<Vec<String>>) {
-        if !run.is_empty() {
-            consider(vec![std::mem::take(run)], best);
-        }
-    }
-    let bytes = alternative.as_bytes();
-    let mut best = None;
-    let mut run = String::new();
-    let mut index = 0;
-    while index < bytes.len() {
-        let byte = bytes[index];
-        match byte {
-            b'\\' => {
-                let &next = bytes.get(index + 1)?;
-                index += 2;
-                if next.is_ascii_alphanumeric() || !next.is_ascii() {
-                    finish(&mut run, &mut best);
-                    continue;
-                }
-                run.push(char::from(next));
+}
+
+fn analyse(hir: &Hir) -> Facts {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => Facts::exact(vec![Vec::new()]),
+        HirKind::Literal(literal) => Facts::exact(vec![literal.0.to_vec()]),
+        HirKind::Class(class) => class_strings(class).map_or_else(Facts::default, Facts::exact),
+        HirKind::Capture(capture) => analyse(&capture.sub),
+        HirKind::Repetition(repetition) => {
+            if repetition.min == 0 {
+                return Facts::default();
             }
-            b'(' | b'[' => {
-                finish(&mut run, &mut best);
-                let end = skip_group(bytes, index)?;
-                let optional = is_optional(bytes, end);
-                if byte == b'(' && !optional {
-                    let inner = &alternative[index + 1..end - 1];
-                    let inner = inner
-                        .strip_prefix("?:")
-                        .or_else(|| inner.strip_prefix("?-u:"))
-                        .or_else(|| (!inner.starts_with('?')).then_some(inner));
-                    if let Some(needles) = inner.and_then(needles_of) {
-                        consider(needles, &mut best);
+            let inner = analyse(&repetition.sub);
+            if repetition.max == Some(1) {
+                return inner;
+            }
+            // Repeated: each match holds the sub-expression at least once.
+            let mut facts = Facts {
+                exact: None,
+                needles: inner.needles,
+            };
+            if let Some(exact) = &inner.exact {
+                consider(exact, &mut facts.needles);
+            }
+            facts
+        }
+        HirKind::Concat(parts) => concat(parts),
+        HirKind::Alternation(branches) => alternation(branches),
+    }
+}
+
+/// A concatenation: runs of exact parts joined into longer strings, and the
+/// best of the runs' and the parts' own needle sets.
+fn concat(parts: &[Hir]) -> Facts {
+    let mut best = None;
+    let mut run: Option<Vec<Vec<u8>>> = Some(vec![Vec::new()]);
+    let mut all_exact = true;
+    for part in parts {
+        let facts = analyse(part);
+        if let Some(needles) = &facts.needles {
+            consider(needles, &mut best);
+        }
+        match facts.exact {
+            Some(exact) => {
+                let joined = run.as_ref().and_then(|run| product(run, &exact));
+                run = match joined {
+                    Some(joined) => Some(joined),
+                    None => {
+                        // Too many combinations: the run so far is a
+                        // candidate, and a new one starts here.
+                        if let Some(run) = &run {
+                            consider(run, &mut best);
+                        }
+                        Some(exact)
                     }
-                }
-                index = if matches!(bytes.get(end), Some(b'?' | b'*' | b'+' | b'{')) {
-                    skip_quantifier(bytes, end)
-                } else {
-                    end
                 };
             }
-            b'?' | b'*' | b'{' => {
-                // The last character was optional or repeated: not required.
-                run.pop();
-                finish(&mut run, &mut best);
-                index = skip_quantifier(bytes, index);
-            }
-            b'+' | b'.' | b'^' | b'$' | b')' | b']' | b'|' => {
-                finish(&mut run, &mut best);
-                index += 1;
-            }
-            _ if !byte.is_ascii() => {
-                finish(&mut run, &mut best);
-                index += 1;
-            }
-            _ => {
-                run.push(char::from(byte));
-                index += 1;
+            None => {
+                all_exact = false;
+                if let Some(run) = &run {
+                    consider(run, &mut best);
+                }
+                run = Some(vec![Vec::new()]);
             }
         }
     }
-    finish(&mut run, &mut best);
-    best
-}
-
-/// Whether the quantifier at `index` (if any) allows zero repetitions.
-fn is_optional(bytes: &[u8], index: usize) -> bool {
-    match bytes.get(index) {
-        Some(b'?' | b'*') => true,
-        Some(b'{') => matches!(bytes.get(index + 1), Some(b'0')),
-        _ => false,
+    if let Some(run) = &run {
+        consider(run, &mut best);
+    }
+    Facts {
+        exact: if all_exact { run } else { None },
+        needles: best,
     }
 }
 
-/// Index just past the group or class opening at `start`.
-fn skip_group(bytes: &[u8], start: usize) -> Option<usize> {
-    let (open, close) = if bytes[start] == b'[' {
-        (b'[', b']')
-    } else {
-        (b'(', b')')
-    };
-    let mut depth = 0usize;
-    let mut in_class = false;
-    let mut index = start;
-    while index < bytes.len() {
-        match bytes[index] {
-            b'\\' => index += 1,
-            b'[' if open == b'(' && !in_class => in_class = true,
-            b']' if open == b'(' && in_class => in_class = false,
-            byte if byte == open && !in_class => depth += 1,
-            byte if byte == close && !in_class => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(index + 1);
+/// An alternation: every branch must give needles, and the set is their
+/// union.
+fn alternation(branches: &[Hir]) -> Facts {
+    let mut exact = Some(Vec::new());
+    let mut needles = Some(Vec::new());
+    for branch in branches {
+        let facts = analyse(branch);
+        exact = match (exact, facts.exact) {
+            (Some(mut all), Some(strings)) if all.len() + strings.len() <= MAX_EXACT => {
+                all.extend(strings);
+                Some(all)
+            }
+            _ => None,
+        };
+        needles = match (needles, facts.needles) {
+            (Some(mut all), Some(found)) => {
+                all.extend(found);
+                Some(all)
+            }
+            _ => None,
+        };
+    }
+    Facts { exact, needles }
+}
+
+/// Every concatenation of a string of `left` with one of `right`, unless
+/// there are more than [`MAX_EXACT`].
+fn product(left: &[Vec<u8>], right: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
+    if left.len() * right.len() > MAX_EXACT {
+        return None;
+    }
+    Some(
+        left.iter()
+            .flat_map(|head| {
+                right.iter().map(move |tail| {
+                    let mut joined = head.clone();
+                    joined.extend_from_slice(tail);
+                    joined
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The strings of a class of at most [`MAX_CLASS`] characters.
+fn class_strings(class: &Class) -> Option<Vec<Vec<u8>>> {
+    let mut strings = Vec::new();
+    match class {
+        Class::Unicode(class) => {
+            for range in class.ranges() {
+                for code in u32::from(range.start())..=u32::from(range.end()) {
+                    if strings.len() == MAX_CLASS {
+                        return None;
+                    }
+                    let character = char::from_u32(code)?;
+                    strings.push(character.to_string().into_bytes());
                 }
             }
-            _ => {}
         }
-        index += 1;
+        Class::Bytes(class) => {
+            for range in class.ranges() {
+                for byte in range.start()..=range.end() {
+                    if strings.len() == MAX_CLASS {
+                        return None;
+                    }
+                    strings.push(vec![byte]);
+                }
+            }
+        }
     }
-    None
+    Some(strings)
 }
 
-fn skip_quantifier(bytes: &[u8], start: usize) -> usize {
-    let mut index = start;
-    if bytes.get(index) == Some(&b'{') {
-        while index < bytes.len() && bytes[index] != b'}' {
-            index += 1;
-        }
+/// Keeps `candidate` in `best` when its shortest needle is long enough and
+/// longer than the best set's.
+fn consider(candidate: &[Vec<u8>], best: &mut Option<Vec<Vec<u8>>>) {
+    fn shortest(needles: &[Vec<u8>]) -> usize {
+        needles.iter().map(Vec::len).min().unwrap_or(0)
     }
-    index += 1;
-    // Lazy or possessive suffix.
-    if matches!(bytes.get(index), Some(b'?' | b'+')) {
-        index += 1;
+    let length = shortest(candidate);
+    if length < MIN_NEEDLE || candidate.is_empty() {
+        return;
     }
-    index
+    if best.as_ref().is_none_or(|best| length > shortest(best)) {
+        *best = Some(candidate.to_vec());
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::needles_of;
 
+    fn needles(pattern: &str) -> Option<Vec<String>> {
+        needles_of(pattern).map(|found| {
+            found
+                .into_iter()
+                .map(|needle| String::from_utf8(needle).unwrap())
+                .collect()
+        })
+    }
+
+    fn strings(list: &[&str]) -> Option<Vec<String>> {
+        let mut list: Vec<String> = list.iter().map(|s| (*s).to_owned()).collect();
+        list.sort();
+        Some(list)
+    }
+
     #[test]
     fn a_needle_is_the_longest_literal_every_match_contains() {
         assert_eq!(
-            needles_of(r"//js\.stripe\.com/v(\d+)/"),
-            Some(vec![String::from("//js.stripe.com/v")])
+            needles(r"//js\.stripe\.com/v(\d+)/"),
+            strings(&["//js.stripe.com/v"])
         );
         assert_eq!(
-            needles_of(r"(?:^|/)jquery(?:\.slim)?(?:\.min)?\.js(?:[?#]|$)"),
-            Some(vec![String::from("jquery")])
+            needles(r"(?:^|/)jquery(?:\.slim)?(?:\.min)?\.js(?:[?#]|$)"),
+            strings(&["jquery"])
         );
         assert_eq!(
-            needles_of(r"^#__next$|^#__NEXT_DATA__$"),
-            Some(vec![
-                String::from("#__next"),
-                String::from("#__NEXT_DATA__")
-            ])
+            needles(r"^#__next$|^#__NEXT_DATA__$"),
+            strings(&["#__NEXT_DATA__", "#__next"])
+        );
+    }
+
+    #[test]
+    fn escapes_and_flags_mean_what_they_mean_to_the_regex() {
+        assert_eq!(
+            needles(r"\x2F\x2Fcdn\x2Eacme\x2Ecom/"),
+            strings(&["//cdn.acme.com/"])
         );
         assert_eq!(
-            needles_of(r"(?i)^WordPress(?:\s+(\d+(?:\.\d+)+))?"),
-            None,
-            "a case-insensitive pattern runs on every string"
+            needles("(?x) //cdn \\. acme \\. com / # the host\n"),
+            strings(&["//cdn.acme.com/"])
+        );
+        assert_eq!(needles(r"\Qa.b\E|abc"), None, "not regex syntax: no needle");
+    }
+
+    #[test]
+    fn a_case_insensitive_word_gives_its_spellings_only_when_short() {
+        assert_eq!(
+            needles(r"(?i:px)-captcha"),
+            strings(&["PX-captcha", "Px-captcha", "pX-captcha", "px-captcha"])
+        );
+        let wordpress = needles(r"(?i)^WordPress(?:\s+(\d+(?:\.\d+)+))?").unwrap();
+        assert_eq!(wordpress.len(), 16, "too many spellings of the whole word");
+        assert!(
+            wordpress
+                .iter()
+                .all(|needle| needle.eq_ignore_ascii_case("word")),
+            "{wordpress:?}"
         );
     }
 
     #[test]
     fn a_group_every_match_passes_through_gives_one_needle_per_alternative() {
         assert_eq!(
-            needles_of(r"//(?:widget\.intercom\.io|js\.intercomcdn\.com)/"),
-            Some(vec![
-                String::from("widget.intercom.io"),
-                String::from("js.intercomcdn.com")
-            ])
+            needles(r"//(?:widget\.intercom\.io|js\.intercomcdn\.com)/"),
+            strings(&["//js.intercomcdn.com/", "//widget.intercom.io/"])
         );
         assert_eq!(
-            needles_of(r"(?:^|/)(?:matomo|piwik)\.(?:js|php)(?:[?#]|$)"),
-            Some(vec![String::from("matomo"), String::from("piwik")])
+            needles(r"(?:^|/)(?:matomo|piwik)\.(?:js|php)(?:[?#]|$)"),
+            strings(&["matomo.js", "matomo.php", "piwik.js", "piwik.php"])
         );
         assert_eq!(
-            needles_of(r"//(?:[a-z0-9.-]+\.)?(?:cdn-abc)?static\.xyz/"),
-            Some(vec![String::from("static.xyz/")]),
+            needles(r"//(?:[a-z0-9.-]+\.)?(?:cdn-abc)?static\.xyz/"),
+            strings(&["static.xyz/"]),
             "an optional group is not required"
         );
     }
 
     #[test]
     fn an_optional_or_repeated_character_is_not_part_of_a_needle() {
-        assert_eq!(needles_of(r"ab\.?cde"), Some(vec![String::from("cde")]));
-        assert_eq!(needles_of(r"abcd*ef"), Some(vec![String::from("abc")]));
-        assert_eq!(needles_of(r"wxyz{2}ab"), Some(vec![String::from("wxy")]));
+        assert_eq!(needles(r"ab\.?cde"), strings(&["cde"]));
+        assert_eq!(needles(r"abcd*ef"), strings(&["abc"]));
+        assert_eq!(needles(r"wxyz{2}ab"), strings(&["wxy"]));
+        assert_eq!(needles(r"(?:abcd)+"), strings(&["abcd"]));
     }
 
     #[test]
     fn a_pattern_without_a_long_enough_literal_has_no_needle() {
-        assert_eq!(needles_of(r"^(?:ab|cd)\.j$"), None);
+        assert_eq!(needles(r"^(?:a|c)j$"), None);
         assert_eq!(
-            needles_of(r"abcdef|[0-9]+"),
+            needles(r"abcdef|[0-9]+"),
             None,
             "every alternative needs one"
         );
-        assert_eq!(needles_of(r"^\d+\.\d+$"), None);
+        assert_eq!(needles(r"^\d+\.\d+$"), None);
+        assert_eq!(needles(r"(unclosed"), None);
     }
 }

@@ -50,6 +50,8 @@ pub(crate) const CATEGORIES: &[&str] = &[
     "hosting",
     "web-server",
     "language",
+    "database",
+    "feature",
 ];
 
 /// The rule file as written.

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::collected::Collected;
+use crate::collected::{Collected, Link};
 use crate::page::Page;
 use crate::text::truncate;
 
@@ -17,6 +17,7 @@ pub(crate) enum SignalKind {
     Asset,
     Rel,
     InlineScript,
+    Style,
     Comment,
     Dom,
     Form,
@@ -37,6 +38,7 @@ impl SignalKind {
             SignalKind::Asset => &[SignalKind::Asset],
             SignalKind::Rel => &[SignalKind::Rel],
             SignalKind::InlineScript => &[SignalKind::InlineScript],
+            SignalKind::Style => &[SignalKind::Style],
             SignalKind::Comment => &[SignalKind::Comment],
             SignalKind::Dom => &[SignalKind::Dom],
             SignalKind::Form => &[SignalKind::Form],
@@ -55,13 +57,29 @@ impl SignalKind {
             SignalKind::Asset => "asset",
             SignalKind::Rel => "link rel",
             SignalKind::InlineScript => "inline script",
+            SignalKind::Style => "inline style",
             SignalKind::Comment => "comment",
-            SignalKind::Dom => "attribute",
+            SignalKind::Dom => "element",
             SignalKind::Form => "form action",
             SignalKind::Header => "header",
             SignalKind::Cookie => "cookie",
             SignalKind::Frame => "iframe",
         }
+    }
+}
+
+/// `rel` values that only hint the browser at a host or a resource.
+const RESOURCE_HINTS: &[&str] = &["dns-prefetch", "preconnect"];
+
+/// A `<link>`'s relation as the `rel` rules read it: its tokens, and its
+/// type in parentheses when it has one (`alternate (application/rss+xml)`).
+fn relation(link: &Link) -> String {
+    let rel = link.rel.join(" ");
+    match link.media_type.as_deref().map(str::trim) {
+        Some(media_type) if !media_type.is_empty() => {
+            format!("{rel} ({})", media_type.to_ascii_lowercase())
+        }
+        _ => rel,
     }
 }
 
@@ -74,6 +92,7 @@ pub(crate) struct Signals<'a> {
     pub(crate) stylesheets: Vec<&'a str>,
     pub(crate) rels: Vec<String>,
     pub(crate) inline_scripts: Vec<&'a str>,
+    pub(crate) styles: Vec<&'a str>,
     pub(crate) comments: Vec<&'a str>,
     pub(crate) dom: Vec<&'a str>,
     pub(crate) forms: Vec<&'a str>,
@@ -96,16 +115,20 @@ impl<'a> Signals<'a> {
             }
         }
         signals.scripts = collected.script_srcs.iter().map(|src| src.trim()).collect();
+        // A resource hint loads nothing: the host it names (often another
+        // product's of the same vendor) is no evidence.
         signals.stylesheets = collected
             .links
             .iter()
+            .filter(|link| {
+                !link
+                    .rel
+                    .iter()
+                    .any(|rel| RESOURCE_HINTS.contains(&rel.as_str()))
+            })
             .map(|link| link.href.trim())
             .collect();
-        signals.rels = collected
-            .links
-            .iter()
-            .map(|link| link.rel.join(" "))
-            .collect();
+        signals.rels = collected.links.iter().map(relation).collect();
         signals.inline_scripts = collected
             .inline_scripts
             .iter()
@@ -113,7 +136,13 @@ impl<'a> Signals<'a> {
             .collect();
         signals.comments = collected.comments.iter().map(String::as_str).collect();
         signals.frames = collected.frame_srcs.iter().map(|src| src.trim()).collect();
-        signals.dom = collected.dom_markers.iter().map(String::as_str).collect();
+        signals.dom = collected
+            .dom_markers
+            .iter()
+            .chain(&collected.class_names)
+            .map(String::as_str)
+            .collect();
+        signals.styles = collected.inline_styles.iter().map(String::as_str).collect();
         signals.forms = collected
             .form_actions
             .iter()
@@ -133,7 +162,7 @@ impl<'a> Signals<'a> {
         signals
     }
 
-    pub(super) fn by_kind(&self) -> [(SignalKind, Vec<&str>); 12] {
+    pub(super) fn by_kind(&self) -> [(SignalKind, Vec<&str>); 13] {
         fn owned(list: &[String]) -> Vec<&str> {
             list.iter().map(String::as_str).collect()
         }
@@ -144,6 +173,7 @@ impl<'a> Signals<'a> {
             (SignalKind::Stylesheet, self.stylesheets.clone()),
             (SignalKind::Rel, owned(&self.rels)),
             (SignalKind::InlineScript, self.inline_scripts.clone()),
+            (SignalKind::Style, self.styles.clone()),
             (SignalKind::Comment, self.comments.clone()),
             (SignalKind::Dom, self.dom.clone()),
             (SignalKind::Form, self.forms.clone()),
