@@ -268,13 +268,14 @@ impl FetchSettings {
     }
 
     /// The longest one extraction can take: the home page within
-    /// `total_timeout`, its quick retries included, then each contact page
-    /// within a `total_timeout` of its own.
+    /// `total_timeout`, its quick retries included, then its contact and
+    /// legal pages, read at once, each within a `total_timeout` of its own.
     pub fn budget(&self) -> Duration {
-        let pages = u32::try_from(self.contact_pages)
-            .unwrap_or(u32::MAX)
-            .saturating_add(1);
-        self.total_timeout.saturating_mul(pages)
+        if self.contact_pages == 0 {
+            self.total_timeout
+        } else {
+            self.total_timeout.saturating_mul(2)
+        }
     }
 }
 
@@ -338,9 +339,9 @@ mod tests {
         );
         assert_eq!(new.user_agent, DEFAULT_USER_AGENT);
         new.validate().unwrap();
-        // The home page, its retries included, and two contact pages: 20 s
-        // each.
-        assert_eq!(new.budget(), Duration::from_secs(3 * 20));
+        // The home page, its retries included, then its two contact pages
+        // at once: 20 s each.
+        assert_eq!(new.budget(), Duration::from_secs(2 * 20));
         let no_contact_pages = FetchSettings {
             contact_pages: 0,
             ..new
