@@ -26,11 +26,18 @@ pub fn raise_open_files_limit() -> Option<u64> {
     limit.current
 }
 
-/// The domains that may be in flight at once under an open-file `limit`:
-/// one socket each (a redirect's next hop opens after the last closed),
+/// The sockets that may be open at once under an open-file `limit`,
 /// besides [`RESERVED_DESCRIPTORS`].
 pub fn sockets_allowed(limit: Option<u64>) -> Option<u64> {
     limit.map(|limit| limit.saturating_sub(RESERVED_DESCRIPTORS))
+}
+
+/// The domains that may be in flight at once under an open-file `limit`
+/// when each holds up to `sockets_per_domain` sockets at once (one for its
+/// home page, whose next hop opens after the last closed; then one per
+/// linked page, read at once).
+pub fn domains_allowed(limit: Option<u64>, sockets_per_domain: u64) -> Option<u64> {
+    sockets_allowed(limit).map(|sockets| sockets / sockets_per_domain.max(1))
 }
 
 #[cfg(test)]
@@ -50,5 +57,7 @@ mod tests {
         assert_eq!(sockets_allowed(Some(1024)), Some(896));
         assert_eq!(sockets_allowed(Some(64)), Some(0));
         assert_eq!(sockets_allowed(None), None);
+        assert_eq!(domains_allowed(Some(1024), 2), Some(448));
+        assert_eq!(domains_allowed(Some(1024), 0), Some(896));
     }
 }

@@ -72,13 +72,16 @@ where
     );
     let mut scheduler_settings = settings.scheduler.clone();
     let open_files = open_files::raise_open_files_limit();
-    if let Some(sockets) = open_files::sockets_allowed(open_files)
-        && scheduler_settings.concurrency as u64 > sockets
+    // A domain reads its linked pages at once: a socket for each.
+    let sockets_per_domain = settings.fetch.contact_pages.max(1) as u64;
+    if let Some(domains) = open_files::domains_allowed(open_files, sockets_per_domain)
+        && scheduler_settings.concurrency as u64 > domains
     {
-        let fitted = usize::try_from(sockets).unwrap_or(usize::MAX).max(1);
+        let fitted = usize::try_from(domains).unwrap_or(usize::MAX).max(1);
         warn!(
-            "scheduler.concurrency = {} needs a socket per domain in flight, but the open-file \
-             limit is {} (ulimit -n; LimitNOFILE= in a systemd unit): running {fitted} at once",
+            "scheduler.concurrency = {} needs up to {sockets_per_domain} sockets per domain in \
+             flight, but the open-file limit is {} (ulimit -n; LimitNOFILE= in a systemd unit): \
+             running {fitted} at once",
             scheduler_settings.concurrency,
             open_files.unwrap_or_default(),
         );
