@@ -72,8 +72,9 @@ pub enum Command {
     /// Fetch one site (or read a saved page) and print its metadata as JSON.
     /// Uses no database.
     Extract(ExtractArgs),
-    /// Create the domains table, or add the columns the worker needs to an
-    /// existing one.
+    /// Create the domains table, or add the columns, indexes and trigger the
+    /// worker needs to an existing one. On Postgres it is the only command
+    /// that changes the schema; the others check it at start.
     Migrate,
 }
 

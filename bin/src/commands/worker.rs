@@ -28,8 +28,9 @@ pub(super) async fn run(settings: &Settings, once: bool) -> Result<ExitCode, Cli
     serve(settings, extractor, once, shutdown).await
 }
 
-/// The worker behind `worker [--once]` with any extractor: opens (and
-/// migrates) the database, then drains it (`once`) or serves until
+/// The worker behind `worker [--once]` with any extractor: opens the
+/// database (creating the table on SQLite, checking it on Postgres), then
+/// drains it (`once`) or serves until
 /// `shutdown` is cancelled. The end-to-end benchmark runs it with a null
 /// extractor to measure the queue alone.
 ///
