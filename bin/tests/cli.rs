@@ -275,7 +275,7 @@ async fn a_lease_shorter_than_the_slowest_fetch_is_refused() {
     let cli = Cli::new();
     let config = cli.write(
         "bad.toml",
-        "[scheduler]\nlease_minutes = 2\n[fetch]\ntimeout_seconds = 30\nretries = 3\n",
+        "[scheduler]\nlease_minutes = 2\n[fetch]\ntimeout_seconds = 90\nretries = 3\n",
     );
     let run = cli
         .run(&["--config", config.to_str().unwrap(), "worker", "--once"])
@@ -287,7 +287,8 @@ async fn a_lease_shorter_than_the_slowest_fetch_is_refused() {
         run.stderr
     );
     assert!(
-        run.stderr.contains("slowest fetch (90s"),
+        // The home page, then its linked pages at once: 90 s each.
+        run.stderr.contains("slowest fetch (180s"),
         "names the slowest fetch: {}",
         run.stderr
     );
