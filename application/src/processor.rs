@@ -129,12 +129,11 @@ where
             lease_until: claim.lease_until,
         };
         let started = Instant::now();
-        let claimed = self.repository.claim(request).await.map_err(|error| {
+        let mut claimed = self.repository.claim(request).await.map_err(|error| {
             observe::database_error("claim", &error);
             ClaimError(error)
         })?;
         observe::claimed(claimed.len(), started.elapsed());
-        let mut claimed = claimed;
         let asked = usize::try_from(limit).unwrap_or(usize::MAX);
         if claimed.len() > asked {
             // Rows nobody has room for would sit in `processing` until

@@ -276,7 +276,7 @@ fn explained(reason: &str) -> String {
             .split('`')
             .skip(1)
             .step_by(2)
-            .map(|key| (edit_distance(unknown, key), key))
+            .map(|key| (strsim::levenshtein(unknown, key), key))
             .filter(|(distance, key)| *distance <= key.len().max(unknown.len()) / 3 + 1)
             .min();
         if let Some((_, key)) = closest {
@@ -289,22 +289,6 @@ fn explained(reason: &str) -> String {
         );
     }
     reason.to_owned()
-}
-
-/// Levenshtein distance over characters: how many single-character edits
-/// turn `a` into `b`.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 fn read(
@@ -352,13 +336,6 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(listen.contains("e.g. \"127.0.0.1:9464\""), "{listen}");
-    }
-
-    #[test]
-    fn edit_distance_counts_single_character_edits() {
-        assert_eq!(edit_distance("concurency", "concurrency"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]
