@@ -232,3 +232,46 @@ async fn a_body_trickling_slower_than_a_kibibyte_a_second_is_abandoned_before_th
         "{took:?}"
     );
 }
+
+#[tokio::test]
+async fn a_body_announced_large_that_trickles_gives_back_the_budget_other_pages_wait_for() {
+    let server = FixtureServer::builder()
+        .site("trickle.test", Site::slow_body(Duration::from_millis(500)))
+        .site("quick.test", Site::html(page("Quick")))
+        .start()
+        .await
+        .unwrap();
+    // The trickler announces 10 MB: its first share is the whole budget
+    // (the smallest allowed).
+    let http = extractor(FetchSettings {
+        body_budget_bytes: 8 * 1024 * 1024,
+        max_body_bytes: 8 * 1024 * 1024,
+        total_timeout: Duration::from_secs(60),
+        retries: 0,
+        ..server.fetch_settings()
+    });
+    let trickling = {
+        let http = http.clone();
+        tokio::spawn(async move { http.extract_url(&url("https://trickle.test/")).await })
+    };
+    // Until the trickler's head has arrived and taken its share.
+    while server.request_count("trickle.test") == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let quick = http.extract_url(&url("https://quick.test/")).await.unwrap();
+
+    assert_eq!(quick.title.as_deref(), Some("Quick"));
+    // The trickler is abandoned only after its 10 s window: the quick
+    // page did not wait for that.
+    assert!(
+        !trickling.is_finished(),
+        "the quick page waited for the trickler to give up"
+    );
+    let error = trickling.await.unwrap().unwrap_err();
+    assert!(
+        matches!(error, ExtractionError::TooSlow { .. }),
+        "{error:?}"
+    );
+}

@@ -75,6 +75,20 @@ impl BodyAllowance {
     }
 }
 
+impl BodyAllowance {
+    /// Gives back what the share holds beyond `bytes`: the unread part of
+    /// an announced length that is not arriving at once.
+    pub(crate) fn shrink_to(&mut self, bytes: usize) {
+        let keep = units(bytes);
+        if let Some(held) = &mut self.held
+            && held.num_permits() > keep
+        {
+            // Dropping the split-off part returns it to the budget.
+            drop(held.split(held.num_permits() - keep));
+        }
+    }
+}
+
 /// Units needed for `bytes`, rounded up.
 fn units(bytes: usize) -> usize {
     bytes.div_ceil(UNIT)
@@ -99,6 +113,22 @@ mod tests {
         // Covering less than held takes nothing more.
         page.cover(5 * UNIT).await;
         assert_eq!(budget.available(), 53 * UNIT);
+        drop(page);
+        assert_eq!(budget.available(), 64 * UNIT);
+    }
+
+    #[tokio::test]
+    async fn a_share_shrunk_to_what_was_read_gives_the_rest_back_and_can_grow_again() {
+        let budget = BodyBudget::new(64 * UNIT);
+        let mut page = budget.allowance();
+        page.cover(40 * UNIT).await;
+        page.shrink_to(3 * UNIT + 1);
+        assert_eq!(budget.available(), 60 * UNIT);
+        // Shrinking to more than is held takes nothing.
+        page.shrink_to(10 * UNIT);
+        assert_eq!(budget.available(), 60 * UNIT);
+        page.cover(8 * UNIT).await;
+        assert_eq!(budget.available(), 56 * UNIT);
         drop(page);
         assert_eq!(budget.available(), 64 * UNIT);
     }
