@@ -30,3 +30,26 @@ bench-e2e *ARGS:
 # What CI runs.
 ci:
     bash .ci/run
+
+# The worker's CPU profile during a benchmark run: its samples by part of
+# the work (needs `perf`, Debian's package linux-perf).
+profile DOMAINS="3000" *ARGS:
+    RUSTFLAGS="-C force-frame-pointers=yes" cargo build --profile profiling -p scheduler-bench-e2e {{ARGS}}
+    mkdir -p target/profile
+    target/profiling/bench-e2e --domains {{DOMAINS}} --perf-record target/profile/worker.perf
+    target/profiling/bench-e2e --attribute-profile target/profile/worker.perf
+
+# The worker linked with each allocator, one after the other in one run
+# (the C library's, jemalloc, mimalloc): CPU per domain and memory.
+bench-allocators DOMAINS="2000":
+    cargo build --release -p scheduler-bench-e2e --no-default-features
+    cp target/release/bench-e2e target/release/bench-e2e-glibc
+    cargo build --release -p scheduler-bench-e2e --no-default-features --features jemalloc
+    cp target/release/bench-e2e target/release/bench-e2e-jemalloc
+    cargo build --release -p scheduler-bench-e2e --no-default-features --features mimalloc
+    cp target/release/bench-e2e target/release/bench-e2e-mimalloc
+    cargo build --release -p scheduler-bench-e2e
+    target/release/bench-e2e --domains {{DOMAINS}} \
+        --worker-program glibc=target/release/bench-e2e-glibc \
+        --worker-program jemalloc=target/release/bench-e2e-jemalloc \
+        --worker-program mimalloc=target/release/bench-e2e-mimalloc

@@ -15,6 +15,19 @@
 //! - [`commands`]: one module per subcommand, and [`commands::CliError`]
 //!   with its exit codes.
 
+#[cfg(all(feature = "jemalloc", feature = "mimalloc"))]
+compile_error!("the features `jemalloc` and `mimalloc` each choose the allocator: enable one");
+
+/// jemalloc: see `docs/performance.md` for why.
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// mimalloc, to compare (`docs/performance.md`).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod cli;
 pub mod commands;
 pub mod http;

@@ -116,7 +116,16 @@ async fn baseline(options: &Options, corpus: &Arc<Corpus>) -> Result<PhaseFigure
     let server = start_fixture(options, corpus).await?;
     let database = BenchDatabase::create(options.db, options.pgbouncer_pool).await?;
     let fetch = fixture_fetch_settings(&server);
-    let outcome = run::drain(options, &names, &database, &fetch, Until::Settled).await;
+    let program = options.the_worker_program()?;
+    let outcome = run::drain(
+        options,
+        (&program, None),
+        &names,
+        &database,
+        &fetch,
+        Until::Settled,
+    )
+    .await;
     database.remove().await;
     let (run, rows) = outcome?;
     let first_connections = server.first_connection_times();
@@ -162,7 +171,18 @@ async fn simulate(
                 .map_err(|error| BenchError::Usage(format!("site name: {error}")))
         })
         .collect::<Result<_, _>>()?;
-    let (run, rows) = run::drain(options, &names, database, &fetch, Until::Settled).await?;
+    let program = options.the_worker_program()?;
+    // The recording, when asked for, is of the internet's drain.
+    let record = options.perf_record.as_deref();
+    let (run, rows) = run::drain(
+        options,
+        (&program, record),
+        &names,
+        database,
+        &fetch,
+        Until::Settled,
+    )
+    .await?;
     Ok((resolution, run, rows))
 }
 

@@ -29,6 +29,7 @@ mod internet_report;
 mod internet_run;
 mod mix;
 mod probe;
+mod profile;
 mod report;
 mod run;
 mod worker;
@@ -109,6 +110,22 @@ struct Options {
     /// The seed the internet mix is drawn from.
     #[arg(long, default_value_t = 15)]
     seed: u64,
+    /// Records the worker with `perf record` (frame-pointer call graphs)
+    /// into this file while it drains (with `--internet`: the internet's
+    /// drain; with several `--worker-program`s: `FILE` with each label in
+    /// its extension); `--attribute-profile` reads it.
+    #[arg(long, value_name = "FILE")]
+    perf_record: Option<PathBuf>,
+    /// Prints the share of the recorded worker's CPU samples by part of
+    /// the work (TLS, HTTP, parse, ...) and exits: no run.
+    #[arg(long, value_name = "FILE")]
+    attribute_profile: Option<PathBuf>,
+    /// Another build of this program to run as the worker, `LABEL=PATH`
+    /// (e.g. one linked with another allocator). Repeatable: each runs in
+    /// turn against the same sites, a fresh database each, and one table
+    /// compares them. Without it, this program is the worker.
+    #[arg(long = "worker-program", value_name = "LABEL=PATH")]
+    worker_programs: Vec<String>,
     /// The role of the child process: runs the worker with this file.
     #[arg(long, hide = true)]
     worker_config: Option<PathBuf>,
@@ -149,6 +166,18 @@ fn main() -> ExitCode {
     if let Some(config) = &options.worker_config {
         return worker::run(config, options.null_extractor);
     }
+    if let Some(recording) = &options.attribute_profile {
+        return match profile::attribute(recording) {
+            Ok(table) => {
+                print!("{table}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("bench-e2e: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(BARE_PARSE_THREADS)
         .enable_all()
@@ -167,7 +196,7 @@ fn main() -> ExitCode {
     } else {
         runtime
             .block_on(bench(&options))
-            .map(|figures| (figures.table(), to_json(&figures)))
+            .map(|figures| (report::tables(&figures), to_json(&figures)))
     };
     match outcome {
         Ok((table, json)) => {
@@ -206,7 +235,55 @@ fn site_index(host: &str) -> Option<usize> {
         .ok()
 }
 
-async fn bench(options: &Options) -> Result<Figures, BenchError> {
+/// A program that runs the worker: a label for the tables and its path.
+#[derive(Debug, Clone)]
+struct WorkerProgram {
+    label: String,
+    path: PathBuf,
+}
+
+impl Options {
+    /// The `--worker-program`s, or this program alone.
+    fn worker_programs(&self) -> Result<Vec<WorkerProgram>, BenchError> {
+        if self.worker_programs.is_empty() {
+            let path = std::env::current_exe().map_err(io_error("finding this program"))?;
+            return Ok(vec![WorkerProgram {
+                label: "this build".into(),
+                path,
+            }]);
+        }
+        self.worker_programs
+            .iter()
+            .map(|given| match given.split_once('=') {
+                Some((label, path)) if !label.is_empty() && Path::new(path).is_file() => {
+                    Ok(WorkerProgram {
+                        label: label.to_owned(),
+                        path: PathBuf::from(path),
+                    })
+                }
+                _ => Err(BenchError::Usage(format!(
+                    "--worker-program {given:?}: expected LABEL=PATH of an existing file"
+                ))),
+            })
+            .collect()
+    }
+
+    /// The one worker program of a run that compares no programs.
+    fn the_worker_program(&self) -> Result<WorkerProgram, BenchError> {
+        match self.worker_programs()?.as_slice() {
+            [only] => Ok(only.clone()),
+            _ => Err(BenchError::Usage(
+                "--internet compares the internet with no latency: give at most one \
+                 --worker-program"
+                    .into(),
+            )),
+        }
+    }
+}
+
+/// One run per worker program, in the order given.
+async fn bench(options: &Options) -> Result<Vec<Figures>, BenchError> {
+    let programs = options.worker_programs()?;
     let corpus = Arc::new(Corpus::load(&options.corpus)?);
     // Before anything else runs, so that the yardstick has the machine.
     let bare_parse = {
@@ -216,13 +293,36 @@ async fn bench(options: &Options) -> Result<Figures, BenchError> {
             .map_err(|error| BenchError::Corpus(format!("bare parse failed: {error}")))?
     };
     let names = site_names(options.domains, site_name)?;
-    let server = start_fixture(options, &corpus).await?;
-    let database = BenchDatabase::create(options.db, options.pgbouncer_pool).await?;
-    let fetch = fixture_fetch_settings(&server);
-    let outcome = run::drain(options, &names, &database, &fetch, Until::Empty).await;
-    database.remove().await;
-    let (run, rows) = outcome?;
-    Ok(figures(options, &corpus, bare_parse, &server, run, &rows))
+    let mut all = Vec::with_capacity(programs.len());
+    for program in &programs {
+        // A server of its own: the times of first connections are this
+        // program's.
+        let server = start_fixture(options, &corpus).await?;
+        let fetch = fixture_fetch_settings(&server);
+        let database = BenchDatabase::create(options.db, options.pgbouncer_pool).await?;
+        let record = options
+            .perf_record
+            .as_ref()
+            .map(|file| match programs.len() {
+                1 => file.clone(),
+                _ => file.with_extension(format!("{}.perf", program.label)),
+            });
+        let outcome = run::drain(
+            options,
+            (program, record.as_deref()),
+            &names,
+            &database,
+            &fetch,
+            Until::Empty,
+        )
+        .await;
+        database.remove().await;
+        let (run, rows) = outcome?;
+        let mut figures = figures(options, &corpus, bare_parse, &server, run, &rows);
+        figures.worker = program.label.clone();
+        all.push(figures);
+    }
+    Ok(all)
 }
 
 /// `name(index)` for the first `count` sites, as the queue takes them.
@@ -314,6 +414,7 @@ fn figures(
         .sum();
     let done = finished.len().max(1) as f64;
     Figures {
+        worker: String::new(),
         date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         database: options.db,
         null_extractor: options.null_extractor,

@@ -11,6 +11,8 @@ const PEAK_RSS_TARGET_MB: f64 = 150.0;
 /// Everything one run measured, and its conditions.
 #[derive(Debug, Serialize)]
 pub(crate) struct Figures {
+    /// The worker program's label (`--worker-program`).
+    pub(crate) worker: String,
     pub(crate) date: String,
     pub(crate) database: DatabaseKind,
     pub(crate) null_extractor: bool,
@@ -63,6 +65,49 @@ impl Percentiles {
             p99: at(0.99),
         })
     }
+}
+
+/// Each run's table; with more than one worker program, then one table
+/// comparing them.
+pub(crate) fn tables(runs: &[Figures]) -> String {
+    if let [only] = runs {
+        return only.table();
+    }
+    let mut text = String::new();
+    for run in runs {
+        text.push_str(&format!("== worker: {}\n{}\n", run.worker, run.table()));
+    }
+    let width = runs
+        .iter()
+        .map(|run| run.worker.len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    text.push_str(&format!(
+        "{:<width$}  {:>9}  {:>15}  {:>9}  {:>13}  {:>9}\n",
+        "worker", "domains/s", "CPU/domain", "peak RSS", "RSS half done", "at end"
+    ));
+    for run in runs {
+        let bare = run.bare_parse.ms_per_page;
+        text.push_str(&format!(
+            "{:<width$}  {:>9.1}  {:>6.2} ms {:>4.2}x  {:>6.1} MB  {:>10} MB  {:>6.1} MB\n",
+            run.worker,
+            run.domains_per_second,
+            run.cpu_ms_per_domain,
+            run.cpu_ms_per_domain / bare,
+            run.peak_rss_mb,
+            run.rss_mb_half_done
+                .map_or_else(|| "n/a".to_owned(), |rss| format!("{rss:.1}")),
+            run.rss_mb_at_end,
+        ));
+    }
+    text.push_str(&format!(
+        "{} domains each, one after the other in the order above; CPU/domain also as a \
+         multiple of one page's bare parse ({:.2} ms).\n",
+        runs.first().map_or(0, |run| run.domains),
+        runs.first().map_or(0.0, |run| run.bare_parse.ms_per_page),
+    ));
+    text
 }
 
 impl Figures {

@@ -13,7 +13,8 @@ use scheduler_domain::DomainName;
 
 use crate::database::{self, BenchDatabase, FinishedRow};
 use crate::probe::Probe;
-use crate::{BenchError, Options, io_error};
+use crate::profile;
+use crate::{BenchError, Options, WorkerProgram, io_error};
 
 /// How often the worker's /proc figures are sampled.
 pub(crate) const SAMPLE_EVERY: Duration = Duration::from_millis(50);
@@ -46,9 +47,11 @@ pub(crate) struct Run {
 
 /// Seeds `names`, runs the worker with `fetch` as its `[fetch]` section
 /// (before the options' `--set`s) until the queue is done as `until`
-/// says, stops it and reads every row.
+/// says, stops it and reads every row. With `record`, the worker's CPU
+/// profile of the drain is written there.
 pub(crate) async fn drain(
     options: &Options,
+    (program, record): (&WorkerProgram, Option<&Path>),
     names: &[DomainName],
     database: &BenchDatabase,
     fetch: &[String],
@@ -64,18 +67,25 @@ pub(crate) async fn drain(
 
     let log_path = dir.path().join("worker.log");
     let started = SystemTime::now();
-    let mut child = spawn_worker(options, &config, &log_path)?;
+    let mut child = spawn_worker(options, program, &config, &log_path)?;
     let mut probe = Probe::new(child.id());
     let deadline = Instant::now() + Duration::from_secs(options.timeout_seconds);
+    let mut recorder = Recording::Wanted(record);
     let watched = watch(
         &mut child,
-        &mut probe,
+        (&mut probe, &mut recorder),
         &mut observer,
         names.len(),
         (until, deadline),
     )
     .await;
+    // Before the worker stops: the profile is of the drain alone.
+    let recorded = match recorder {
+        Recording::Running(recorder) => recorder.finish(),
+        Recording::Wanted(_) => Ok(()),
+    };
     stop(&mut child);
+    recorded?;
     if let Err(error) = watched {
         let log = std::fs::read_to_string(&log_path).unwrap_or_default();
         return Err(match error {
@@ -105,12 +115,20 @@ pub(crate) async fn drain(
     ))
 }
 
+/// The worker's CPU profile: asked for (where to), then being recorded.
+enum Recording<'a> {
+    Wanted(Option<&'a Path>),
+    Running(profile::Recorder),
+}
+
 /// Samples the worker until the queue is empty (or the deadline passes);
 /// the last sample is taken while it still runs. Its resident memory is
 /// noted when half of the `domains` are done, to tell growth from a peak.
+/// A profile asked for starts with the first row done: every thread of
+/// the worker exists by then, and `perf record -p` follows only those.
 async fn watch(
     child: &mut Child,
-    probe: &mut Probe,
+    (probe, recording): (&mut Probe, &mut Recording<'_>),
     observer: &mut database::Observer,
     domains: usize,
     (until, deadline): (Until, Instant),
@@ -131,6 +149,11 @@ async fn watch(
             Until::Empty => observer.unfinished().await?,
             Until::Settled => observer.unsettled().await?,
         };
+        if let Recording::Wanted(Some(file)) = recording
+            && (unfinished as usize) < domains
+        {
+            *recording = Recording::Running(profile::Recorder::start(child.id(), file)?);
+        }
         if probe.rss_kib_half_done.is_none() && unfinished as usize * 2 <= domains {
             probe.rss_kib_half_done = Some(probe.rss_kib);
         }
@@ -141,13 +164,17 @@ async fn watch(
     }
 }
 
-fn spawn_worker(options: &Options, config: &Path, log: &Path) -> Result<Child, BenchError> {
-    let program = std::env::current_exe().map_err(io_error("finding this program"))?;
+fn spawn_worker(
+    options: &Options,
+    program: &WorkerProgram,
+    config: &Path,
+    log: &Path,
+) -> Result<Child, BenchError> {
     let log_file = std::fs::File::create(log).map_err(io_error("creating the worker's log"))?;
     let log_copy = log_file
         .try_clone()
         .map_err(io_error("creating the worker's log"))?;
-    let mut command = Command::new(program);
+    let mut command = Command::new(&program.path);
     command
         .arg("--worker-config")
         .arg(config)
