@@ -121,9 +121,11 @@ pub fn extract_home_page(page: &Page<'_>) -> HomePage {
     (metadata.tech, metadata.wordpress) = tech::detect(page, &parsed.collected);
     let (site_kind, detail) = site_kind::detect(page, &parsed.collected, metadata.title.as_deref());
     let (contact_pages, legal_pages) = if site_kind == SiteKind::Site {
+        let links =
+            contact_pages::site_links(&parsed.collected.anchors, &parsed.resolver, page.url);
         (
-            contact_pages::candidates(&parsed.collected.anchors, &parsed.resolver, page.url),
-            contact_pages::legal_pages(&parsed.collected.anchors, &parsed.resolver, page.url),
+            contact_pages::candidates(&links),
+            contact_pages::legal_pages(&links),
         )
     } else {
         // The page is not the business: what it names (the parking
