@@ -22,7 +22,7 @@
 //! - `parse`: the text into a tree, within a time budget.
 //! - `walk`: the single tree walk; fills a `Collected` (`walk::classify`:
 //!   what an element says about itself; `walk::scope`: what each open
-//!   element changed).
+//!   element changed; `walk::head`: `<meta>`, `<link>` and `<script>`).
 //! - `collected`: what the walk collects, and the `<meta>` lookups over it.
 //! - `resolve`: links against the final URL and `<base href>`.
 //! - `text`: cleaning of values (whitespace, entities, length caps),
