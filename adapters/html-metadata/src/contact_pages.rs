@@ -146,18 +146,52 @@ const FILE_EXTENSIONS: &[&str] = &[
     "mp3", "vcf",
 ];
 
-/// The same-site pages the anchors point at whose path or text says
-/// contact, about, legal or team, strongest first (a tie keeps page order),
-/// without the page itself and without repeats.
-pub(crate) fn candidates(anchors: &[Anchor], resolver: &Resolver, page_url: &Url) -> Vec<Url> {
-    let mut ranked: Vec<(u8, usize, Url)> = Vec::new();
-    for (index, anchor, url) in site_links(anchors, resolver, page_url) {
-        let text_strength = text_strength(&anchor.text);
-        let path_strength = path_strength(&url);
+/// An anchor that leads to another page of the same site, resolved, with
+/// what both rankings read of it: resolving and folding once serves both.
+#[derive(Debug)]
+pub(crate) struct SiteLink {
+    /// The anchor's position in the page.
+    index: usize,
+    url: Url,
+    /// The path's segments, lower-cased and percent-decoded, less an
+    /// extension such as `.html`.
+    stems: Vec<String>,
+    /// The link's text lower-cased, when it is short enough to name a page.
+    text: Option<String>,
+}
+
+/// The anchors that lead to another page of the same site, resolved and
+/// without fragment, in page order; files are left out.
+pub(crate) fn site_links(anchors: &[Anchor], resolver: &Resolver, page_url: &Url) -> Vec<SiteLink> {
+    anchors
+        .iter()
+        .enumerate()
+        .filter_map(|(index, anchor)| {
+            let mut url = resolver.resolve_url(&anchor.href)?;
+            url.set_fragment(None);
+            let usable = same_site(&url, page_url) && !same_page(&url, page_url) && !is_file(&url);
+            usable.then(|| SiteLink {
+                index,
+                stems: path_stems(&url).collect(),
+                url,
+                text: short_text(&anchor.text),
+            })
+        })
+        .collect()
+}
+
+/// The same-site pages whose path or text says contact, about, legal or
+/// team, strongest first (a tie keeps page order), without the page itself
+/// and without repeats.
+pub(crate) fn candidates(links: &[SiteLink]) -> Vec<Url> {
+    let mut ranked: Vec<(u8, usize, &Url)> = Vec::new();
+    for link in links {
+        let text_strength = link.text.as_deref().and_then(text_strength);
+        let path_strength = path_strength(&link.stems);
         if path_strength.is_none() && text_strength.is_none() {
             continue;
         }
-        if ranked.iter().any(|(_, _, seen)| same_page(seen, &url)) {
+        if ranked.iter().any(|(_, _, seen)| same_page(seen, &link.url)) {
             continue;
         }
         // The strongest word decides; saying it in both path and text
@@ -166,45 +200,35 @@ pub(crate) fn candidates(anchors: &[Anchor], resolver: &Resolver, page_url: &Url
             path_strength.map_or(0, |s| s as u8),
             text_strength.map_or(0, |s| s as u8),
         );
-        ranked.push((path.max(text) * 8 + path.min(text), index, url));
+        ranked.push((path.max(text) * 8 + path.min(text), link.index, &link.url));
     }
     ranked.sort_by(|(a_score, a_index, _), (b_score, b_index, _)| {
         b_score.cmp(a_score).then(a_index.cmp(b_index))
     });
-    ranked.into_iter().map(|(_, _, url)| url).collect()
+    ranked.into_iter().map(|(_, _, url)| url.clone()).collect()
 }
 
-/// The same-site imprint and legal notice pages the anchors point at:
-/// those named so by both path and text first, then in page order.
-pub(crate) fn legal_pages(anchors: &[Anchor], resolver: &Resolver, page_url: &Url) -> Vec<Url> {
-    let mut ranked: Vec<(bool, usize, Url)> = Vec::new();
-    for (index, anchor, url) in site_links(anchors, resolver, page_url) {
-        let by_path = has_path_word(&url, LEGAL_PATH_WORDS);
-        let by_text = short_text(&anchor.text)
+/// The same-site imprint and legal notice pages: those named so by both
+/// path and text first, then in page order.
+pub(crate) fn legal_pages(links: &[SiteLink]) -> Vec<Url> {
+    let mut ranked: Vec<(bool, usize, &Url)> = Vec::new();
+    for link in links {
+        let by_path = link
+            .stems
+            .iter()
+            .any(|stem| LEGAL_PATH_WORDS.contains(&stem.as_str()));
+        let by_text = link
+            .text
+            .as_deref()
             .is_some_and(|text| LEGAL_TEXT_WORDS.iter().any(|word| text.contains(word)));
-        if (by_path || by_text) && !ranked.iter().any(|(_, _, seen)| same_page(seen, &url)) {
-            ranked.push((by_path && by_text, index, url));
+        if (by_path || by_text) && !ranked.iter().any(|(_, _, seen)| same_page(seen, &link.url)) {
+            ranked.push((by_path && by_text, link.index, &link.url));
         }
     }
     ranked.sort_by(|(a_both, a_index, _), (b_both, b_index, _)| {
         b_both.cmp(a_both).then(a_index.cmp(b_index))
     });
-    ranked.into_iter().map(|(_, _, url)| url).collect()
-}
-
-/// The anchors that lead to another page of the same site, resolved and
-/// without fragment, with their index; files are left out.
-fn site_links<'a>(
-    anchors: &'a [Anchor],
-    resolver: &'a Resolver,
-    page_url: &'a Url,
-) -> impl Iterator<Item = (usize, &'a Anchor, Url)> + 'a {
-    anchors.iter().enumerate().filter_map(|(index, anchor)| {
-        let mut url = resolver.resolve_url(&anchor.href)?;
-        url.set_fragment(None);
-        let usable = same_site(&url, page_url) && !same_page(&url, page_url) && !is_file(&url);
-        usable.then_some((index, anchor, url))
-    })
+    ranked.into_iter().map(|(_, _, url)| url.clone()).collect()
 }
 
 /// The path's segments, lower-cased and percent-decoded, less an
@@ -223,29 +247,26 @@ fn path_stems(url: &Url) -> impl Iterator<Item = String> + '_ {
         })
 }
 
-fn has_path_word(url: &Url, words: &[&str]) -> bool {
-    path_stems(url).any(|stem| words.contains(&stem.as_str()))
-}
-
 /// A link's text lower-cased, when it is short enough to name a page.
 fn short_text(text: &str) -> Option<String> {
     let text = text.trim();
     (!text.is_empty() && text.chars().count() <= MAX_LINK_TEXT_CHARS).then(|| text.to_lowercase())
 }
 
-fn path_strength(url: &Url) -> Option<Strength> {
-    path_stems(url)
+fn path_strength(stems: &[String]) -> Option<Strength> {
+    stems
+        .iter()
         .filter_map(|stem| {
             PATH_WORDS
                 .iter()
-                .find(|(word, _)| *word == stem)
+                .find(|(word, _)| word == stem)
                 .map(|(_, strength)| *strength)
         })
         .max()
 }
 
-fn text_strength(text: &str) -> Option<Strength> {
-    let folded = short_text(text)?;
+/// `folded`: the link's text as [`short_text`] gives it.
+fn text_strength(folded: &str) -> Option<Strength> {
     TEXT_WORDS
         .iter()
         .filter(|(word, _)| folded.contains(word))

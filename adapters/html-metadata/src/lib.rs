@@ -22,7 +22,7 @@
 //! - `parse`: the text into a tree, within a time budget.
 //! - `walk`: the single tree walk; fills a `Collected` (`walk::classify`:
 //!   what an element says about itself; `walk::scope`: what each open
-//!   element changed).
+//!   element changed; `walk::head`: `<meta>`, `<link>` and `<script>`).
 //! - `collected`: what the walk collects, and the `<meta>` lookups over it.
 //! - `resolve`: links against the final URL and `<base href>`.
 //! - `text`: cleaning of values (whitespace, entities, length caps),
@@ -121,9 +121,11 @@ pub fn extract_home_page(page: &Page<'_>) -> HomePage {
     (metadata.tech, metadata.wordpress) = tech::detect(page, &parsed.collected);
     let (site_kind, detail) = site_kind::detect(page, &parsed.collected, metadata.title.as_deref());
     let (contact_pages, legal_pages) = if site_kind == SiteKind::Site {
+        let links =
+            contact_pages::site_links(&parsed.collected.anchors, &parsed.resolver, page.url);
         (
-            contact_pages::candidates(&parsed.collected.anchors, &parsed.resolver, page.url),
-            contact_pages::legal_pages(&parsed.collected.anchors, &parsed.resolver, page.url),
+            contact_pages::candidates(&links),
+            contact_pages::legal_pages(&links),
         )
     } else {
         // The page is not the business: what it names (the parking

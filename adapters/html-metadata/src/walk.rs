@@ -7,6 +7,7 @@
 //! of its tag and returns the element's [`Scope`], which leaving it undoes.
 
 mod classify;
+mod head;
 mod markers;
 mod scope;
 
@@ -16,17 +17,15 @@ use kuchikiki::iter::NodeEdge;
 use kuchikiki::{Attributes, ElementData, NodeRef};
 
 use self::classify::{
-    business_itemprop, decode_cloudflare_email, is_block, is_home_link, looks_decorative,
+    Named, business_itemprop, decode_cloudflare_email, is_block, is_home_link, looks_decorative,
     names_branding, names_chrome, names_footer, names_logo, pixels, says_itemprop_image, says_logo,
 };
 use self::scope::{Depths, FirstText, OpenParagraph, Scope};
-use crate::collected::{Anchor, Collected, ContentImage, ImageCandidate, Link, MAX_ANCHOR_TEXT};
+use crate::collected::{Anchor, Collected, ContentImage, ImageCandidate, MAX_ANCHOR_TEXT};
 use crate::text::{push_capped, truncate};
 
 /// Caps that keep one hostile page from costing more than a normal one.
 const MAX_VISIBLE_TEXT: usize = 512 * 1024;
-const MAX_INLINE_SCRIPT: usize = 256 * 1024;
-const MAX_INLINE_SCRIPTS_TOTAL: usize = 2 * 1024 * 1024;
 const MAX_COMMENTS_TOTAL: usize = 64 * 1024;
 const MAX_LIST: usize = 4096;
 const MAX_ATTRIBUTE_SIGNAL: usize = 200;
@@ -92,11 +91,11 @@ struct Walker {
 impl Walker {
     fn enter(&mut self, node: &NodeRef, element: &ElementData) {
         let attributes = element.attributes.borrow();
-        self.attribute_markers(&attributes);
-        self.class_markers(&attributes);
+        let named = self.attribute_markers(&attributes);
+        self.class_markers(named.class);
         let name: &str = &element.name.local;
         let mut scope = if &*element.name.ns == XHTML {
-            self.html_element(name, node, &attributes)
+            self.html_element(name, node, &attributes, named)
         } else {
             // SVG and MathML: their <title> and <script> are not the page's.
             Scope {
@@ -105,7 +104,7 @@ impl Walker {
             }
         };
         if name != "meta"
-            && let Some(property) = business_itemprop(attributes.get("itemprop"))
+            && let Some(property) = business_itemprop(named.itemprop)
         {
             scope.microdata = true;
             self.open_microdata.push((property, String::new()));
@@ -199,10 +198,15 @@ impl Walker {
 
     /// Ids, framework attributes (`data-*`, `ng-*`, namespaced) and the
     /// page-feature attributes (`markers`) as markers for the rules, and
-    /// Cloudflare-obfuscated addresses.
-    fn attribute_markers(&mut self, attributes: &Attributes) {
+    /// Cloudflare-obfuscated addresses; and the attributes most elements
+    /// are classified by, read in this pass rather than looked up each.
+    fn attribute_markers<'a>(&mut self, attributes: &'a Attributes) -> Named<'a> {
+        let mut named = Named::default();
         for (attribute_name, attribute) in &attributes.map {
             let local: &str = &attribute_name.local;
+            if attribute_name.ns.is_empty() {
+                named.read(local, &attribute.value);
+            }
             if local == "id" {
                 push_limited(
                     &mut self.collected.dom_markers,
@@ -230,10 +234,17 @@ impl Walker {
                 );
             }
         }
+        named
     }
 
     /// Runs the handler of an HTML element's tag.
-    fn html_element(&mut self, name: &str, node: &NodeRef, attributes: &Attributes) -> Scope {
+    fn html_element(
+        &mut self,
+        name: &str,
+        node: &NodeRef,
+        attributes: &Attributes,
+        named: Named<'_>,
+    ) -> Scope {
         let collected = &mut self.collected;
         match name {
             "html" => {
@@ -283,7 +294,7 @@ impl Walker {
                 Scope::hiding()
             }
             "noscript" | "template" | "textarea" | "object" | "head" => Scope::hiding(),
-            "a" => self.anchor(attributes),
+            "a" => self.anchor(attributes, named),
             "form" => {
                 if let Some(action) = attributes.get("action") {
                     push_limited(&mut collected.form_actions, action.to_owned());
@@ -291,7 +302,7 @@ impl Walker {
                 Scope::block()
             }
             "img" => {
-                self.image(attributes);
+                self.image(attributes, named);
                 Scope::default()
             }
             "video" => {
@@ -327,83 +338,18 @@ impl Walker {
                 branding: true,
                 chrome: true,
                 block: true,
-                logo: names_logo(attributes.get("class"), attributes.get("id")),
+                logo: names_logo(named.class, named.id),
                 ..Scope::default()
             },
-            _ => container(name, attributes),
-        }
-    }
-
-    fn meta(&mut self, attributes: &Attributes) {
-        let Some(content) = attributes.get("content") else {
-            return;
-        };
-        // `http-equiv` and `name` may sit on one element, and RDFa allows
-        // several space-separated properties.
-        if let Some(equiv) = attributes.get("http-equiv") {
-            let key = format!("http-equiv:{}", equiv.trim().to_ascii_lowercase());
-            push_limited(&mut self.collected.metas, (key, content.to_owned()));
-        }
-        for attribute in ["name", "property", "itemprop"] {
-            let keys = attributes.get(attribute).unwrap_or_default();
-            for key in keys.split_ascii_whitespace() {
-                push_limited(
-                    &mut self.collected.metas,
-                    (key.to_ascii_lowercase(), content.to_owned()),
-                );
-            }
-        }
-    }
-
-    fn link(&mut self, attributes: &Attributes) {
-        let Some(href) = attributes.get("href") else {
-            return;
-        };
-        let rel = attributes
-            .get("rel")
-            .unwrap_or_default()
-            .split_ascii_whitespace()
-            .map(str::to_ascii_lowercase)
-            .collect();
-        push_limited(
-            &mut self.collected.links,
-            Link {
-                rel,
-                href: href.to_owned(),
-                sizes: attributes.get("sizes").map(str::to_owned),
-                media_type: attributes.get("type").map(str::to_owned),
-            },
-        );
-        if says_itemprop_image(attributes.get("itemprop")) {
-            push_limited(&mut self.collected.itemprop_images, href.to_owned());
-        }
-    }
-
-    fn script(&mut self, node: &NodeRef, attributes: &Attributes) {
-        if let Some(src) = attributes.get("src") {
-            push_limited(&mut self.collected.script_srcs, src.to_owned());
-            return;
-        }
-        let kind = attributes
-            .get("type")
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        if kind == "application/ld+json" {
-            push_limited(&mut self.collected.json_ld, node.text_contents());
-        } else if self.inline_scripts_bytes < MAX_INLINE_SCRIPTS_TOTAL {
-            let mut text = node.text_contents();
-            truncate_in_place(&mut text, MAX_INLINE_SCRIPT);
-            self.inline_scripts_bytes += text.len();
-            push_limited(&mut self.collected.inline_scripts, text);
+            _ => container(name, named),
         }
     }
 
     /// Contact links and obfuscated addresses where they sit in the text;
     /// other links as anchors, the one just entered collecting its text.
-    fn anchor(&mut self, attributes: &Attributes) -> Scope {
+    fn anchor(&mut self, attributes: &Attributes, named: Named<'_>) -> Scope {
         let mut scope = Scope {
-            logo: names_logo(attributes.get("class"), attributes.get("id")),
+            logo: names_logo(named.class, named.id),
             ..Scope::default()
         };
         let Some(href) = attributes.get("href") else {
@@ -433,7 +379,7 @@ impl Walker {
             scope.anchor = true;
         }
         scope.branding = is_home_link(href)
-            || [attributes.get("class"), attributes.get("id")]
+            || [named.class, named.id]
                 .iter()
                 .any(|value| value.is_some_and(names_branding));
         scope
@@ -446,7 +392,7 @@ impl Walker {
     }
 
     /// Logo candidates, `itemprop=image`, and the first images of the page.
-    fn image(&mut self, attributes: &Attributes) {
+    fn image(&mut self, attributes: &Attributes, named: Named<'_>) {
         let get = |key: &str| attributes.get(key);
         // Lazy loading puts a placeholder (often a `data:` URI) in `src` and
         // the real picture in `data-src`.
@@ -458,8 +404,8 @@ impl Walker {
         let Some(src) = src else {
             return;
         };
-        let class = get("class").unwrap_or_default();
-        let id = get("id").unwrap_or_default();
+        let class = named.class.unwrap_or_default();
+        let id = named.id.unwrap_or_default();
         let alt = get("alt").unwrap_or_default();
         let custom_logo = class.split_ascii_whitespace().any(|c| c == "custom-logo");
         let file_name = src.rsplit('/').next().unwrap_or_default();
@@ -499,9 +445,16 @@ impl Walker {
 
 /// Any other element: a block or not, and the branding area, a logo or
 /// chrome by its class or id.
-fn container(name: &str, attributes: &Attributes) -> Scope {
-    let class = attributes.get("class").unwrap_or_default();
-    let id = attributes.get("id").unwrap_or_default();
+fn container(name: &str, named: Named<'_>) -> Scope {
+    let class = named.class.unwrap_or_default();
+    let id = named.id.unwrap_or_default();
+    if class.is_empty() && id.is_empty() {
+        // Most elements: nothing names them.
+        return Scope {
+            block: is_block(name),
+            ..Scope::default()
+        };
+    }
     let branding = [class, id].iter().any(|value| names_branding(value));
     Scope {
         block: is_block(name),

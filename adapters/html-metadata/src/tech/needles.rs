@@ -7,7 +7,7 @@ use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// A shorter needle ("//", ".js") is in nearly every string: the pattern
 /// runs unfiltered instead.
-const MIN_NEEDLE: usize = 3;
+pub(super) const MIN_NEEDLE: usize = 3;
 /// At most this many strings in a set of alternatives the analysis keeps
 /// exact (`(?:a|b)\.(?:c|d)` is four); beyond, the set is given up.
 const MAX_EXACT: usize = 16;

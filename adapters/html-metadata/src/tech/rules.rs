@@ -112,14 +112,6 @@ pub(crate) enum RuleError {
         /// The category as written.
         category: String,
     },
-    /// The needles of a kind do not build into an automaton.
-    #[error("technology rules: needles of {kind:?} signals: {source}")]
-    Needles {
-        /// The signal kind.
-        kind: SignalKind,
-        /// Why the automaton does not build.
-        source: aho_corasick::BuildError,
-    },
     /// `implies` names a technology that has no rule.
     #[error("technology rule {name} implies unknown technology {implied}")]
     UnknownImplied {

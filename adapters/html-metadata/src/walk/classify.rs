@@ -8,6 +8,26 @@ use aho_corasick::AhoCorasick;
 
 use crate::text::case_insensitive;
 
+/// The attributes without namespace most elements are classified by.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Named<'a> {
+    pub(super) class: Option<&'a str>,
+    pub(super) id: Option<&'a str>,
+    pub(super) itemprop: Option<&'a str>,
+}
+
+impl<'a> Named<'a> {
+    /// Keeps `value` when `local` is one of the attributes.
+    pub(super) fn read(&mut self, local: &str, value: &'a str) {
+        match local {
+            "class" => self.class = Some(value),
+            "id" => self.id = Some(value),
+            "itemprop" => self.itemprop = Some(value),
+            _ => {}
+        }
+    }
+}
+
 /// Elements whose edges break the visible text into lines.
 pub(super) fn is_block(name: &str) -> bool {
     matches!(

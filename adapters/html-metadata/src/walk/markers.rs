@@ -3,7 +3,7 @@
 //! and the text of inline `<style>` elements (CSS variables and class
 //! prefixes of CSS frameworks and CSS-in-JS libraries).
 
-use kuchikiki::{Attributes, NodeRef};
+use kuchikiki::NodeRef;
 
 use super::{Walker, push_limited, truncate_in_place};
 use crate::text::truncate;
@@ -20,8 +20,8 @@ const FEATURE_ATTRIBUTES: &[&str] = &["amp", "\u{26a1}", "fetchpriority"];
 
 impl Walker {
     /// Each class name not seen before, as `.name`.
-    pub(super) fn class_markers(&mut self, attributes: &Attributes) {
-        let Some(class) = attributes.get("class") else {
+    pub(super) fn class_markers(&mut self, class: Option<&str>) {
+        let Some(class) = class else {
             return;
         };
         for name in class.split_ascii_whitespace() {
