@@ -15,6 +15,7 @@ use scheduler_html_metadata as html;
 use tracing::debug;
 use url::Url;
 
+use crate::admission::Admission;
 use crate::client::HttpClient;
 use crate::error::HttpExtractorError;
 use crate::failure::challenge_error;
@@ -24,6 +25,10 @@ use crate::parse_pool::ParsePool;
 use crate::reach::Reach;
 use crate::robots::RobotsTxt;
 use crate::settings::FetchSettings;
+
+/// The admission limit's ceiling: the largest `scheduler.concurrency`
+/// (the scheduler's own limit bounds the domains that can wait here).
+const ADMISSION_CEILING: usize = 16_384;
 
 /// Fetches home pages over HTTPS and extracts their metadata. Cheap to
 /// share: one connection pool and one TLS configuration for all fetches.
@@ -35,6 +40,8 @@ pub struct HttpExtractor {
     parser: Arc<ParsePool>,
     /// The `robots.txt` rules read in this run (none with `ignore`).
     robots: Arc<RobotsTxt>,
+    /// Domains fetched at once, as the parsing threads allow.
+    admission: Arc<Admission>,
 }
 
 impl HttpExtractor {
@@ -49,17 +56,22 @@ impl HttpExtractor {
         settings.validate()?;
         let http = HttpClient::new(&settings)?;
         let settings = Arc::new(settings);
+        let admission = Admission::new(ADMISSION_CEILING);
         let parser = Arc::new(
-            ParsePool::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
-                .map_err(|error| {
-                    HttpExtractorError::Client(format!("cannot start the parsing threads: {error}"))
-                })?,
+            ParsePool::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+                Arc::clone(&admission),
+            )
+            .map_err(|error| {
+                HttpExtractorError::Client(format!("cannot start the parsing threads: {error}"))
+            })?,
         );
         Ok(HttpExtractor {
             fetcher: Fetcher::new(http, Arc::clone(&settings), Arc::clone(&parser)),
             robots: Arc::new(RobotsTxt::new(&settings)),
             settings,
             parser,
+            admission,
         })
     }
 
@@ -87,6 +99,7 @@ impl HttpExtractor {
     /// [`HttpExtractor::fetch`]. `DisallowedByRobots` when
     /// `fetch.robots = "obey"` and the site's `robots.txt` disallows `url`.
     pub async fn extract_url(&self, url: &Url) -> Result<SiteMetadata, ExtractionError> {
+        let _admitted = self.admission.admit().await;
         let (page, reached) = self.reach().url(url).await?;
         self.extract_home_page(page, reached).await
     }
@@ -214,6 +227,8 @@ impl HttpExtractor {
 
 impl MetadataExtractor for HttpExtractor {
     async fn extract(&self, domain: &DomainName) -> Result<SiteMetadata, ExtractionError> {
+        // Held to the end: the linked pages are fetched and parsed too.
+        let _admitted = self.admission.admit().await;
         let (page, reached) = self.reach().home_page(domain).await?;
         self.extract_home_page(page, reached).await
     }

@@ -19,6 +19,9 @@
 //!
 //! - `extractor`: [`HttpExtractor`], the port implementation: the home
 //!   page, then the contact pages it needs, their contacts merged.
+//! - `admission`: how many domains are fetched at once, a limit that
+//!   follows the parsing threads (grows while they idle, shrinks while
+//!   pages queue for them).
 //! - `reach`: which URLs of a domain are tried (`https://`, then `www.`,
 //!   then plain `http://`), and why the one that answered was chosen.
 //! - `robots`: `robots.txt` (`fetch.robots`), read once per site and
@@ -48,10 +51,12 @@
 //!   with its password.
 //! - `retry`: backoff with jitter, and `Retry-After` (seconds or a date).
 //! - `error`: [`HttpExtractorError`], the start-up errors.
-//! - `parse_pool`: the parsing threads, one per core.
+//! - `parse_pool`: the parsing threads, one per core; they tell
+//!   `admission` when they idle and when pages queue.
 //! - `observe`: the extractor's metrics ([`describe_metrics`]).
 
 pub mod address;
+mod admission;
 mod budget;
 mod client;
 mod error;
@@ -73,7 +78,9 @@ mod tls;
 pub use address::is_public_address;
 pub use error::HttpExtractorError;
 pub use extractor::HttpExtractor;
-pub use observe::{ADDRESS_BUSY, EXTRACTION_DURATION, FETCH_RETRIES, describe_metrics};
+pub use observe::{
+    ADDRESS_BUSY, EXTRACTION_DURATION, FETCH_ADMISSION_LIMIT, FETCH_RETRIES, describe_metrics,
+};
 pub use page::FetchedPage;
 pub use proxy::ProxyUrl;
 pub use resolver::{DnsResolver, Nameserver, ResolveRule};

@@ -9,11 +9,19 @@
 //! more parses at once than cores would buy no speed anyway.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use tokio::sync::oneshot;
+
+use crate::admission::Admission;
+
+/// Pages waiting per thread past which the queue counts as full: enough
+/// to keep every thread busy between two arrivals, not so many that pages
+/// wait in memory for long.
+const QUEUED_PER_THREAD: usize = 4;
 
 /// One parse to run.
 type Job = Box<dyn FnOnce() + Send>;
@@ -22,6 +30,12 @@ type Job = Box<dyn FnOnce() + Send>;
 #[derive(Debug)]
 pub(crate) struct ParsePool {
     jobs: mpsc::Sender<Job>,
+    /// Jobs sent and not yet taken by a thread.
+    queued: Arc<AtomicUsize>,
+    /// Queued jobs past which the queue is full.
+    full_at: usize,
+    /// Told when a thread is idle and when the queue is full.
+    admission: Arc<Admission>,
 }
 
 /// The job panicked (hostile bytes that will fail again).
@@ -30,32 +44,51 @@ pub(crate) struct Panicked(pub(crate) String);
 
 impl ParsePool {
     /// Starts `threads` parsing threads; they end when the pool is dropped.
+    /// `admission` hears when a thread finds nothing to parse and when
+    /// pages queue.
     ///
     /// # Errors
     ///
     /// The OS error when no thread could be started.
-    pub(crate) fn new(threads: usize) -> std::io::Result<ParsePool> {
+    pub(crate) fn new(threads: usize, admission: Arc<Admission>) -> std::io::Result<ParsePool> {
         let (sender, receiver) = mpsc::channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
+        let queued = Arc::new(AtomicUsize::new(0));
         for index in 0..threads.max(1) {
             let receiver = Arc::clone(&receiver);
+            let queued = Arc::clone(&queued);
+            let admission = Arc::clone(&admission);
             std::thread::Builder::new()
                 .name(format!("parse-{index}"))
                 .spawn(move || {
                     loop {
                         // The lock is held only to take the next job.
-                        let job = receiver
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .recv();
+                        let queue = receiver.lock().unwrap_or_else(PoisonError::into_inner);
+                        let job = match queue.try_recv() {
+                            Ok(job) => Ok(job),
+                            Err(mpsc::TryRecvError::Empty) => {
+                                admission.thread_idle();
+                                queue.recv()
+                            }
+                            Err(mpsc::TryRecvError::Disconnected) => return,
+                        };
+                        drop(queue);
                         match job {
-                            Ok(job) => job(),
+                            Ok(job) => {
+                                queued.fetch_sub(1, Ordering::AcqRel);
+                                job();
+                            }
                             Err(_) => return,
                         }
                     }
                 })?;
         }
-        Ok(ParsePool { jobs: sender })
+        Ok(ParsePool {
+            jobs: sender,
+            queued,
+            full_at: threads.max(1) * QUEUED_PER_THREAD,
+            admission,
+        })
     }
 
     /// Runs `work` on a parsing thread and returns its result.
@@ -82,6 +115,9 @@ impl ParsePool {
             // A caller that gave up (shutdown) no longer needs the answer.
             let _ = reply.send(outcome);
         });
+        if self.queued.fetch_add(1, Ordering::AcqRel) >= self.full_at {
+            self.admission.pages_queued();
+        }
         self.jobs
             .send(job)
             .map_err(|_| Panicked("the parsing threads are gone".to_owned()))?;
@@ -97,7 +133,7 @@ mod tests {
 
     #[tokio::test]
     async fn jobs_run_on_the_pool_and_a_panic_is_an_error_not_a_lost_thread() {
-        let pool = ParsePool::new(1).unwrap();
+        let pool = ParsePool::new(1, Admission::new(16)).unwrap();
         assert_eq!(pool.run(|| 6 * 7).await.unwrap(), 42);
         let panicked = pool
             .run(|| -> u32 { panic!("hostile bytes") })

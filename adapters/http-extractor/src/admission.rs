@@ -1,0 +1,226 @@
+//! [`Admission`]: how many domains are fetched at once, adapted to what
+//! the parsing threads can take.
+//!
+//! `scheduler.concurrency` is sized for the internet: a thousand domains
+//! in flight, most of them waiting on slow hosts. On a fast network the
+//! same thousand would all be fetched at once and wait, page in memory and
+//! connection open, for the parsing threads, costing memory and buying
+//! nothing. So a domain is admitted to fetching under a limit that follows
+//! the parsing threads: it grows while a thread finds no page to parse and
+//! domains wait here (the network is the bottleneck: more in flight
+//! helps), and shrinks while pages queue for the threads (the cores are:
+//! more in flight would only wait). A domain waiting here holds no socket
+//! and no buffer. The scheduler's `concurrency` stays the ceiling.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The limit never goes below this: enough domains to keep the parsing
+/// threads of a large machine fed on a fast network.
+const FLOOR: usize = 16;
+/// The limit the worker starts with.
+const START: usize = 64;
+/// Growth per idle parsing thread: an eighth of the limit (at least one),
+/// so that the limit reaches the thousands within a few dozen idle moments
+/// on a slow network.
+const GROWTH_DIVISOR: usize = 8;
+/// Shrinkage per page queued behind a full queue: a sixteenth, slower than
+/// growth, so that a burst of pages does not starve the threads after it.
+const SHRINK_DIVISOR: usize = 16;
+
+/// The adaptive limit of domains being fetched at once.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    permits: Arc<Semaphore>,
+    limit: Mutex<Limit>,
+    /// Domains waiting to be admitted.
+    waiting: AtomicUsize,
+    ceiling: usize,
+}
+
+#[derive(Debug)]
+struct Limit {
+    /// Permits in all, admitted domains' included.
+    current: usize,
+    /// Permits to take out of circulation as admitted domains give theirs
+    /// back (a shrink when none was free).
+    owed: usize,
+}
+
+/// One admitted domain's place; dropping it gives the place back.
+#[derive(Debug)]
+pub(crate) struct Admitted {
+    permit: Option<OwnedSemaphorePermit>,
+    admission: Arc<Admission>,
+}
+
+impl Admission {
+    /// A limit between [`FLOOR`] and `ceiling` (the domains in flight at
+    /// most), starting at [`START`].
+    pub(crate) fn new(ceiling: usize) -> Arc<Admission> {
+        let ceiling = ceiling.max(FLOOR);
+        let start = START.min(ceiling);
+        Arc::new(Admission {
+            permits: Arc::new(Semaphore::new(start)),
+            limit: Mutex::new(Limit {
+                current: start,
+                owed: 0,
+            }),
+            waiting: AtomicUsize::new(0),
+            ceiling,
+        })
+    }
+
+    /// Waits for a place, first come first served.
+    pub(crate) async fn admit(self: &Arc<Self>) -> Admitted {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        let permit = Arc::clone(&self.permits).acquire_owned().await.ok();
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        Admitted {
+            permit,
+            admission: Arc::clone(self),
+        }
+    }
+
+    /// A parsing thread found no page to parse: with domains waiting here,
+    /// the limit grows.
+    pub(crate) fn thread_idle(&self) {
+        if self.waiting.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut limit = self.limit.lock().unwrap_or_else(PoisonError::into_inner);
+        let step = (limit.current / GROWTH_DIVISOR).max(1);
+        let grown = (limit.current + step).min(self.ceiling);
+        let mut added = grown - limit.current;
+        limit.current = grown;
+        // A debt from an earlier shrink is forgiven before new permits.
+        let forgiven = added.min(limit.owed);
+        limit.owed -= forgiven;
+        added -= forgiven;
+        self.permits.add_permits(added);
+        crate::observe::admission_limit(grown);
+    }
+
+    /// Pages queue for the parsing threads: the limit shrinks.
+    pub(crate) fn pages_queued(&self) {
+        let mut limit = self.limit.lock().unwrap_or_else(PoisonError::into_inner);
+        let step = (limit.current / SHRINK_DIVISOR).max(1);
+        let shrunk = limit.current.saturating_sub(step).max(FLOOR);
+        let removed = limit.current - shrunk;
+        limit.current = shrunk;
+        let taken = self.permits.forget_permits(removed);
+        limit.owed += removed - taken;
+        crate::observe::admission_limit(shrunk);
+    }
+
+    /// The limit now.
+    #[cfg(test)]
+    fn limit(&self) -> usize {
+        self.limit
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .current
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let Some(permit) = self.permit.take() else {
+            return;
+        };
+        let mut limit = self
+            .admission
+            .limit
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if limit.owed > 0 {
+            limit.owed -= 1;
+            permit.forget();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used)]
+
+    use std::time::Duration;
+
+    use super::*;
+
+    async fn admit_all(admission: &Arc<Admission>, count: usize) -> Vec<Admitted> {
+        let mut admitted = Vec::new();
+        for _ in 0..count {
+            admitted.push(admission.admit().await);
+        }
+        admitted
+    }
+
+    fn is_waiting(admission: &Arc<Admission>) -> tokio::task::JoinHandle<Admitted> {
+        let admission = Arc::clone(admission);
+        tokio::spawn(async move { admission.admit().await })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_domain_past_the_limit_waits_until_one_is_done() {
+        let admission = Admission::new(1000);
+        let mut admitted = admit_all(&admission, START).await;
+        let next = is_waiting(&admission);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!next.is_finished(), "admitted past the limit");
+        admitted.pop();
+        tokio::time::timeout(Duration::from_secs(1), next)
+            .await
+            .expect("admitted once a place was given back")
+            .expect("the task ran");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_parsing_thread_with_domains_waiting_lets_more_in() {
+        let admission = Admission::new(1000);
+        let _admitted = admit_all(&admission, START).await;
+        // Idle threads and nobody waiting: the limit stays.
+        admission.thread_idle();
+        assert_eq!(admission.limit(), START);
+        let next = is_waiting(&admission);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        admission.thread_idle();
+        assert_eq!(admission.limit(), START + START / GROWTH_DIVISOR);
+        tokio::time::timeout(Duration::from_secs(1), next)
+            .await
+            .expect("admitted once the limit grew")
+            .expect("the task ran");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_limit_grows_to_the_ceiling_and_no_further() {
+        let admission = Admission::new(100);
+        let _admitted = admit_all(&admission, START).await;
+        let _waiting: Vec<_> = (0..200).map(|_| is_waiting(&admission)).collect();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        for _ in 0..50 {
+            admission.thread_idle();
+        }
+        assert_eq!(admission.limit(), 100);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn queued_pages_shrink_the_limit_as_admitted_domains_finish_down_to_the_floor() {
+        let admission = Admission::new(1000);
+        let mut admitted = admit_all(&admission, START).await;
+        for _ in 0..200 {
+            admission.pages_queued();
+        }
+        assert_eq!(admission.limit(), FLOOR);
+        // Every place was taken: the shrink is paid as domains finish, so
+        // that only FLOOR are ever admitted again.
+        admitted.truncate(FLOOR - 1);
+        let next = is_waiting(&admission);
+        let after = is_waiting(&admission);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(next.is_finished());
+        assert!(!after.is_finished(), "admitted past the shrunk limit");
+    }
+}
