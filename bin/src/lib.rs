@@ -18,7 +18,8 @@
 #[cfg(all(feature = "jemalloc", feature = "mimalloc"))]
 compile_error!("the features `jemalloc` and `mimalloc` each choose the allocator: enable one");
 
-/// jemalloc: see `docs/performance.md` for why.
+/// jemalloc, the default: less CPU per domain than the C library's
+/// allocator or mimalloc (`docs/performance.md`, *Allocators*).
 #[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
