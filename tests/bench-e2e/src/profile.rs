@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use crate::BenchError;
+use crate::{BenchError, io_error};
 
 /// Samples per second and thread.
 const FREQUENCY: &str = "999";
@@ -38,10 +38,9 @@ impl Recorder {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|source| BenchError::Io {
-                context: "starting `perf record` (Debian's package linux-perf)".into(),
-                source,
-            })?;
+            .map_err(io_error(
+                "starting `perf record` (Debian's package linux-perf)",
+            ))?;
         Ok(Recorder { perf })
     }
 
@@ -51,13 +50,10 @@ impl Recorder {
             rustix::process::Pid::from_child(&self.perf),
             rustix::process::Signal::INT,
         );
-        match self.perf.wait() {
-            Ok(_) => Ok(()),
-            Err(source) => Err(BenchError::Io {
-                context: "waiting for `perf record`".into(),
-                source,
-            }),
-        }
+        self.perf
+            .wait()
+            .map(drop)
+            .map_err(io_error("waiting for `perf record`"))
     }
 }
 
@@ -288,10 +284,12 @@ fn part_of(frame: &Frame<'_>) -> Option<&'static str> {
 
 fn leaf_kind(frame: &Frame<'_>) -> Option<&'static str> {
     let symbol = frame.symbol;
-    if ALLOCATOR
-        .iter()
-        .any(|needle| symbol.starts_with(needle) || symbol.contains(&format!("::{needle}")))
-    {
+    // A needle names the symbol or one of its path's segments.
+    if ALLOCATOR.iter().any(|needle| {
+        symbol
+            .split("::")
+            .any(|segment| segment.starts_with(needle))
+    }) {
         return Some("allocator");
     }
     if COPY.iter().any(|needle| symbol.starts_with(needle)) {
@@ -344,8 +342,7 @@ impl Attribution {
     fn table(&self) -> String {
         let total = self.samples.max(1) as f64;
         let share = |count: u64| 100.0 * count as f64 / total;
-        let mut parts: Vec<(&str, u64)> = self.by_part.iter().map(|(k, v)| (*k, *v)).collect();
-        parts.sort_by_key(|part| std::cmp::Reverse(part.1));
+        let parts = most_first(&self.by_part);
         let mut table = format!("{} samples of the worker\n", self.samples);
         let _ = writeln!(
             table,
@@ -357,10 +354,7 @@ impl Attribution {
                 .by_leaf
                 .get(part)
                 .map(|callers| {
-                    let mut callers: Vec<(&str, u64)> =
-                        callers.iter().map(|(k, v)| (*k, *v)).collect();
-                    callers.sort_by_key(|caller| std::cmp::Reverse(caller.1));
-                    callers
+                    most_first(callers)
                         .iter()
                         .take(5)
                         .map(|(caller, count)| format!("{caller} {:.1}%", share(*count)))
@@ -385,6 +379,13 @@ impl Attribution {
     }
 }
 
+/// The counts, the largest first (a tie in name order).
+fn most_first<'a>(counts: &BTreeMap<&'a str, u64>) -> Vec<(&'a str, u64)> {
+    let mut sorted: Vec<(&str, u64)> = counts.iter().map(|(name, count)| (*name, *count)).collect();
+    sorted.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
+    sorted
+}
+
 /// The table of a recording: runs `perf script` on it and attributes
 /// every sample.
 pub(crate) fn attribute(recording: &Path) -> Result<String, BenchError> {
@@ -393,10 +394,7 @@ pub(crate) fn attribute(recording: &Path) -> Result<String, BenchError> {
         .arg(recording)
         .stderr(Stdio::null())
         .output()
-        .map_err(|source| BenchError::Io {
-            context: "running `perf script`".into(),
-            source,
-        })?;
+        .map_err(io_error("running `perf script`"))?;
     if !output.status.success() {
         return Err(BenchError::Usage(format!(
             "`perf script -i {}` failed ({})",
