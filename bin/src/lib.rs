@@ -19,7 +19,8 @@
 compile_error!("the features `jemalloc` and `mimalloc` each choose the allocator: enable one");
 
 /// jemalloc, the default: less CPU per domain than the C library's
-/// allocator or mimalloc (`docs/performance.md`, *Allocators*).
+/// allocator or mimalloc (`docs/performance.md`, *CPU per domain, before
+/// and after, and the allocator*).
 #[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

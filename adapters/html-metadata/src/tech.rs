@@ -4,10 +4,11 @@
 //! Each pattern's longest required literal (its needle) goes into one
 //! index per kind of signal (a table of the needles' first bytes), so each
 //! signal string is scanned once for all rules; a pattern runs only on a
-//! string that holds its needle. The few patterns with no needle of three bytes or more run on
-//! every string of their kind, as one `RegexSet`. (One `RegexSet` over all
-//! six hundred rules' patterns blew the lazy DFA's cache on long inline
-//! scripts and fell back to the slow engines: 17x a plain parse.)
+//! string that holds its needle. The few patterns with no needle of three
+//! bytes or more run on every string of their kind, as one `RegexSet`.
+//! (One `RegexSet` over all six hundred rules' patterns blew the lazy
+//! DFA's cache on long inline scripts and fell back to the slow engines:
+//! 17x a plain parse.)
 //!
 //! - this file: the compiled rule set, implied technologies, and
 //!   [`detect`] for a page.

@@ -73,9 +73,7 @@ impl BodyAllowance {
             }
         }
     }
-}
 
-impl BodyAllowance {
     /// Gives back what the share holds beyond `bytes`: the unread part of
     /// an announced length that is not arriving at once.
     pub(crate) fn shrink_to(&mut self, bytes: usize) {
