@@ -76,6 +76,37 @@ pub(crate) struct FinishedRow {
     pub(crate) updated_at: Option<DateTime<Utc>>,
     pub(crate) last_error: Option<String>,
     pub(crate) next_attempt_at: Option<DateTime<Utc>>,
+    /// When the row first settled (completed, failed, or requeued after a
+    /// failure), as seen while the run went on; `None` when it was not
+    /// watched or never settled. A row requeued early and tried again late
+    /// in a long run settles at its first outcome, not its last.
+    pub(crate) first_settled_at: Option<DateTime<Utc>>,
+}
+
+impl FinishedRow {
+    /// Whether the row has an outcome: completed, failed, or handed back
+    /// after a failure to be tried later. A row handed back untried (its
+    /// address was busy) keeps `last_error` as it was, `NULL` on its
+    /// first attempt, so it does not count.
+    pub(crate) fn has_outcome(&self) -> bool {
+        match self.status.as_str() {
+            "completed" | "error" => true,
+            "pending" => {
+                self.last_error.is_some()
+                    && self
+                        .next_attempt_at
+                        .zip(self.updated_at)
+                        .is_some_and(|(next, updated)| next > updated)
+            }
+            _ => false,
+        }
+    }
+
+    /// When the row settled: its first outcome when watched, else its
+    /// last update.
+    pub(crate) fn settled_at(&self) -> Option<DateTime<Utc>> {
+        self.first_settled_at.or(self.updated_at)
+    }
 }
 
 /// The columns [`Observer::rows`] reads.
@@ -344,9 +375,38 @@ impl Observer {
     /// Every row's domain, status, `updated_at`, `last_error` and
     /// `next_attempt_at`.
     pub(crate) async fn rows(&mut self) -> Result<Vec<FinishedRow>, BenchError> {
+        self.rows_where(ROWS_SQL.to_owned()).await
+    }
+
+    /// The rows updated at `since` or later (every row when `None`).
+    pub(crate) async fn rows_updated_since(
+        &mut self,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<FinishedRow>, BenchError> {
+        let Some(since) = since else {
+            return self.rows().await;
+        };
+        let sql = match self {
+            // Stored as RFC 3339 text in UTC: compared as text, which at
+            // worst reads a row of the same second again.
+            Observer::Sqlite(_) => format!(
+                "{ROWS_SQL} WHERE updated_at >= '{}'",
+                since.format("%Y-%m-%dT%H:%M:%S")
+            ),
+            Observer::Postgres { .. } => format!(
+                "{ROWS_SQL} WHERE updated_at >= '{}'::timestamptz",
+                since.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            ),
+        };
+        self.rows_where(sql).await
+    }
+
+    async fn rows_where(&mut self, sql: String) -> Result<Vec<FinishedRow>, BenchError> {
         match self {
             Observer::Sqlite(connection) => {
-                let rows = sqlx::raw_sql(ROWS_SQL).fetch_all(connection).await?;
+                let rows = sqlx::raw_sql(AssertSqlSafe(sql))
+                    .fetch_all(connection)
+                    .await?;
                 let time = |text: Option<String>| {
                     text.and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
                         .map(|time| time.with_timezone(&Utc))
@@ -359,6 +419,7 @@ impl Observer {
                             updated_at: time(row.try_get(2)?),
                             last_error: row.try_get(3)?,
                             next_attempt_at: time(row.try_get(4)?),
+                            first_settled_at: None,
                         })
                     })
                     .collect()
@@ -368,7 +429,9 @@ impl Observer {
                 queries,
             } => {
                 *queries += 1;
-                let rows = sqlx::raw_sql(ROWS_SQL).fetch_all(connection).await?;
+                let rows = sqlx::raw_sql(AssertSqlSafe(sql))
+                    .fetch_all(connection)
+                    .await?;
                 rows.iter()
                     .map(|row| {
                         Ok(FinishedRow {
@@ -377,6 +440,7 @@ impl Observer {
                             updated_at: row.try_get(2)?,
                             last_error: row.try_get(3)?,
                             next_attempt_at: row.try_get(4)?,
+                            first_settled_at: None,
                         })
                     })
                     .collect()

@@ -275,7 +275,7 @@ impl PhaseFigures {
             .collect();
         let mut settle_seconds: Vec<f64> = settled
             .iter()
-            .filter_map(|row| Some((row.updated_at? - started).as_seconds_f64()))
+            .filter_map(|row| Some((row.settled_at()? - started).as_seconds_f64()))
             .collect();
         settle_seconds.sort_by(f64::total_cmp);
         let needed = (SETTLED_SHARE * seeded as f64).ceil() as usize;
@@ -287,7 +287,7 @@ impl PhaseFigures {
             .iter()
             .filter_map(|row| {
                 let first = DateTime::<Utc>::from(first_contact(row)?);
-                Some((row.updated_at? - first).as_seconds_f64() * 1e3)
+                Some((row.settled_at()? - first).as_seconds_f64() * 1e3)
             })
             .collect();
         PhaseFigures {
@@ -323,6 +323,7 @@ mod tests {
             last_error: None,
             next_attempt_at: next_attempt_in
                 .map(|seconds| now + chrono::Duration::seconds(seconds)),
+            first_settled_at: None,
         }
     }
 
@@ -351,5 +352,38 @@ mod tests {
             row_state(&row("processing", None, now), now),
             RowState::Unfinished
         );
+    }
+
+    #[test]
+    fn a_row_has_an_outcome_once_tried_not_when_handed_back_untried() {
+        let now = Utc::now();
+        assert!(row("completed", None, now).has_outcome());
+        assert!(row("error", None, now).has_outcome());
+        assert!(!row("processing", None, now).has_outcome());
+        // Handed back because its address was busy: no error written.
+        assert!(!row("pending", Some(3), now).has_outcome());
+        let failed = FinishedRow {
+            last_error: Some("connection refused".into()),
+            ..row("pending", Some(60), now)
+        };
+        assert!(failed.has_outcome());
+        let claimed_again = FinishedRow {
+            last_error: Some("connection refused".into()),
+            ..row("pending", None, now)
+        };
+        assert!(!claimed_again.has_outcome());
+    }
+
+    #[test]
+    fn a_row_settles_at_its_first_outcome_when_it_was_watched() {
+        let now = Utc::now();
+        let first = now - chrono::Duration::seconds(300);
+        let unwatched = row("pending", Some(60), now);
+        assert_eq!(unwatched.settled_at(), Some(now));
+        let watched = FinishedRow {
+            first_settled_at: Some(first),
+            ..row("pending", Some(60), now)
+        };
+        assert_eq!(watched.settled_at(), Some(first));
     }
 }

@@ -71,10 +71,11 @@ pub(crate) async fn drain(
     let mut probe = Probe::new(child.id());
     let deadline = Instant::now() + Duration::from_secs(options.timeout_seconds);
     let mut recorder = Recording::Wanted(record);
+    let mut outcomes = Outcomes::default();
     let watched = watch(
         &mut child,
         (&mut probe, &mut recorder),
-        &mut observer,
+        (&mut observer, &mut outcomes),
         names.len(),
         (until, deadline),
     )
@@ -97,8 +98,12 @@ pub(crate) async fn drain(
         });
     }
     let round_trips_after = database.round_trips(&mut observer).await?;
-    let rows = observer.rows().await?;
+    let mut rows = observer.rows().await?;
     let observed_at = Utc::now();
+    outcomes.note(&rows);
+    for row in &mut rows {
+        row.first_settled_at = outcomes.first.get(&row.domain).copied();
+    }
     let round_trips = round_trips_after
         .zip(round_trips_before)
         .map(|(after, before)| after.saturating_sub(before));
@@ -121,6 +126,35 @@ enum Recording<'a> {
     Running(profile::Recorder),
 }
 
+/// When each row first had an outcome, from the rows seen changing while
+/// the worker runs: a row requeued after a failure may be tried again
+/// later in the run, and only its last update stays in the table.
+#[derive(Debug, Default)]
+struct Outcomes {
+    first: HashMap<String, DateTime<Utc>>,
+    /// The latest `updated_at` seen: the next look reads from there on.
+    seen_until: Option<DateTime<Utc>>,
+}
+
+impl Outcomes {
+    fn note(&mut self, rows: &[FinishedRow]) {
+        for row in rows {
+            if let Some(updated_at) = row.updated_at {
+                self.seen_until = self.seen_until.max(Some(updated_at));
+                if row.has_outcome() {
+                    self.first.entry(row.domain.clone()).or_insert(updated_at);
+                }
+            }
+        }
+    }
+
+    async fn look(&mut self, observer: &mut database::Observer) -> Result<(), BenchError> {
+        let rows = observer.rows_updated_since(self.seen_until).await?;
+        self.note(&rows);
+        Ok(())
+    }
+}
+
 /// Samples the worker until the queue is empty (or the deadline passes);
 /// the last sample is taken while it still runs. Its resident memory is
 /// noted when half of the `domains` are done, to tell growth from a peak.
@@ -129,7 +163,7 @@ enum Recording<'a> {
 async fn watch(
     child: &mut Child,
     (probe, recording): (&mut Probe, &mut Recording<'_>),
-    observer: &mut database::Observer,
+    (observer, outcomes): (&mut database::Observer, &mut Outcomes),
     domains: usize,
     (until, deadline): (Until, Instant),
 ) -> Result<(), BenchError> {
@@ -145,6 +179,7 @@ async fn watch(
         if !probe.samples.is_multiple_of(SAMPLES_PER_QUEUE_CHECK) {
             continue;
         }
+        outcomes.look(observer).await?;
         let unfinished = match until {
             Until::Empty => observer.unfinished().await?,
             Until::Settled => observer.unsettled().await?,
