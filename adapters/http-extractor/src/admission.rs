@@ -11,9 +11,16 @@
 //! helps), and shrinks while pages queue for the threads (the cores are:
 //! more in flight would only wait). A domain waiting here holds no socket
 //! and no buffer. The scheduler's `concurrency` stays the ceiling.
+//!
+//! A domain that waits on the network for longer than [`SLOW_NETWORK`]
+//! gives its place back ([`Admitted::while_on_network`]): the limit is of
+//! domains on their way to the parsing threads, not of slow hosts, which
+//! the scheduler's `concurrency` and the per-address and byte budgets
+//! bound.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -26,6 +33,14 @@ const START: usize = 64;
 /// so that the limit reaches the thousands within a few dozen idle moments
 /// on a slow network.
 const GROWTH_DIVISOR: usize = 8;
+/// A domain waiting on the network longer than this gives its place
+/// back. On a fast network a fetch takes milliseconds and every domain
+/// keeps its place until its pages are parsed; on the internet the
+/// places go to domains about to deliver pages rather than to hosts that
+/// are slow, dead or rate-limiting (a fifth of sites take longer than
+/// this to answer, and a host that never answers would otherwise hold
+/// its place for its whole time limit).
+pub(crate) const SLOW_NETWORK: Duration = Duration::from_secs(1);
 /// Shrinkage per page queued behind a full queue: a sixteenth, slower than
 /// growth, so that a burst of pages does not starve the threads after it.
 const SHRINK_DIVISOR: usize = 16;
@@ -125,8 +140,29 @@ impl Admission {
     }
 }
 
-impl Drop for Admitted {
-    fn drop(&mut self) {
+impl Admitted {
+    /// Waits for `network` (a fetch: the lookup, the connection, the
+    /// answer, the body), giving the place back if the wait outlasts
+    /// [`SLOW_NETWORK`]. Such a domain waits on its host, not on the
+    /// cores: it no longer counts against the limit, so a slow, hanging
+    /// or trickling host does not keep another domain from starting.
+    /// What it then holds is a socket; its page's bytes stay under the
+    /// byte budget.
+    pub(crate) async fn while_on_network<T>(&mut self, network: impl Future<Output = T>) -> T {
+        if self.permit.is_none() {
+            return network.await;
+        }
+        let mut network = std::pin::pin!(network);
+        tokio::select! {
+            biased;
+            done = &mut network => return done,
+            () = tokio::time::sleep(SLOW_NETWORK) => {}
+        }
+        self.give_back();
+        network.await
+    }
+
+    fn give_back(&mut self) {
         let Some(permit) = self.permit.take() else {
             return;
         };
@@ -139,6 +175,12 @@ impl Drop for Admitted {
             limit.owed -= 1;
             permit.forget();
         }
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.give_back();
     }
 }
 
@@ -222,5 +264,47 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert!(next.is_finished());
         assert!(!after.is_finished(), "admitted past the shrunk limit");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_domain_slow_on_the_network_gives_its_place_to_the_next() {
+        let admission = Admission::new(1000);
+        let mut admitted = admit_all(&admission, START).await;
+        let next = is_waiting(&admission);
+        let mut slow = admitted.pop().expect("START is not zero");
+        let host_answers = tokio::time::sleep(SLOW_NETWORK * 10);
+        let fetching = tokio::spawn(async move {
+            slow.while_on_network(host_answers).await;
+            slow
+        });
+        tokio::time::sleep(SLOW_NETWORK / 2).await;
+        assert!(!next.is_finished(), "admitted while the fetch was quick");
+        let _next = tokio::time::timeout(SLOW_NETWORK, next)
+            .await
+            .expect("admitted once the fetch outlasted SLOW_NETWORK")
+            .expect("the task ran");
+        // The slow domain carries on, and finishing gives nothing back
+        // twice: the limit still holds.
+        let slow = fetching.await.expect("the fetch ran");
+        drop(slow);
+        let after = is_waiting(&admission);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(!after.is_finished(), "admitted past the limit");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quick_fetch_keeps_its_place() {
+        let admission = Admission::new(1000);
+        let mut admitted = admit_all(&admission, START).await;
+        let page = admitted[0]
+            .while_on_network(async {
+                tokio::time::sleep(SLOW_NETWORK / 4).await;
+                "page"
+            })
+            .await;
+        assert_eq!(page, "page");
+        let next = is_waiting(&admission);
+        tokio::time::sleep(SLOW_NETWORK * 2).await;
+        assert!(!next.is_finished(), "a quick fetch gave its place away");
     }
 }

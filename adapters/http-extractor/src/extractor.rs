@@ -15,7 +15,7 @@ use scheduler_html_metadata as html;
 use tracing::debug;
 use url::Url;
 
-use crate::admission::Admission;
+use crate::admission::{Admission, Admitted};
 use crate::client::HttpClient;
 use crate::error::HttpExtractorError;
 use crate::failure::challenge_error;
@@ -99,9 +99,9 @@ impl HttpExtractor {
     /// [`HttpExtractor::fetch`]. `DisallowedByRobots` when
     /// `fetch.robots = "obey"` and the site's `robots.txt` disallows `url`.
     pub async fn extract_url(&self, url: &Url) -> Result<SiteMetadata, ExtractionError> {
-        let _admitted = self.admission.admit().await;
-        let (page, reached) = self.reach().url(url).await?;
-        self.extract_home_page(page, reached).await
+        let mut admitted = self.admission.admit().await;
+        let (page, reached) = admitted.while_on_network(self.reach().url(url)).await?;
+        self.extract_home_page(page, reached, &mut admitted).await
     }
 
     /// The home page's metadata, and the contact pages' contacts when it
@@ -110,6 +110,7 @@ impl HttpExtractor {
         &self,
         (page, bytes_held): HeldPage,
         reached: Reached,
+        admitted: &mut Admitted,
     ) -> Result<SiteMetadata, ExtractionError> {
         let home_url = page.final_url.clone();
         let home = page
@@ -138,7 +139,8 @@ impl HttpExtractor {
                 Vec::new()
             },
         );
-        self.read_linked_pages(&mut metadata, &home_url, plan).await;
+        self.read_linked_pages(&mut metadata, &home_url, plan, admitted)
+            .await;
         metadata.reached = Some(reached);
         Ok(metadata)
     }
@@ -148,35 +150,48 @@ impl HttpExtractor {
     /// home page's and their company details where the home page's lack
     /// them. A page that fails is recorded and skipped. At once: a domain
     /// costs the slowest of its pages, not their sum, and the time a domain
-    /// spends in flight is what bounds the rate on the internet.
+    /// spends in flight is what bounds the rate on the internet. The
+    /// fetches are the network's wait (`admitted` may be given back during
+    /// it); the parsing comes after, for the pages that arrived.
     async fn read_linked_pages(
         &self,
         metadata: &mut SiteMetadata,
         home_url: &Url,
         plan: Vec<(Url, CompanyPart)>,
+        admitted: &mut Admitted,
     ) {
         // The home page's country: where its national phone numbers are read.
         let site_country = metadata
             .company
             .as_ref()
             .and_then(|company| company.country.clone());
-        let reads = plan.into_iter().map(|(candidate, part)| {
-            let site_country = site_country.clone();
-            async move {
-                let outcome = match self.reach().contact_page(&candidate, home_url).await {
-                    Ok((page, _bytes_held_until_parsed)) => {
-                        let url = page.final_url.to_string();
-                        page.extract_on(&self.parser, move |page| {
-                            html::extract_linked_page(page, part, site_country.as_deref())
-                        })
-                        .await
-                        .map(|linked| (url, linked))
-                    }
-                    Err(error) => Err(error),
-                };
-                (candidate, outcome)
-            }
-        });
+        let reach = self.reach();
+        let fetches = plan
+            .iter()
+            .map(|(candidate, _)| reach.contact_page(candidate, home_url));
+        let fetched = admitted
+            .while_on_network(futures::future::join_all(fetches))
+            .await;
+        let reads = plan
+            .into_iter()
+            .zip(fetched)
+            .map(|((candidate, part), fetched)| {
+                let site_country = site_country.clone();
+                async move {
+                    let outcome = match fetched {
+                        Ok((page, _bytes_held_until_parsed)) => {
+                            let url = page.final_url.to_string();
+                            page.extract_on(&self.parser, move |page| {
+                                html::extract_linked_page(page, part, site_country.as_deref())
+                            })
+                            .await
+                            .map(|linked| (url, linked))
+                        }
+                        Err(error) => Err(error),
+                    };
+                    (candidate, outcome)
+                }
+            });
         for (candidate, outcome) in futures::future::join_all(reads).await {
             match outcome {
                 Ok((url, linked)) => {
@@ -227,10 +242,13 @@ impl HttpExtractor {
 
 impl MetadataExtractor for HttpExtractor {
     async fn extract(&self, domain: &DomainName) -> Result<SiteMetadata, ExtractionError> {
-        // Held to the end: the linked pages are fetched and parsed too.
-        let _admitted = self.admission.admit().await;
-        let (page, reached) = self.reach().home_page(domain).await?;
-        self.extract_home_page(page, reached).await
+        // Held to the end (the linked pages are fetched and parsed too),
+        // unless the network keeps the domain waiting.
+        let mut admitted = self.admission.admit().await;
+        let (page, reached) = admitted
+            .while_on_network(self.reach().home_page(domain))
+            .await?;
+        self.extract_home_page(page, reached, &mut admitted).await
     }
 }
 
