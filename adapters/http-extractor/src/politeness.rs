@@ -15,9 +15,10 @@
 //! ([`Busy`]) to be tried later, so it does not hold a place that domains
 //! on other addresses could use.
 //!
-//! The state is one small entry per address recently used; entries idle
-//! for [`IDLE_EXPIRY`] are dropped, and the table never holds more than
-//! [`MAX_ADDRESSES`] of them.
+//! The state is one small entry per address in use, or slowed down: an
+//! address left as it was never seen (nothing in flight, no pause, its full
+//! limit) is forgotten at once; the others once idle for [`IDLE_EXPIRY`].
+//! The table never holds more than [`MAX_ADDRESSES`] of them.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -240,13 +241,22 @@ impl Politeness {
 
     fn release(&self, address: IpAddr, held: Duration) {
         let mut addresses = self.lock();
-        if let Some(entry) = addresses.get_mut(&address) {
-            entry.typical_request =
-                entry.typical_request.mul_f64(1.0 - TYPICAL_WEIGHT) + held.mul_f64(TYPICAL_WEIGHT);
-            entry.in_flight = entry.in_flight.saturating_sub(1);
-            entry.last_used = Instant::now();
-            entry.freed.notify_one();
+        let now = Instant::now();
+        let Some(entry) = addresses.get_mut(&address) else {
+            return;
+        };
+        entry.in_flight = entry.in_flight.saturating_sub(1);
+        if entry.at_rest(self.per_address, now) {
+            // Nothing here differs from an address never seen: most
+            // addresses carry one site, asked once, and remembering each
+            // for IDLE_EXPIRY would grow the table with the list.
+            addresses.remove(&address);
+            return;
         }
+        entry.typical_request =
+            entry.typical_request.mul_f64(1.0 - TYPICAL_WEIGHT) + held.mul_f64(TYPICAL_WEIGHT);
+        entry.last_used = now;
+        entry.freed.notify_one();
     }
 
     fn answered(&self, address: IpAddr, status: u16, retry_after: Option<Duration>) {
@@ -303,6 +313,15 @@ impl Address {
             .mul_f64(ahead)
             .clamp(MIN_RETRY_IN, LONGEST_PAUSE);
         nominal + nominal.mul_f64(fastrand::f64() / 4.0)
+    }
+
+    /// Nothing in flight or waiting, no pause, the full limit: the state
+    /// of an address never seen.
+    fn at_rest(&self, per_address: usize, now: Instant) -> bool {
+        self.in_flight == 0
+            && self.waiting == 0
+            && self.limit >= per_address
+            && self.paused_until.is_none_or(|until| until <= now)
     }
 
     fn idle(&self, now: Instant) -> bool {
@@ -432,6 +451,8 @@ mod tests {
         gate.enter(SHARED).await.unwrap().answered(429, None);
         tokio::time::sleep(DEFAULT_PAUSE).await;
         assert_eq!(gate.lock()[&SHARED].limit, 2);
+        // A request held throughout keeps the address's entry to read.
+        let _held = gate.enter(SHARED).await.unwrap();
         for _ in 0..CALM_ANSWERS_PER_STEP * 4 {
             gate.enter(SHARED).await.unwrap().answered(200, None);
         }
@@ -439,12 +460,35 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn an_address_left_as_new_is_forgotten_at_once() {
+        let gate = Politeness::new(2, Duration::from_secs(1));
+        let permits: Vec<AddressPermit> = futures::future::join_all(
+            (0..100u8).map(|host| gate.enter(IpAddr::V4(Ipv4Addr::new(192, 0, 2, host)))),
+        )
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+        assert_eq!(gate.remembered(), 100, "addresses in use are remembered");
+        drop(permits);
+        assert_eq!(gate.remembered(), 0, "a quiet address keeps no entry");
+        // One that asked for time is remembered past its last request.
+        let permit = gate.enter(SHARED).await.unwrap();
+        permit.answered(429, Some(Duration::from_secs(2)));
+        drop(permit);
+        assert_eq!(gate.remembered(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn idle_addresses_are_forgotten_and_the_table_stays_bounded() {
-        let gate = Politeness::new(1, Duration::from_secs(1));
+        let gate = Politeness::new(4, Duration::from_secs(1));
         for host in 0..100u8 {
-            gate.enter(IpAddr::V4(Ipv4Addr::new(192, 0, 2, host)))
+            // A 429 lowers the limit: the entry outlives the request.
+            let permit = gate
+                .enter(IpAddr::V4(Ipv4Addr::new(192, 0, 2, host)))
                 .await
                 .unwrap();
+            permit.answered(429, Some(Duration::from_secs(1)));
         }
         assert_eq!(gate.remembered(), 100);
         tokio::time::sleep(IDLE_EXPIRY).await;
