@@ -29,6 +29,8 @@ use crate::{
 pub(crate) const NAMESERVERS_KEY: &str = "nameservers";
 /// The share of the seeded rows whose settling times the rate.
 const SETTLED_SHARE: f64 = 0.9;
+/// The shares settled between which the steady rate is timed.
+const MIDDLE_SHARES: (f64, f64) = (0.1, 0.8);
 /// What a row ending with a 429 has in its `last_error`.
 const HTTP_429: &str = "HTTP 429";
 
@@ -252,6 +254,25 @@ pub(crate) fn row_state(row: &FinishedRow, observed_at: DateTime<Utc>) -> RowSta
     }
 }
 
+/// When `share` of the `seeded` rows had settled, from the sorted
+/// seconds at which the settled ones did; `None` when they never did.
+fn settled_by(sorted_seconds: &[f64], seeded: usize, share: f64) -> Option<f64> {
+    let needed = (share * seeded as f64).ceil() as usize;
+    sorted_seconds
+        .get(needed.max(1) - 1)
+        .copied()
+        .filter(|_| needed > 0)
+}
+
+/// Rows settled per second between [`MIDDLE_SHARES`].
+fn middle_rate(sorted_seconds: &[f64], seeded: usize) -> Option<f64> {
+    let (from, to) = MIDDLE_SHARES;
+    settled_by(sorted_seconds, seeded, from)
+        .zip(settled_by(sorted_seconds, seeded, to))
+        .filter(|(start, end)| end > start)
+        .map(|(start, end)| (to - from) * seeded as f64 / (end - start))
+}
+
 impl PhaseFigures {
     /// The figures of one run of `seeded` rows; `first_contact` says when
     /// the servers first heard of a row's site.
@@ -279,10 +300,8 @@ impl PhaseFigures {
             .collect();
         settle_seconds.sort_by(f64::total_cmp);
         let needed = (SETTLED_SHARE * seeded as f64).ceil() as usize;
-        let seconds_to_share = settle_seconds
-            .get(needed.max(1) - 1)
-            .copied()
-            .filter(|_| needed > 0);
+        let seconds_to_share = settled_by(&settle_seconds, seeded, SETTLED_SHARE);
+        let middle_per_second = middle_rate(&settle_seconds, seeded);
         let per_domain = settled
             .iter()
             .filter_map(|row| {
@@ -299,6 +318,7 @@ impl PhaseFigures {
             seconds_to_90: seconds_to_share,
             settled_per_second: seconds_to_share
                 .map(|seconds| needed as f64 / seconds.max(f64::EPSILON)),
+            middle_per_second,
             per_domain_ms: Percentiles::of(per_domain),
             peak_rss_mb: run.probe.peak_rss_kib as f64 * 1024.0 / 1e6,
             max_sockets: run.probe.max_sockets,
@@ -385,5 +405,19 @@ mod tests {
             ..row("pending", Some(60), now)
         };
         assert_eq!(watched.settled_at(), Some(first));
+    }
+
+    #[test]
+    fn the_middle_rate_leaves_out_a_slow_start_and_a_long_tail() {
+        // 100 rows: the first 10 take 5 s to come, then one every 0.1 s,
+        // the last 10 a minute.
+        let mut seconds: Vec<f64> = (0..10).map(|i| 5.0 + f64::from(i) * 0.01).collect();
+        seconds.extend((0..80).map(|i| 5.1 + f64::from(i) * 0.1));
+        seconds.extend((0..10).map(|i| 60.0 + f64::from(i)));
+        let rate = middle_rate(&seconds, 100).expect("80% settled");
+        assert!((rate - 10.0).abs() < 0.2, "{rate}");
+        assert_eq!(settled_by(&seconds, 100, 0.9), Some(seconds[89]));
+        // Fewer than 80% settled: no rate.
+        assert_eq!(middle_rate(&seconds[..50], 100), None);
     }
 }
