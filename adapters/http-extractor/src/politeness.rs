@@ -315,20 +315,20 @@ impl Address {
         nominal + nominal.mul_f64(fastrand::f64() / 4.0)
     }
 
-    /// Nothing in flight or waiting, no pause, the full limit: the state
-    /// of an address never seen.
-    fn at_rest(&self, per_address: usize, now: Instant) -> bool {
+    /// Nothing in flight or waiting, and no pause.
+    fn quiet(&self, now: Instant) -> bool {
         self.in_flight == 0
             && self.waiting == 0
-            && self.limit >= per_address
             && self.paused_until.is_none_or(|until| until <= now)
     }
 
+    /// Quiet with the full limit: the state of an address never seen.
+    fn at_rest(&self, per_address: usize, now: Instant) -> bool {
+        self.quiet(now) && self.limit >= per_address
+    }
+
     fn idle(&self, now: Instant) -> bool {
-        self.in_flight == 0
-            && self.waiting == 0
-            && self.paused_until.is_none_or(|until| until <= now)
-            && now.duration_since(self.last_used) >= IDLE_EXPIRY
+        self.quiet(now) && now.duration_since(self.last_used) >= IDLE_EXPIRY
     }
 }
 

@@ -179,10 +179,16 @@ async fn watch(
         if !probe.samples.is_multiple_of(SAMPLES_PER_QUEUE_CHECK) {
             continue;
         }
-        outcomes.look(observer).await?;
         let unfinished = match until {
             Until::Empty => observer.unfinished().await?,
-            Until::Settled => observer.unsettled().await?,
+            Until::Settled => {
+                // Rows are requeued and may be tried again in this run: its
+                // figures time first outcomes, which only watching sees. A
+                // run until empty reads its rows once, at the end, and is
+                // spared the queries.
+                outcomes.look(observer).await?;
+                observer.unsettled().await?
+            }
         };
         if let Recording::Wanted(Some(file)) = recording
             && (unfinished as usize) < domains
