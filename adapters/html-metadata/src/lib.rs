@@ -5,11 +5,12 @@
 //! or a placeholder (parked, suspended, a bot challenge, ...).
 //!
 //! No network and no state. One extraction runs one way through the crate:
-//! decode the bytes with the right charset, parse them once with kuchikiki,
-//! walk the tree once to collect everything later steps read, then the
-//! fields, the contacts, the social profiles, one pass of the technology
-//! rules over the collected signals, and the page's kind. No step after the
-//! walk touches the tree, and no module calls back into this file.
+//! decode the bytes with the right charset, parse them once with html5ever
+//! and walk the document as it parses, collecting everything later steps
+//! read (no tree is built), then the fields, the contacts, the social
+//! profiles, one pass of the technology rules over the collected signals,
+//! and the page's kind. No step after the walk reads the page, and no
+//! module calls back into this file.
 //! `docs/extraction.md` lists each field's sources in order and the
 //! precision rules.
 //!
@@ -19,10 +20,13 @@
 //! - `page`: the input ([`Page`]) and [`is_html`].
 //! - `charset`: BOM, `Content-Type` header and `<meta>` prescan, else
 //!   chardetng's guess: the bytes into text.
-//! - `parse`: the text into a tree, within a time budget.
-//! - `walk`: the single tree walk; fills a `Collected` (`walk::classify`:
-//!   what an element says about itself; `walk::scope`: what each open
-//!   element changed; `walk::head`: `<meta>`, `<link>` and `<script>`).
+//! - `parse`: the text through the parser into the walk, within a time
+//!   budget.
+//! - `walk`: the single walk, in document order; fills a `Collected`
+//!   (`walk::sink`: the parser's tree-building steps as the walk's events;
+//!   `walk::classify`: what an element says about itself; `walk::scope`:
+//!   what each open element changed; `walk::head`: `<meta>`, `<link>` and
+//!   `<script>`).
 //! - `collected`: what the walk collects, and the `<meta>` lookups over it.
 //! - `resolve`: links against the final URL and `<base href>`.
 //! - `text`: cleaning of values (whitespace, entities, length caps),
@@ -73,6 +77,7 @@ use crate::collected::Collected;
 use crate::jsonld::LinkedData;
 use crate::resolve::Resolver;
 use crate::text::language_tag;
+use crate::walk::Reading;
 
 pub use crate::contact_pages::same_site;
 pub use crate::page::{Page, is_html};
@@ -99,7 +104,7 @@ pub struct HomePage {
 
 /// [`extract`], and the contact page candidates, from one parse and walk.
 pub fn extract_home_page(page: &Page<'_>) -> HomePage {
-    let parsed = Parsed::read(page);
+    let parsed = Parsed::read(page, Reading::Everything);
     let mut metadata = fields::read(page, &parsed.collected, &parsed.linked, &parsed.resolver);
     let host = page.url.host_str();
     let language = metadata.language.as_deref();
@@ -155,7 +160,7 @@ pub fn extract_home_page(page: &Page<'_>) -> HomePage {
 /// Only the e-mails, phones and profiles of a page (a contact or legal
 /// page read for them): no other field, no technology rules.
 pub fn extract_contacts(page: &Page<'_>) -> PageContacts {
-    let parsed = Parsed::read(page);
+    let parsed = Parsed::read(page, Reading::Contacts);
     // The fields step, with its other language sources, is skipped here:
     // `<html lang>` alone hints at the phones' country.
     let language = parsed.collected.html_lang.as_deref().and_then(language_tag);
@@ -181,7 +186,7 @@ pub fn extract_linked_page(
     part: CompanyPart,
     site_country: Option<&str>,
 ) -> LinkedPage {
-    let parsed = Parsed::read(page);
+    let parsed = Parsed::read(page, Reading::Contacts);
     let host = page.url.host_str();
     let language = parsed.collected.html_lang.as_deref().and_then(language_tag);
     let language = language.as_deref();
@@ -225,10 +230,9 @@ struct Parsed {
 }
 
 impl Parsed {
-    fn read(page: &Page<'_>) -> Self {
+    fn read(page: &Page<'_>, reading: Reading) -> Self {
         let text = charset::decode(page.body, page.header("content-type"), page.url.domain());
-        let document = parse::document(&text);
-        let collected = walk::collect(&document);
+        let collected = parse::document(&text, reading);
         let linked = jsonld::read(&collected.json_ld);
         let resolver = Resolver::new(page.url, collected.base_href.as_deref());
         Self {

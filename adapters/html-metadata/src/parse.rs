@@ -1,11 +1,12 @@
-//! Parsing the decoded text into a tree, within a time budget.
+//! Parsing the decoded text, walked as it parses, within a time budget.
 
 use std::time::{Duration, Instant};
 
-use kuchikiki::NodeRef;
-use kuchikiki::traits::TendrilSink;
+use html5ever::tendril::TendrilSink;
 
+use crate::collected::Collected;
 use crate::text::truncate;
+use crate::walk::{CollectingSink, Reading};
 
 /// Parsing stops after this long and keeps what it has: html5ever's tree
 /// builder is quadratic in nesting depth (a page of 100 000 nested `<div>`s
@@ -15,11 +16,11 @@ const PARSE_BUDGET: Duration = Duration::from_secs(2);
 /// The parser is fed in pieces of this size so the budget can be checked.
 const PARSE_CHUNK: usize = 64 * 1024;
 
-/// The document tree of `text`, or of as much of it as parsed within
-/// [`PARSE_BUDGET`].
-pub(crate) fn document(text: &str) -> NodeRef {
+/// What the walk collects of `text` when reading it for `reading`, or of
+/// as much of it as parsed within [`PARSE_BUDGET`].
+pub(crate) fn document(text: &str, reading: Reading) -> Collected {
     let started = Instant::now();
-    let mut parser = kuchikiki::parse_html();
+    let mut parser = html5ever::parse_document(CollectingSink::new(reading), Default::default());
     let mut rest = text;
     while !rest.is_empty() {
         let chunk = truncate(rest, PARSE_CHUNK);
@@ -29,5 +30,5 @@ pub(crate) fn document(text: &str) -> NodeRef {
             break;
         }
     }
-    parser.finish().document_node
+    parser.finish()
 }

@@ -1,20 +1,23 @@
-//! The single walk over the parsed document that gathers everything the field
-//! extractors and the technology rules look at.
+//! The single walk over the document that gathers everything the field
+//! extractors and the technology rules look at, done while the parser
+//! builds the document: no tree is kept.
 //!
-//! Nothing after this module touches the tree: each extractor reads the
+//! Nothing after this module reads the page: each extractor reads the
 //! [`Collected`] lists, so adding a rule never adds a pass over the document.
 //! A [`Walker`] holds the walk's state; entering an element runs the handler
 //! of its tag and returns the element's [`Scope`], which leaving it undoes.
+//! `sink` turns the parser's tree-building steps into those enter, text and
+//! leave events, in document order.
 
 mod classify;
 mod head;
 mod markers;
 mod scope;
+mod sink;
 
 use std::collections::HashSet;
 
-use kuchikiki::iter::NodeEdge;
-use kuchikiki::{Attributes, ElementData, NodeRef};
+use html5ever::{Attribute, QualName, ns};
 
 use self::classify::{
     Named, business_itemprop, decode_cloudflare_email, is_block, is_home_link, looks_decorative,
@@ -39,35 +42,53 @@ const MAX_MICRODATA_VALUE: usize = 512;
 /// are cut.
 const MAX_FOOTER_TEXT: usize = 16 * 1024;
 
-const XHTML: &str = "http://www.w3.org/1999/xhtml";
+pub(crate) use self::sink::CollectingSink;
 
-/// Walks `document` once and collects what the extractors need.
-pub(crate) fn collect(document: &NodeRef) -> Collected {
-    let mut walker = Walker::default();
-    for edge in document.traverse() {
-        match edge {
-            NodeEdge::Start(node) => {
-                if let Some(element) = node.as_element() {
-                    walker.enter(&node, element);
-                } else if let Some(text) = node.as_text() {
-                    walker.text(&text.borrow());
-                } else if let Some(comment) = node.as_comment() {
-                    walker.comment(&comment.borrow());
-                }
-            }
-            NodeEdge::End(node) => {
-                if node.as_element().is_some() {
-                    walker.leave();
-                }
-            }
-        }
+/// What a page is read for: a contact or legal page only for its contacts
+/// and company, so the walk skips what only the home page's other fields
+/// and the technology rules read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Reading {
+    #[default]
+    Everything,
+    /// Language, `<base>`, `<meta>`, links and their text, `mailto:` and
+    /// `tel:` links, JSON-LD, and the visible text.
+    Contacts,
+}
+
+/// An element's attributes as the parser gives them, looked up by name
+/// like the DOM's `getAttribute` (no namespace).
+#[derive(Debug, Clone, Copy)]
+struct Attributes<'a>(&'a [Attribute]);
+
+impl<'a> Attributes<'a> {
+    fn get(self, local: &str) -> Option<&'a str> {
+        self.0
+            .iter()
+            .find(|attribute| attribute.name.ns == ns!() && &*attribute.name.local == local)
+            .map(|attribute| &*attribute.value)
     }
-    walker.collected
+}
+
+/// The text of the element being walked that a later step reads whole:
+/// an inline `<script>` or `<style>`, gathered until the element closes.
+#[derive(Debug)]
+struct RawText {
+    kind: RawTextKind,
+    text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RawTextKind {
+    JsonLd,
+    Script,
+    Style,
 }
 
 /// The walk's state: what it has collected, and where in the tree it is.
 #[derive(Debug, Default)]
 struct Walker {
+    reading: Reading,
     collected: Collected,
     /// The scope of each open element, innermost last.
     scopes: Vec<Scope>,
@@ -86,24 +107,41 @@ struct Walker {
     /// The business microdata properties open, innermost last, with their
     /// text so far.
     open_microdata: Vec<(&'static str, String)>,
+    /// The script or style open, whose text is gathered for later steps.
+    raw_text: Option<RawText>,
 }
 
 impl Walker {
-    fn enter(&mut self, node: &NodeRef, element: &ElementData) {
-        let attributes = element.attributes.borrow();
-        let named = self.attribute_markers(&attributes);
-        self.class_markers(named.class);
-        let name: &str = &element.name.local;
-        let mut scope = if &*element.name.ns == XHTML {
-            self.html_element(name, node, &attributes, named)
+    fn new(reading: Reading) -> Self {
+        Self {
+            reading,
+            ..Self::default()
+        }
+    }
+
+    /// Whether the walk gathers what only the home page's descriptive
+    /// fields and the technology rules read.
+    fn reads_everything(&self) -> bool {
+        self.reading == Reading::Everything
+    }
+
+    fn enter(&mut self, name: &QualName, attributes: &[Attribute]) {
+        let attributes = Attributes(attributes);
+        let named = self.attribute_markers(attributes);
+        if self.reads_everything() {
+            self.class_markers(named.class);
+        }
+        let local: &str = &name.local;
+        let mut scope = if name.ns == ns!(html) {
+            self.html_element(local, attributes, named)
         } else {
             // SVG and MathML: their <title> and <script> are not the page's.
             Scope {
-                hides_text: name == "style" || name == "script",
+                hides_text: local == "style" || local == "script",
                 ..Scope::default()
             }
         };
-        if name != "meta"
+        if local != "meta"
             && let Some(property) = business_itemprop(named.itemprop)
         {
             scope.microdata = true;
@@ -126,6 +164,9 @@ impl Walker {
         let Some(scope) = self.scopes.pop() else {
             return;
         };
+        if let Some(raw_text) = self.raw_text.take() {
+            self.raw_text_closed(raw_text);
+        }
         if scope.block {
             self.footer_break();
         }
@@ -160,6 +201,10 @@ impl Walker {
     }
 
     fn text(&mut self, text: &str) {
+        if let Some(raw_text) = &mut self.raw_text {
+            raw_text.push(text);
+            return;
+        }
         if self.title.is_open() {
             self.title.push(text);
             return;
@@ -188,7 +233,8 @@ impl Walker {
     }
 
     fn comment(&mut self, comment: &str) {
-        if self.comments_bytes + comment.len() <= MAX_COMMENTS_TOTAL
+        if self.reads_everything()
+            && self.comments_bytes + comment.len() <= MAX_COMMENTS_TOTAL
             && self.collected.comments.len() < MAX_LIST
         {
             self.comments_bytes += comment.len();
@@ -200,14 +246,15 @@ impl Walker {
     /// page-feature attributes (`markers`) as markers for the rules, and
     /// Cloudflare-obfuscated addresses; and the attributes most elements
     /// are classified by, read in this pass rather than looked up each.
-    fn attribute_markers<'a>(&mut self, attributes: &'a Attributes) -> Named<'a> {
+    fn attribute_markers<'a>(&mut self, attributes: Attributes<'a>) -> Named<'a> {
         let mut named = Named::default();
-        for (attribute_name, attribute) in &attributes.map {
-            let local: &str = &attribute_name.local;
-            if attribute_name.ns.is_empty() {
+        let markers = self.reads_everything();
+        for attribute in attributes.0 {
+            let local: &str = &attribute.name.local;
+            if attribute.name.ns.is_empty() {
                 named.read(local, &attribute.value);
             }
-            if local == "id" {
+            if local == "id" && markers {
                 push_limited(
                     &mut self.collected.dom_markers,
                     format!("#{}", truncate(&attribute.value, MAX_ATTRIBUTE_SIGNAL)),
@@ -217,10 +264,11 @@ impl Walker {
             {
                 self.contact_link(format!("mailto:{email}"));
             }
-            if (local.starts_with("data-")
-                || local.starts_with("ng-")
-                || local.contains(':')
-                || Self::is_feature_attribute(local))
+            if markers
+                && (local.starts_with("data-")
+                    || local.starts_with("ng-")
+                    || local.contains(':')
+                    || Self::is_feature_attribute(local))
                 && self.seen_attributes.len() < MAX_LIST
                 && !self.seen_attributes.contains(local)
             {
@@ -237,24 +285,33 @@ impl Walker {
         named
     }
 
+    /// Attributes that a second `<html>` or `<body>` tag gives the element
+    /// after it was entered: read as if it had them from the start.
+    fn late_attributes(&mut self, name: &QualName, attributes: &[Attribute]) {
+        let attributes = Attributes(attributes);
+        let named = self.attribute_markers(attributes);
+        self.class_markers(named.class);
+        if name.ns == ns!(html) && &*name.local == "html" {
+            self.html_lang(attributes);
+        }
+    }
+
+    fn html_lang(&mut self, attributes: Attributes<'_>) {
+        if self.collected.html_lang.is_none() {
+            self.collected.html_lang = attributes
+                .get("lang")
+                .or_else(|| attributes.get("xml:lang"))
+                .filter(|lang| !lang.trim().is_empty())
+                .map(str::to_owned);
+        }
+    }
+
     /// Runs the handler of an HTML element's tag.
-    fn html_element(
-        &mut self,
-        name: &str,
-        node: &NodeRef,
-        attributes: &Attributes,
-        named: Named<'_>,
-    ) -> Scope {
+    fn html_element(&mut self, name: &str, attributes: Attributes<'_>, named: Named<'_>) -> Scope {
         let collected = &mut self.collected;
         match name {
             "html" => {
-                if collected.html_lang.is_none() {
-                    collected.html_lang = attributes
-                        .get("lang")
-                        .or_else(|| attributes.get("xml:lang"))
-                        .filter(|lang| !lang.trim().is_empty())
-                        .map(str::to_owned);
-                }
+                self.html_lang(attributes);
                 Scope::default()
             }
             "base" => {
@@ -280,7 +337,7 @@ impl Walker {
                 Scope::default()
             }
             "script" => {
-                self.script(node, attributes);
+                self.script(attributes);
                 Scope::hiding()
             }
             "iframe" => {
@@ -290,7 +347,7 @@ impl Walker {
                 Scope::hiding()
             }
             "style" => {
-                self.inline_style(node);
+                self.inline_style();
                 Scope::hiding()
             }
             "noscript" | "template" | "textarea" | "object" | "head" => Scope::hiding(),
@@ -347,7 +404,7 @@ impl Walker {
 
     /// Contact links and obfuscated addresses where they sit in the text;
     /// other links as anchors, the one just entered collecting its text.
-    fn anchor(&mut self, attributes: &Attributes, named: Named<'_>) -> Scope {
+    fn anchor(&mut self, attributes: Attributes<'_>, named: Named<'_>) -> Scope {
         let mut scope = Scope {
             logo: names_logo(named.class, named.id),
             ..Scope::default()
@@ -392,7 +449,10 @@ impl Walker {
     }
 
     /// Logo candidates, `itemprop=image`, and the first images of the page.
-    fn image(&mut self, attributes: &Attributes, named: Named<'_>) {
+    fn image(&mut self, attributes: Attributes<'_>, named: Named<'_>) {
+        if !self.reads_everything() {
+            return;
+        }
         let get = |key: &str| attributes.get(key);
         // Lazy loading puts a placeholder (often a `data:` URI) in `src` and
         // the real picture in `data-src`.
@@ -476,9 +536,4 @@ fn push_limited<T>(list: &mut Vec<T>, value: T) {
     if list.len() < MAX_LIST {
         list.push(value);
     }
-}
-
-fn truncate_in_place(text: &mut String, max_bytes: usize) {
-    let keep = truncate(text, max_bytes).len();
-    text.truncate(keep);
 }

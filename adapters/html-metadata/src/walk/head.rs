@@ -1,11 +1,11 @@
 //! The handlers of the elements that describe the page rather than show
 //! it: `<meta>`, `<link>` and `<script>`.
 
-use kuchikiki::{Attributes, NodeRef};
-
 use super::classify::says_itemprop_image;
-use super::{Walker, push_limited, truncate_in_place};
+use super::markers::MAX_INLINE_STYLE;
+use super::{Attributes, RawText, RawTextKind, Walker, push_limited};
 use crate::collected::Link;
+use crate::text::push_capped;
 
 /// Caps that keep one hostile page's scripts from costing more than a
 /// normal page's.
@@ -13,7 +13,7 @@ const MAX_INLINE_SCRIPT: usize = 256 * 1024;
 const MAX_INLINE_SCRIPTS_TOTAL: usize = 2 * 1024 * 1024;
 
 impl Walker {
-    pub(super) fn meta(&mut self, attributes: &Attributes) {
+    pub(super) fn meta(&mut self, attributes: Attributes<'_>) {
         let Some(content) = attributes.get("content") else {
             return;
         };
@@ -34,7 +34,10 @@ impl Walker {
         }
     }
 
-    pub(super) fn link(&mut self, attributes: &Attributes) {
+    pub(super) fn link(&mut self, attributes: Attributes<'_>) {
+        if !self.reads_everything() {
+            return;
+        }
         let Some(href) = attributes.get("href") else {
             return;
         };
@@ -58,9 +61,14 @@ impl Walker {
         }
     }
 
-    pub(super) fn script(&mut self, node: &NodeRef, attributes: &Attributes) {
+    /// An external script's address; an inline one's text is gathered
+    /// until it closes, within the caps. JSON-LD alone when reading for
+    /// contacts.
+    pub(super) fn script(&mut self, attributes: Attributes<'_>) {
         if let Some(src) = attributes.get("src") {
-            push_limited(&mut self.collected.script_srcs, src.to_owned());
+            if self.reads_everything() {
+                push_limited(&mut self.collected.script_srcs, src.to_owned());
+            }
             return;
         }
         let kind = attributes
@@ -69,12 +77,44 @@ impl Walker {
             .trim()
             .to_ascii_lowercase();
         if kind == "application/ld+json" {
-            push_limited(&mut self.collected.json_ld, node.text_contents());
-        } else if self.inline_scripts_bytes < MAX_INLINE_SCRIPTS_TOTAL {
-            let mut text = node.text_contents();
-            truncate_in_place(&mut text, MAX_INLINE_SCRIPT);
-            self.inline_scripts_bytes += text.len();
-            push_limited(&mut self.collected.inline_scripts, text);
+            self.raw_text = Some(RawText::new(RawTextKind::JsonLd));
+        } else if self.reads_everything() && self.inline_scripts_bytes < MAX_INLINE_SCRIPTS_TOTAL {
+            self.raw_text = Some(RawText::new(RawTextKind::Script));
+        }
+    }
+
+    /// An inline script's or style's text, once its element closed.
+    pub(super) fn raw_text_closed(&mut self, raw_text: RawText) {
+        let RawText { kind, text } = raw_text;
+        match kind {
+            RawTextKind::JsonLd => push_limited(&mut self.collected.json_ld, text),
+            RawTextKind::Script => {
+                self.inline_scripts_bytes += text.len();
+                push_limited(&mut self.collected.inline_scripts, text);
+            }
+            RawTextKind::Style => {
+                self.inline_styles_bytes += text.len();
+                push_limited(&mut self.collected.inline_styles, text);
+            }
+        }
+    }
+}
+
+impl RawText {
+    pub(super) fn new(kind: RawTextKind) -> Self {
+        Self {
+            kind,
+            text: String::new(),
+        }
+    }
+
+    /// More of the element's text; a script's or style's beyond its cap
+    /// is dropped as it comes (JSON-LD is kept whole: it is parsed).
+    pub(super) fn push(&mut self, text: &str) {
+        match self.kind {
+            RawTextKind::JsonLd => self.text.push_str(text),
+            RawTextKind::Script => push_capped(&mut self.text, text, MAX_INLINE_SCRIPT),
+            RawTextKind::Style => push_capped(&mut self.text, text, MAX_INLINE_STYLE),
         }
     }
 }

@@ -3,15 +3,13 @@
 //! and the text of inline `<style>` elements (CSS variables and class
 //! prefixes of CSS frameworks and CSS-in-JS libraries).
 
-use kuchikiki::NodeRef;
-
-use super::{Walker, push_limited, truncate_in_place};
+use super::{RawText, RawTextKind, Walker};
 use crate::text::truncate;
 
 /// Distinct class names kept; a page's first ones name its framework.
 const MAX_CLASS_NAMES: usize = 2048;
 const MAX_CLASS_NAME: usize = 100;
-const MAX_INLINE_STYLE: usize = 128 * 1024;
+pub(super) const MAX_INLINE_STYLE: usize = 128 * 1024;
 const MAX_INLINE_STYLES_TOTAL: usize = 512 * 1024;
 
 /// Attributes that say what the page is: `<html amp>` (or `⚡`), and
@@ -42,14 +40,11 @@ impl Walker {
         FEATURE_ATTRIBUTES.contains(&attribute)
     }
 
-    /// The text of an inline `<style>`, within the caps.
-    pub(super) fn inline_style(&mut self, node: &NodeRef) {
-        if self.inline_styles_bytes >= MAX_INLINE_STYLES_TOTAL {
-            return;
+    /// The text of an inline `<style>` is gathered until it closes, while
+    /// the styles so far are within their cap.
+    pub(super) fn inline_style(&mut self) {
+        if self.reads_everything() && self.inline_styles_bytes < MAX_INLINE_STYLES_TOTAL {
+            self.raw_text = Some(RawText::new(RawTextKind::Style));
         }
-        let mut text = node.text_contents();
-        truncate_in_place(&mut text, MAX_INLINE_STYLE);
-        self.inline_styles_bytes += text.len();
-        push_limited(&mut self.collected.inline_styles, text);
     }
 }
