@@ -3,8 +3,10 @@
 //!
 //! A node appended to an open element closes the elements opened after
 //! that one, as a tree walk leaves them before reaching the node, and is
-//! then entered. Each element keeps its name (the parser asks for it) and,
-//! until it is entered, its attributes; nothing else of the page stays.
+//! then entered. An element keeps its name (the parser asks for it) and
+//! its attributes (a second `<html>` or `<body>` tag adds the missing
+//! ones) while the parser holds it; no text stays but a script's or
+//! style's until it closes.
 //!
 //! The parser sometimes builds out of document order: it moves a node
 //! already appended (misnested formatting tags), puts stray content of a
@@ -46,7 +48,7 @@ pub(crate) struct Node {
 #[derive(Debug)]
 enum NodeKind {
     Document,
-    /// The attributes until the element is walked.
+    /// Its attributes.
     Element(RefCell<Vec<Attribute>>),
     Comment(StrTendril),
     /// A template's contents, or a processing instruction.
