@@ -127,10 +127,7 @@ impl Walker {
 
     fn enter(&mut self, name: &QualName, attributes: &[Attribute]) {
         let attributes = Attributes(attributes);
-        let named = self.attribute_markers(attributes);
-        if self.reads_everything() {
-            self.class_markers(named.class);
-        }
+        let named = self.read_attributes(attributes);
         let local: &str = &name.local;
         let mut scope = if name.ns == ns!(html) {
             self.html_element(local, attributes, named)
@@ -285,12 +282,21 @@ impl Walker {
         named
     }
 
+    /// The markers of an element's attributes and class names, as far as
+    /// the reading needs them, and the attributes it is classified by.
+    fn read_attributes<'a>(&mut self, attributes: Attributes<'a>) -> Named<'a> {
+        let named = self.attribute_markers(attributes);
+        if self.reads_everything() {
+            self.class_markers(named.class);
+        }
+        named
+    }
+
     /// Attributes that a second `<html>` or `<body>` tag gives the element
     /// after it was entered: read as if it had them from the start.
     fn late_attributes(&mut self, name: &QualName, attributes: &[Attribute]) {
         let attributes = Attributes(attributes);
-        let named = self.attribute_markers(attributes);
-        self.class_markers(named.class);
+        self.read_attributes(attributes);
         if name.ns == ns!(html) && &*name.local == "html" {
             self.html_lang(attributes);
         }

@@ -290,6 +290,17 @@ mod tests {
             .collect()
     }
 
+    fn assert_each_visible_once(collected: &Collected, texts: &[&str]) {
+        for text in texts {
+            assert_eq!(
+                collected.visible_text.matches(text).count(),
+                1,
+                "{text} in {:?}",
+                collected.visible_text
+            );
+        }
+    }
+
     #[test]
     fn an_element_closes_where_the_parser_closes_it() {
         let collected = walked("<div><a href=/a>one</a> two<p>three<p>four</div>five");
@@ -346,27 +357,13 @@ mod tests {
              <b>bold</b><tr><td>second</td></tr></table>",
         );
         assert_eq!(collected.inline_scripts, ["var a;"]);
-        for text in ["Call 030 1234", "cell", "bold", "second"] {
-            assert_eq!(
-                collected.visible_text.matches(text).count(),
-                1,
-                "{text} in {:?}",
-                collected.visible_text
-            );
-        }
+        assert_each_visible_once(&collected, &["Call 030 1234", "cell", "bold", "second"]);
     }
 
     #[test]
     fn a_node_the_parser_moves_is_walked_once() {
         let collected = walked("<b><p>para</b>rest</p><a href=/x><div>in</a>out</div>");
-        for text in ["para", "rest", "in", "out"] {
-            assert_eq!(
-                collected.visible_text.matches(text).count(),
-                1,
-                "{text} in {:?}",
-                collected.visible_text
-            );
-        }
+        assert_each_visible_once(&collected, &["para", "rest", "in", "out"]);
     }
 
     #[test]
