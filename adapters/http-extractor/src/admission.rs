@@ -12,6 +12,16 @@
 //! more in flight would only wait). A domain waiting here holds no socket
 //! and no buffer. The scheduler's `concurrency` stays the ceiling.
 //!
+//! The limit moves at most once per [`ADJUST_EVERY`], by what the threads
+//! saw since its last move: a queue that filled shrinks it, else an idle
+//! thread with domains waiting grows it. A page arrives a network's wait
+//! after its domain is admitted, so a limit that moved on every event
+//! would overshoot: on the internet it swung from its floor to a thousand
+//! and back within a second, admitting a thousand domains in one burst
+//! (their handshakes, bodies and buffers at once: the process's memory
+//! peaked with each burst) and then leaving the threads idle while it
+//! climbed back.
+//!
 //! A domain that waits on the network for longer than [`SLOW_NETWORK`]
 //! gives its place back ([`Admitted::while_on_network`]): the limit is of
 //! domains on their way to the parsing threads, not of slow hosts, which
@@ -23,6 +33,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 /// The limit never goes below this: enough domains to keep the parsing
 /// threads of a large machine fed on a fast network.
@@ -41,9 +52,15 @@ const GROWTH_DIVISOR: usize = 8;
 /// this to answer, and a host that never answers would otherwise hold
 /// its place for its whole time limit).
 pub(crate) const SLOW_NETWORK: Duration = Duration::from_secs(1);
-/// Shrinkage per page queued behind a full queue: a sixteenth, slower than
-/// growth, so that a burst of pages does not starve the threads after it.
+/// Shrinkage per move while pages queue behind a full queue: a
+/// sixteenth, slower than growth, so that a burst of pages does not starve
+/// the threads after it.
 const SHRINK_DIVISOR: usize = 16;
+/// The limit moves at most this often: growth compounds to about three
+/// times a second (from the floor to a thousand in under four seconds),
+/// slow enough for the pages of the domains last admitted to arrive
+/// before it grows much further.
+pub(crate) const ADJUST_EVERY: Duration = Duration::from_millis(100);
 
 /// The adaptive limit of domains being fetched at once.
 #[derive(Debug)]
@@ -62,6 +79,13 @@ struct Limit {
     /// Permits to take out of circulation as admitted domains give theirs
     /// back (a shrink when none was free).
     owed: usize,
+    /// When the limit last moved (or was created).
+    moved_at: Instant,
+    /// A thread found nothing to parse with domains waiting, since the
+    /// last move.
+    idle_seen: bool,
+    /// Pages queued behind a full queue since the last move.
+    full_seen: bool,
 }
 
 /// One admitted domain's place; dropping it gives the place back.
@@ -82,6 +106,9 @@ impl Admission {
             limit: Mutex::new(Limit {
                 current: start,
                 owed: 0,
+                moved_at: Instant::now(),
+                idle_seen: false,
+                full_seen: false,
             }),
             waiting: AtomicUsize::new(0),
             ceiling,
@@ -99,13 +126,47 @@ impl Admission {
         }
     }
 
-    /// A parsing thread found no page to parse: with domains waiting here,
-    /// the limit grows.
+    /// A parsing thread found no page to parse (it says so again every
+    /// [`ADJUST_EVERY`] while it stays idle): with domains waiting here,
+    /// the limit grows at its next move.
     pub(crate) fn thread_idle(&self) {
         if self.waiting.load(Ordering::Acquire) == 0 {
             return;
         }
         let mut limit = self.limit.lock().unwrap_or_else(PoisonError::into_inner);
+        limit.idle_seen = true;
+        self.maybe_move(&mut limit);
+    }
+
+    /// Pages queue for the parsing threads: the limit shrinks at its next
+    /// move.
+    pub(crate) fn pages_queued(&self) {
+        let mut limit = self.limit.lock().unwrap_or_else(PoisonError::into_inner);
+        limit.full_seen = true;
+        self.maybe_move(&mut limit);
+    }
+
+    /// Moves the limit if [`ADJUST_EVERY`] has passed since its last move:
+    /// down if pages queued meanwhile (the cores are the bottleneck), else
+    /// up if a thread was idle with domains waiting (the network is).
+    fn maybe_move(&self, limit: &mut Limit) {
+        let now = Instant::now();
+        if now.duration_since(limit.moved_at) < ADJUST_EVERY {
+            return;
+        }
+        if limit.full_seen {
+            self.shrink(limit);
+        } else if limit.idle_seen {
+            self.grow(limit);
+        } else {
+            return;
+        }
+        limit.moved_at = now;
+        limit.idle_seen = false;
+        limit.full_seen = false;
+    }
+
+    fn grow(&self, limit: &mut Limit) {
         let step = (limit.current / GROWTH_DIVISOR).max(1);
         let grown = (limit.current + step).min(self.ceiling);
         let mut added = grown - limit.current;
@@ -118,9 +179,7 @@ impl Admission {
         crate::observe::admission_limit(grown);
     }
 
-    /// Pages queue for the parsing threads: the limit shrinks.
-    pub(crate) fn pages_queued(&self) {
-        let mut limit = self.limit.lock().unwrap_or_else(PoisonError::into_inner);
+    fn shrink(&self, limit: &mut Limit) {
         let step = (limit.current / SHRINK_DIVISOR).max(1);
         let shrunk = limit.current.saturating_sub(step).max(FLOOR);
         let removed = limit.current - shrunk;
@@ -223,6 +282,7 @@ mod tests {
     async fn an_idle_parsing_thread_with_domains_waiting_lets_more_in() {
         let admission = Admission::new(1000);
         let _admitted = admit_all(&admission, START).await;
+        tokio::time::sleep(ADJUST_EVERY).await;
         // Idle threads and nobody waiting: the limit stays.
         admission.thread_idle();
         assert_eq!(admission.limit(), START);
@@ -243,9 +303,47 @@ mod tests {
         let _waiting: Vec<_> = (0..200).map(|_| is_waiting(&admission)).collect();
         tokio::time::sleep(Duration::from_millis(10)).await;
         for _ in 0..50 {
+            tokio::time::advance(ADJUST_EVERY).await;
             admission.thread_idle();
         }
         assert_eq!(admission.limit(), 100);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_limit_moves_once_per_interval_whatever_the_number_of_events() {
+        let admission = Admission::new(1000);
+        let _admitted = admit_all(&admission, START).await;
+        let _waiting: Vec<_> = (0..200).map(|_| is_waiting(&admission)).collect();
+        tokio::time::sleep(ADJUST_EVERY).await;
+        for _ in 0..100 {
+            admission.thread_idle();
+        }
+        let grown = START + START / GROWTH_DIVISOR;
+        assert_eq!(
+            admission.limit(),
+            grown,
+            "a burst of idle moments grew it more than once"
+        );
+        tokio::time::advance(ADJUST_EVERY / 2).await;
+        admission.thread_idle();
+        assert_eq!(admission.limit(), grown, "moved again within the interval");
+        tokio::time::advance(ADJUST_EVERY / 2).await;
+        admission.thread_idle();
+        assert_eq!(admission.limit(), grown + grown / GROWTH_DIVISOR);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_queue_that_filled_since_the_last_move_wins_over_idle_threads() {
+        let admission = Admission::new(1000);
+        let _admitted = admit_all(&admission, START).await;
+        let _waiting: Vec<_> = (0..200).map(|_| is_waiting(&admission)).collect();
+        tokio::time::sleep(ADJUST_EVERY / 2).await;
+        // Pages queued, then the threads emptied the queue: the pages of
+        // the domains admitted are arriving faster than they are parsed.
+        admission.pages_queued();
+        tokio::time::advance(ADJUST_EVERY / 2).await;
+        admission.thread_idle();
+        assert_eq!(admission.limit(), START - START / SHRINK_DIVISOR);
     }
 
     #[tokio::test(start_paused = true)]
@@ -253,6 +351,7 @@ mod tests {
         let admission = Admission::new(1000);
         let mut admitted = admit_all(&admission, START).await;
         for _ in 0..200 {
+            tokio::time::advance(ADJUST_EVERY).await;
             admission.pages_queued();
         }
         assert_eq!(admission.limit(), FLOOR);

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
-use crate::admission::Admission;
+use crate::admission::{ADJUST_EVERY, Admission};
 
 /// Pages waiting per thread past which the queue counts as full: enough
 /// to keep every thread busy between two arrivals, not so many that pages
@@ -65,21 +65,27 @@ impl ParsePool {
                         // The lock is held only to take the next job.
                         let queue = receiver.lock().unwrap_or_else(PoisonError::into_inner);
                         let job = match queue.try_recv() {
-                            Ok(job) => Ok(job),
+                            Ok(job) => job,
                             Err(mpsc::TryRecvError::Empty) => {
-                                admission.thread_idle();
-                                queue.recv()
+                                // Idle: said again while it lasts, so that
+                                // the limit keeps growing while work is due.
+                                let waited = loop {
+                                    admission.thread_idle();
+                                    match queue.recv_timeout(ADJUST_EVERY) {
+                                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                                        other => break other,
+                                    }
+                                };
+                                match waited {
+                                    Ok(job) => job,
+                                    Err(_) => return,
+                                }
                             }
                             Err(mpsc::TryRecvError::Disconnected) => return,
                         };
                         drop(queue);
-                        match job {
-                            Ok(job) => {
-                                queued.fetch_sub(1, Ordering::AcqRel);
-                                job();
-                            }
-                            Err(_) => return,
-                        }
+                        queued.fetch_sub(1, Ordering::AcqRel);
+                        job();
                     }
                 })?;
         }
