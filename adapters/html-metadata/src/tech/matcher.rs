@@ -144,13 +144,20 @@ impl NeedleIndex {
     /// Pushes the signal of each needle `haystack` holds, once per
     /// occurrence.
     fn find(&self, haystack: &[u8], found: &mut Vec<usize>) {
-        for (start, prefix) in haystack.windows(MIN_NEEDLE).enumerate() {
-            let key = key(prefix);
+        let Some(lead) = haystack.get(..MIN_NEEDLE - 1) else {
+            return;
+        };
+        // The window's bytes roll through one word, a byte in and a byte
+        // out per position, rather than being read again at each.
+        let mut window = word_of(lead);
+        for (end, &byte) in haystack.iter().enumerate().skip(MIN_NEEDLE - 1) {
+            window = ((window << 8) | u32::from(byte)) & WINDOW_MASK;
+            let key = hash(window);
             if self.present[key / 64] & (1 << (key % 64)) == 0 {
                 continue;
             }
             let first = self.needles.partition_point(|(other, _, _)| *other < key);
-            let rest = &haystack[start..];
+            let rest = &haystack[end + 1 - MIN_NEEDLE..];
             for (other, needle, signal) in &self.needles[first..] {
                 if *other != key {
                     break;
@@ -163,11 +170,23 @@ impl NeedleIndex {
     }
 }
 
+/// The bits of a word that hold [`MIN_NEEDLE`] bytes.
+const WINDOW_MASK: u32 = (1 << (8 * MIN_NEEDLE)) - 1;
+
 /// The table slot of a needle's first [`MIN_NEEDLE`] bytes.
 fn key(prefix: &[u8]) -> usize {
-    let word = prefix
+    hash(word_of(prefix))
+}
+
+/// Up to four bytes as one word, the first in the highest place.
+fn word_of(bytes: &[u8]) -> u32 {
+    bytes
         .iter()
-        .fold(0u32, |word, &byte| (word << 8) | u32::from(byte));
+        .fold(0u32, |word, &byte| (word << 8) | u32::from(byte))
+}
+
+/// The table slot of a window's word.
+fn hash(word: u32) -> usize {
     (word.wrapping_mul(0x9E37_79B1) >> (32 - KEY_BITS)) as usize
 }
 
@@ -254,6 +273,15 @@ mod tests {
         let needles = ["abcd", "bcd", "abcdef", "cde", "xyz"];
         assert_eq!(found(&needles, "zabcdefz"), vec![0, 1, 2, 3]);
         assert_eq!(found(&needles, "ab"), Vec::<usize>::new());
+        assert_eq!(found(&needles, ""), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn a_needle_is_found_at_the_first_and_the_last_byte() {
+        let needles = ["xyz", "cde"];
+        assert_eq!(found(&needles, "xyz"), vec![0], "the whole haystack");
+        assert_eq!(found(&needles, "xyzabcde"), vec![0, 1]);
+        assert_eq!(found(&needles, "xyab"), Vec::<usize>::new());
     }
 
     #[test]
