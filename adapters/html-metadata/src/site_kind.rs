@@ -9,6 +9,9 @@
 
 mod challenge;
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 use scheduler_domain::SiteKind;
 
 use crate::collected::Collected;
@@ -82,6 +85,16 @@ const PARKING: &[(&str, &str, bool)] = &[
     ("porkbun.com/parked", "Porkbun", false),
 ];
 
+/// The parking needles' searchers, built once: `str::contains` prepares
+/// its needle again at every call, which cost more than the search on
+/// short signals such as links.
+static PARKING_FINDERS: LazyLock<Vec<Finder<'static>>> = LazyLock::new(|| {
+    PARKING
+        .iter()
+        .map(|(needle, _, _)| Finder::new(needle))
+        .collect()
+});
+
 /// Visible-text phrases of parking pages without a provider signal.
 const FOR_SALE_PHRASES: &[&str] = &[
     "this domain is for sale",
@@ -100,12 +113,15 @@ fn parked(collected: &Collected) -> Option<String> {
         .chain(collected.anchors.iter().map(|anchor| &anchor.href))
         .chain(collected.inline_scripts.iter());
     let mut found: Option<(&str, bool)> = None;
+    // One buffer for every signal's folded copy.
+    let mut folded: Vec<u8> = Vec::new();
     for signal in signals {
-        let signal = signal.to_ascii_lowercase();
-        if let Some((_, name, sells)) = PARKING
+        folded.clear();
+        folded.extend(signal.bytes().map(|byte| byte.to_ascii_lowercase()));
+        let first_listed = PARKING_FINDERS
             .iter()
-            .find(|(needle, _, _)| signal.contains(needle))
-        {
+            .position(|finder| finder.find(&folded).is_some());
+        if let Some((_, name, sells)) = first_listed.and_then(|index| PARKING.get(index)) {
             // A marketplace that sells the domain says more than a parking
             // service that only shows ads.
             if found.is_none_or(|(_, known_sells)| *sells && !known_sells) {

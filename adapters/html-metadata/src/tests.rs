@@ -1584,6 +1584,20 @@ fn a_godaddy_parked_page_is_parked() {
 }
 
 #[test]
+fn a_parking_signal_in_capitals_in_an_inline_script_is_read() {
+    let metadata = TestPage::new(
+        r#"<html><head><title>acme-widgets.com</title></head><body><script>window.location.href = "HTTPS://WWW.HUGEDOMAINS.COM/domain_profile.cfm?d=acme-widgets";</script><a href="https://www.bodis.com/">Bodis</a></body></html>"#,
+    )
+    .extract();
+    assert_eq!(metadata.site_kind, SiteKind::Parked);
+    assert_eq!(
+        metadata.site_kind_detail.as_deref(),
+        Some("for sale at HugeDomains"),
+        "a marketplace that sells the name says more than a parking service"
+    );
+}
+
+#[test]
 fn an_article_about_domain_sales_is_not_parked() {
     let paragraph = "<p>When a business closes, its domain often ends on a marketplace. We looked at how buyers value names, what brokers charge and why some owners refuse every offer for years.</p>";
     let metadata = TestPage::new(format!(
