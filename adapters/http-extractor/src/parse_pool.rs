@@ -38,6 +38,25 @@ pub(crate) struct ParsePool {
     admission: Arc<Admission>,
 }
 
+/// The next job, or `None` once the pool is gone. A thread that finds
+/// none tells `admission`, and tells it again every [`ADJUST_EVERY`] while
+/// it waits, so that the limit keeps growing while work is due.
+fn next_job(queue: &mpsc::Receiver<Job>, admission: &Admission) -> Option<Job> {
+    match queue.try_recv() {
+        Ok(job) => return Some(job),
+        Err(mpsc::TryRecvError::Disconnected) => return None,
+        Err(mpsc::TryRecvError::Empty) => {}
+    }
+    loop {
+        admission.thread_idle();
+        match queue.recv_timeout(ADJUST_EVERY) {
+            Ok(job) => return Some(job),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+        }
+    }
+}
+
 /// The job panicked (hostile bytes that will fail again).
 #[derive(Debug)]
 pub(crate) struct Panicked(pub(crate) String);
@@ -64,24 +83,8 @@ impl ParsePool {
                     loop {
                         // The lock is held only to take the next job.
                         let queue = receiver.lock().unwrap_or_else(PoisonError::into_inner);
-                        let job = match queue.try_recv() {
-                            Ok(job) => job,
-                            Err(mpsc::TryRecvError::Empty) => {
-                                // Idle: said again while it lasts, so that
-                                // the limit keeps growing while work is due.
-                                let waited = loop {
-                                    admission.thread_idle();
-                                    match queue.recv_timeout(ADJUST_EVERY) {
-                                        Err(mpsc::RecvTimeoutError::Timeout) => {}
-                                        other => break other,
-                                    }
-                                };
-                                match waited {
-                                    Ok(job) => job,
-                                    Err(_) => return,
-                                }
-                            }
-                            Err(mpsc::TryRecvError::Disconnected) => return,
+                        let Some(job) = next_job(&queue, &admission) else {
+                            return;
                         };
                         drop(queue);
                         queued.fetch_sub(1, Ordering::AcqRel);
