@@ -120,8 +120,9 @@ fn parked(collected: &Collected) -> Option<String> {
         folded.extend(signal.bytes().map(|byte| byte.to_ascii_lowercase()));
         let first_listed = PARKING_FINDERS
             .iter()
-            .position(|finder| finder.find(&folded).is_some());
-        if let Some((_, name, sells)) = first_listed.and_then(|index| PARKING.get(index)) {
+            .zip(PARKING)
+            .find(|(finder, _)| finder.find(&folded).is_some());
+        if let Some((_, (_, name, sells))) = first_listed {
             // A marketplace that sells the domain says more than a parking
             // service that only shows ads.
             if found.is_none_or(|(_, known_sells)| *sells && !known_sells) {
