@@ -7,11 +7,14 @@
 //! are candidates. Among them, the imprint and legal notice pages are
 //! where a business states its legal name, address and numbers.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 use url::Url;
 
 use crate::collected::Anchor;
 use crate::resolve::Resolver;
-use crate::text::percent_decode;
+use crate::text::{case_insensitive, percent_decode};
 
 /// How strongly a word says "the contact details are here".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -160,13 +163,29 @@ pub(crate) struct SiteLink {
     text: Option<String>,
 }
 
-/// The anchors that lead to another page of the same site, resolved and
-/// without fragment, in page order; files are left out.
+/// The anchors that lead to another page of the same site and may name a
+/// contact or legal page, resolved and without fragment, in page order;
+/// files are left out. An anchor whose text and `href` cannot name one is
+/// not resolved at all: a home page has a hundred links or more, and
+/// resolving every one was most of this step's time.
 pub(crate) fn site_links(anchors: &[Anchor], resolver: &Resolver, page_url: &Url) -> Vec<SiteLink> {
+    // A relative `href` takes the base's path segments, which may be the
+    // words themselves.
+    let any_may_name_a_page = href_may_name_a_page(resolver.base().path());
     anchors
         .iter()
         .enumerate()
         .filter_map(|(index, anchor)| {
+            let text = short_text(&anchor.text);
+            let may_name_a_page = any_may_name_a_page
+                || href_may_name_a_page(&anchor.href)
+                || text.as_deref().is_some_and(|text| {
+                    let (strength, legal) = text_names(text);
+                    strength.is_some() || legal
+                });
+            if !may_name_a_page {
+                return None;
+            }
             let mut url = resolver.resolve_url(&anchor.href)?;
             url.set_fragment(None);
             let usable = same_site(&url, page_url) && !same_page(&url, page_url) && !is_file(&url);
@@ -174,10 +193,29 @@ pub(crate) fn site_links(anchors: &[Anchor], resolver: &Resolver, page_url: &Url
                 index,
                 stems: path_stems(&url).collect(),
                 url,
-                text: short_text(&anchor.text),
+                text,
             })
         })
         .collect()
+}
+
+/// Whether the path `href` resolves to may have a segment that is one of
+/// [`PATH_WORDS`]: it holds one of the ASCII words in some case, or a
+/// byte the URL parser or [`path_stems`] may turn into one (a percent
+/// sign, a tab or line break it drops, a character beyond ASCII).
+/// Never `false` for an `href` whose path names a page.
+fn href_may_name_a_page(href: &str) -> bool {
+    static ASCII_PATH_WORDS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+        let words: Vec<&str> = PATH_WORDS
+            .iter()
+            .map(|(word, _)| *word)
+            .filter(|word| word.is_ascii())
+            .collect();
+        case_insensitive(&words)
+    });
+    href.bytes()
+        .any(|byte| matches!(byte, b'%' | b'\t' | b'\n' | b'\r') || !byte.is_ascii())
+        || ASCII_PATH_WORDS.is_match(href)
 }
 
 /// The same-site pages whose path or text says contact, about, legal or
@@ -186,7 +224,7 @@ pub(crate) fn site_links(anchors: &[Anchor], resolver: &Resolver, page_url: &Url
 pub(crate) fn candidates(links: &[SiteLink]) -> Vec<Url> {
     let mut ranked: Vec<(u8, usize, &Url)> = Vec::new();
     for link in links {
-        let text_strength = link.text.as_deref().and_then(text_strength);
+        let text_strength = link.text.as_deref().and_then(|text| text_names(text).0);
         let path_strength = path_strength(&link.stems);
         if path_strength.is_none() && text_strength.is_none() {
             continue;
@@ -217,10 +255,7 @@ pub(crate) fn legal_pages(links: &[SiteLink]) -> Vec<Url> {
             .stems
             .iter()
             .any(|stem| LEGAL_PATH_WORDS.contains(&stem.as_str()));
-        let by_text = link
-            .text
-            .as_deref()
-            .is_some_and(|text| LEGAL_TEXT_WORDS.iter().any(|word| text.contains(word)));
+        let by_text = link.text.as_deref().is_some_and(|text| text_names(text).1);
         if (by_path || by_text) && !ranked.iter().any(|(_, _, seen)| same_page(seen, &link.url)) {
             ranked.push((by_path && by_text, link.index, &link.url));
         }
@@ -265,13 +300,49 @@ fn path_strength(stems: &[String]) -> Option<Strength> {
         .max()
 }
 
-/// `folded`: the link's text as [`short_text`] gives it.
-fn text_strength(folded: &str) -> Option<Strength> {
-    TEXT_WORDS
+/// What one word of a link's text says: how strongly it names a contact
+/// page, and whether it names a legal one.
+type WordSays = (Option<Strength>, bool);
+
+/// Both lists of text words as one matcher, each word once, with what it
+/// says.
+struct TextWords {
+    matcher: AhoCorasick,
+    says: Vec<WordSays>,
+}
+
+static TEXT_WORD_MATCHER: LazyLock<TextWords> = LazyLock::new(|| {
+    let mut words: Vec<(&str, WordSays)> = TEXT_WORDS
         .iter()
-        .filter(|(word, _)| folded.contains(word))
-        .map(|(_, strength)| *strength)
-        .max()
+        .map(|(word, strength)| (*word, (Some(*strength), LEGAL_TEXT_WORDS.contains(word))))
+        .collect();
+    for word in LEGAL_TEXT_WORDS {
+        if !words.iter().any(|(known, _)| known == word) {
+            words.push((word, (None, true)));
+        }
+    }
+    let (patterns, says): (Vec<&str>, Vec<WordSays>) = words.into_iter().unzip();
+    // The text is lower-cased already: ignoring ASCII case changes nothing.
+    TextWords {
+        matcher: case_insensitive(&patterns),
+        says,
+    }
+});
+
+/// What a link's text (`folded`, as [`short_text`] gives it) says about
+/// the page ([`TEXT_WORDS`], [`LEGAL_TEXT_WORDS`]), in one scan for both
+/// lists.
+fn text_names(folded: &str) -> WordSays {
+    let TextWords { matcher, says } = &*TEXT_WORD_MATCHER;
+    matcher
+        .find_overlapping_iter(folded)
+        .map(|found| says[found.pattern().as_usize()])
+        .fold(
+            (None, false),
+            |(strength, legal), (word_strength, word_legal)| {
+                (strength.max(word_strength), legal || word_legal)
+            },
+        )
 }
 
 /// The same host, or one is the other with `www.` in front, over http or

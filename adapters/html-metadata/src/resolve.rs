@@ -38,6 +38,12 @@ impl Resolver {
         matches!(url.scheme(), "http" | "https").then_some(url)
     }
 
+    /// What relative links are resolved against: `<base href>`, or the
+    /// page's URL.
+    pub(crate) fn base(&self) -> &Url {
+        &self.base
+    }
+
     /// `href` as an absolute `http`/`https` URL.
     pub(crate) fn resolve_url(&self, href: &str) -> Option<Url> {
         Self::join(&self.base, href)

@@ -1468,6 +1468,39 @@ fn contact_pages_stay_on_the_site() {
 }
 
 #[test]
+fn a_link_whose_path_names_the_page_only_once_resolved_is_still_a_candidate() {
+    // Percent-encoded, split by a tab the URL parser drops, in a capital
+    // beyond ASCII (the Kelvin sign folds to `k`): none of these hrefs
+    // holds the word as written.
+    let pages = contact_pages(
+        "https://acme-widgets.de/",
+        r#"<html><body><footer>
+        <a href="/%6Bontakt">Write</a>
+        <a href="/impres&#9;sum">Legal</a>
+        <a href="/&#x212A;ONTAKT">Team</a>
+        <a href="/products/">Products</a>
+        </footer></body></html>"#,
+    );
+    assert_eq!(
+        pages,
+        [
+            "https://acme-widgets.de/%6Bontakt",
+            "https://acme-widgets.de/%E2%84%AAONTAKT",
+            "https://acme-widgets.de/impressum",
+        ]
+    );
+}
+
+#[test]
+fn a_relative_link_under_a_base_that_names_a_page_is_a_candidate() {
+    let pages = contact_pages(
+        "https://acme-widgets.de/kontakt/",
+        r#"<html><body><a href="formular">Form</a><a href="/products/">Products</a></body></html>"#,
+    );
+    assert_eq!(pages, ["https://acme-widgets.de/kontakt/formular"]);
+}
+
+#[test]
 fn a_sentence_that_mentions_contact_is_no_contact_link() {
     let pages = contact_pages(
         "https://acme-widgets.com/",
