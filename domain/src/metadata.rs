@@ -185,8 +185,8 @@ pub struct ContactSource {
 pub struct ContactPage {
     /// The URL followed (after redirects when it was read).
     pub url: String,
-    /// Why it gave nothing, when it failed; a failed contact page never
-    /// fails the domain.
+    /// Why it gave nothing: how it failed (a failed contact page never
+    /// fails the domain), or that it was the home page again.
     pub error: Option<String>,
 }
 

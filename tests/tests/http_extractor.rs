@@ -1053,6 +1053,81 @@ async fn contact_pages_are_skipped_when_the_home_page_has_enough_or_they_are_off
     assert_eq!(server.request_count("quiet-shop.com"), 1);
 }
 
+/// A home page that states a company in its text, not in its footer: an
+/// imprint would give it, a home page's reading does not.
+fn home_stating_a_company_in_its_text(links: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"de\"><head><title>Acme</title></head><body>\
+         <nav>{links}</nav><main><p>Acme Widgets GmbH<br>Hauptstraße 5, 10115 Berlin<br>\
+         Handelsregister: Amtsgericht Charlottenburg HRB 123456</p></main></body></html>"
+    )
+}
+
+#[tokio::test]
+async fn a_site_that_answers_every_path_with_its_home_page_is_read_once() {
+    let server = FixtureServer::builder()
+        .site(
+            "acme-widgets.de",
+            Site::html(home_stating_a_company_in_its_text(
+                r#"<a href="/kontakt">Kontakt</a><a href="/impressum">Impressum</a>"#,
+            )),
+        )
+        .start()
+        .await
+        .unwrap();
+    let metadata = extract_site(&server, "https://acme-widgets.de/").await;
+
+    // Both were fetched: only their bytes tell that they are the home page.
+    let mut asked = paths(&server, "acme-widgets.de");
+    asked[1..].sort();
+    assert_eq!(asked, ["/", "/impressum", "/kontakt"]);
+    let notes: Vec<(&str, Option<&str>)> = metadata
+        .contact_pages
+        .iter()
+        .map(|page| (page.url.as_str(), page.error.as_deref()))
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            (
+                "https://acme-widgets.de/kontakt",
+                Some("the home page again, not read twice")
+            ),
+            (
+                "https://acme-widgets.de/impressum",
+                Some("the home page again, not read twice")
+            ),
+        ]
+    );
+    // The home page's text read as an imprint would have stated it.
+    let company = metadata.company.unwrap_or_default();
+    assert_eq!(company.legal_name, None);
+    assert_eq!(company.address, None);
+    assert!(company.identifiers.is_empty(), "{:?}", company.identifiers);
+}
+
+#[tokio::test]
+async fn a_contact_link_that_redirects_to_the_home_page_is_not_read_again() {
+    let server = FixtureServer::builder()
+        .site(
+            "acme-widgets.com",
+            Site::html(home_without_email(r#"<a href="/contact">Contact</a>"#)),
+        )
+        .page("acme-widgets.com", "/contact", Site::redirect("/"))
+        .start()
+        .await
+        .unwrap();
+    let metadata = extract_site(&server, "https://acme-widgets.com/").await;
+
+    assert_eq!(paths(&server, "acme-widgets.com"), ["/", "/contact", "/"]);
+    assert_eq!(metadata.contact_pages.len(), 1);
+    assert_eq!(metadata.contact_pages[0].url, "https://acme-widgets.com/");
+    assert_eq!(
+        metadata.contact_pages[0].error.as_deref(),
+        Some("the home page again, not read twice")
+    );
+}
+
 #[tokio::test]
 async fn a_failing_contact_page_never_fails_the_domain() {
     let server = FixtureServer::builder()

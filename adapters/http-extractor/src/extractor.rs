@@ -20,7 +20,7 @@ use crate::client::HttpClient;
 use crate::error::HttpExtractorError;
 use crate::failure::challenge_error;
 use crate::fetch::{Fetcher, HeldPage};
-use crate::page::FetchedPage;
+use crate::page::{BodyFingerprint, FetchedPage};
 use crate::parse_pool::ParsePool;
 use crate::reach::Reach;
 use crate::robots::RobotsTxt;
@@ -113,8 +113,10 @@ impl HttpExtractor {
         admitted: &mut Admitted,
     ) -> Result<SiteMetadata, ExtractionError> {
         let home_url = page.final_url.clone();
-        let home = page
-            .extract_on(&self.parser, html::extract_home_page)
+        let (home, home_fingerprint) = page
+            .extract_on(&self.parser, |page| {
+                (html::extract_home_page(page), BodyFingerprint::of(page))
+            })
             .await?;
         drop(bytes_held);
         let mut metadata = home.metadata;
@@ -139,7 +141,11 @@ impl HttpExtractor {
                 Vec::new()
             },
         );
-        self.read_linked_pages(&mut metadata, &home_url, plan, admitted)
+        let home = HomeSeen {
+            url: &home_url,
+            fingerprint: home_fingerprint,
+        };
+        self.read_linked_pages(&mut metadata, home, plan, admitted)
             .await;
         metadata.reached = Some(reached);
         Ok(metadata)
@@ -152,11 +158,14 @@ impl HttpExtractor {
     /// costs the slowest of its pages, not their sum, and the time a domain
     /// spends in flight is what bounds the rate on the internet. The
     /// fetches are the network's wait (`admitted` may be given back during
-    /// it); the parsing comes after, for the pages that arrived.
+    /// it); the parsing comes after, for the pages that arrived. A page that
+    /// is the home page again (its URL, or its bytes) is not parsed again:
+    /// it holds nothing the home page's reading lacks, and its text is no
+    /// contact or legal page's.
     async fn read_linked_pages(
         &self,
         metadata: &mut SiteMetadata,
-        home_url: &Url,
+        home: HomeSeen<'_>,
         plan: Vec<(Url, CompanyPart)>,
         admitted: &mut Admitted,
     ) {
@@ -168,7 +177,7 @@ impl HttpExtractor {
         let reach = self.reach();
         let fetches = plan
             .iter()
-            .map(|(candidate, _)| reach.contact_page(candidate, home_url));
+            .map(|(candidate, _)| reach.contact_page(candidate, home.url));
         let fetched = admitted
             .while_on_network(futures::future::join_all(fetches))
             .await;
@@ -181,11 +190,21 @@ impl HttpExtractor {
                     let outcome = match fetched {
                         Ok((page, _bytes_held_until_parsed)) => {
                             let url = page.final_url.to_string();
-                            page.extract_on(&self.parser, move |page| {
-                                html::extract_linked_page(page, part, site_country.as_deref())
-                            })
-                            .await
-                            .map(|linked| (url, linked))
+                            if page.final_url == *home.url {
+                                Ok((url, None))
+                            } else {
+                                page.extract_on(&self.parser, move |page| {
+                                    (BodyFingerprint::of(page) != home.fingerprint).then(|| {
+                                        html::extract_linked_page(
+                                            page,
+                                            part,
+                                            site_country.as_deref(),
+                                        )
+                                    })
+                                })
+                                .await
+                                .map(|linked| (url, linked))
+                            }
                         }
                         Err(error) => Err(error),
                     };
@@ -194,7 +213,14 @@ impl HttpExtractor {
             });
         for (candidate, outcome) in futures::future::join_all(reads).await {
             match outcome {
-                Ok((url, linked)) => {
+                Ok((url, None)) => {
+                    debug!(%url, "contact page not read: {HOME_PAGE_AGAIN}");
+                    metadata.contact_pages.push(ContactPage {
+                        url,
+                        error: Some(HOME_PAGE_AGAIN.to_owned()),
+                    });
+                }
+                Ok((url, Some(linked))) => {
                     metadata.merge_contacts(&url, linked.contacts);
                     if linked.company != scheduler_domain::Company::default() {
                         metadata
@@ -250,6 +276,17 @@ impl MetadataExtractor for HttpExtractor {
             .await?;
         self.extract_home_page(page, reached, &mut admitted).await
     }
+}
+
+/// What a contact page that is the home page again is recorded with.
+const HOME_PAGE_AGAIN: &str = "the home page again, not read twice";
+
+/// The home page as its contact pages are compared with.
+#[derive(Debug, Clone, Copy)]
+struct HomeSeen<'a> {
+    /// Where it was read, after redirects.
+    url: &'a Url,
+    fingerprint: BodyFingerprint,
 }
 
 /// The pages to read beyond the home page, at most `budget`: the contact

@@ -1,5 +1,8 @@
 //! [`FetchedPage`]: a page as fetched, and its extraction on the parsing
-//! threads.
+//! threads; [`BodyFingerprint`], which tells a page served again.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::LazyLock;
 
 use scheduler_domain::ExtractionError;
 use scheduler_html_metadata as html;
@@ -49,5 +52,38 @@ impl FetchedPage {
                 error!(error = %message, "metadata extraction failed");
                 ExtractionError::Unprocessable(message)
             })
+    }
+}
+
+/// What tells two responses apart without keeping their bytes: the body's
+/// length and a hash of it and of its `Content-Type` (which decides how
+/// the bytes are decoded). Two pages with the same fingerprint read the
+/// same for contacts and company but for their URL: a site that answers
+/// every path with its home page (a single-page application, a soft "not
+/// found") serves its contact pages with the home page's fingerprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BodyFingerprint {
+    length: usize,
+    hash: u64,
+}
+
+impl BodyFingerprint {
+    pub(crate) fn of(page: &html::Page<'_>) -> Self {
+        // Seeded at random once per process: what a site serves cannot be
+        // shaped to collide with its other pages'.
+        static SEED: LazyLock<foldhash::fast::RandomState> =
+            LazyLock::new(foldhash::fast::RandomState::default);
+        let mut hasher = SEED.build_hasher();
+        let content_type = page
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+            .map(|(_, value)| value);
+        content_type.hash(&mut hasher);
+        page.body.hash(&mut hasher);
+        Self {
+            length: page.body.len(),
+            hash: hasher.finish(),
+        }
     }
 }
