@@ -177,11 +177,17 @@ pub(crate) fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&decoded).into_owned()
 }
 
-/// A case-insensitive matcher for constant ASCII words.
+/// A case-insensitive matcher for constant words, as a full automaton
+/// without a prefilter: it reads short strings (class names, links, link
+/// texts), and the words start with common letters, so a prefilter stopped
+/// at most bytes and restarting the search at each cost more than walking
+/// the automaton through the string.
 pub(crate) fn case_insensitive(words: &[&str]) -> AhoCorasick {
     #[allow(clippy::expect_used)] // Constant ASCII words always build.
     AhoCorasick::builder()
         .ascii_case_insensitive(true)
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .prefilter(false)
         .build(words)
         .expect("constant words build a matcher")
 }
