@@ -27,9 +27,18 @@ static EMAIL_EXACT: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 /// A run of digits with the separators phone numbers are written with; the
-/// real checks happen in [`phone_from_text`].
-static PHONE_IN_TEXT: LazyLock<Regex> =
-    LazyLock::new(|| compile(r"(?:\+|(?-u:\b)00)?\(?[0-9][0-9()\s.\-/\x{a0}]{5,24}[0-9]"));
+/// real checks happen in [`phone_from_text`]. Searched without the literal
+/// prefilter the `regex` crate would choose: its start literals (`+`,
+/// `00`, `(`, each digit) are in every line of text, and jumping from one
+/// to the next cost several times the plain lazy-DFA scan of the whole
+/// visible text.
+static PHONE_IN_TEXT: LazyLock<regex_automata::meta::Regex> = LazyLock::new(|| {
+    #[allow(clippy::expect_used)] // A constant pattern; covered by every test.
+    regex_automata::meta::Regex::builder()
+        .configure(regex_automata::meta::Config::new().auto_prefilter(false))
+        .build(r"(?:\+|(?-u:\b)00)?\(?[0-9][0-9()\s.\-/\x{a0}]{5,24}[0-9]")
+        .expect("constant regex compiles")
+});
 /// Dates in the usual orders: `2024-05-01`, `01.05.2024`, `5/1/24`.
 static DATE: LazyLock<Regex> = LazyLock::new(|| {
     compile(
@@ -309,7 +318,7 @@ pub(crate) fn found_phones(
             found.push((*position, phone));
         }
     }
-    for candidate in PHONE_IN_TEXT.find_iter(text) {
+    for candidate in PHONE_IN_TEXT.find_iter(text.as_bytes()) {
         if let Some(phone) = phone_from_text(text, candidate.start(), candidate.end(), region) {
             found.push((candidate.start(), phone));
         }
