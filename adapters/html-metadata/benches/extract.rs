@@ -15,8 +15,8 @@ use kuchikiki::traits::TendrilSink;
 use scheduler_html_metadata::{Page, extract};
 use url::Url;
 
-/// Each measurement repeats whole passes over the corpus for at least this
-/// long.
+/// Each of the two measurements repeats whole passes over the corpus for
+/// about this long.
 const MEASURE_FOR: Duration = Duration::from_secs(3);
 
 struct CorpusPage {
@@ -49,17 +49,20 @@ fn main() -> ExitCode {
         corpus.display()
     );
 
-    let parse = measure(&pages, |page| {
-        let text = String::from_utf8_lossy(&page.body);
-        black_box(kuchikiki::parse_html().one(text.as_ref()));
-    });
-    let extract_all = measure(&pages, |page| {
-        black_box(extract(&Page {
-            url: &page.url,
-            body: &page.body,
-            headers: &[],
-        }));
-    });
+    let (parse, extract_all) = measure_alternately(
+        &pages,
+        |page| {
+            let text = String::from_utf8_lossy(&page.body);
+            black_box(kuchikiki::parse_html().one(text.as_ref()));
+        },
+        |page| {
+            black_box(extract(&Page {
+                url: &page.url,
+                body: &page.body,
+                headers: &[],
+            }));
+        },
+    );
     report("kuchikiki parse only", parse, pages.len(), bytes);
     report("extract (full)", extract_all, pages.len(), bytes);
     println!(
@@ -69,21 +72,33 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Mean time of one pass over all pages, after one warm-up pass (which also
-/// compiles the rules).
-fn measure(pages: &[CorpusPage], mut run: impl FnMut(&CorpusPage)) -> Duration {
-    for page in pages {
-        run(page);
-    }
-    let started = Instant::now();
-    let mut passes = 0u32;
-    while started.elapsed() < MEASURE_FOR || passes == 0 {
+/// Mean time of one pass over all pages of each of `first` and `second`,
+/// after one warm-up pass of each (which also compiles the rules). Their
+/// passes alternate, so that a machine whose speed drifts (a shared virtual
+/// machine's often does, by a factor of two over seconds) slows both alike
+/// and their ratio holds.
+fn measure_alternately(
+    pages: &[CorpusPage],
+    mut first: impl FnMut(&CorpusPage),
+    mut second: impl FnMut(&CorpusPage),
+) -> (Duration, Duration) {
+    let pass = |run: &mut dyn FnMut(&CorpusPage)| {
+        let started = Instant::now();
         for page in pages {
             run(page);
         }
+        started.elapsed()
+    };
+    pass(&mut first);
+    pass(&mut second);
+    let (mut first_total, mut second_total) = (Duration::ZERO, Duration::ZERO);
+    let mut passes = 0u32;
+    while first_total + second_total < 2 * MEASURE_FOR || passes == 0 {
+        first_total += pass(&mut first);
+        second_total += pass(&mut second);
         passes += 1;
     }
-    started.elapsed() / passes
+    (first_total / passes, second_total / passes)
 }
 
 fn report(label: &str, per_pass: Duration, pages: usize, bytes: usize) {
