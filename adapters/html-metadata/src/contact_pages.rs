@@ -150,7 +150,8 @@ const FILE_EXTENSIONS: &[&str] = &[
 ];
 
 /// An anchor that leads to another page of the same site, resolved, with
-/// what both rankings read of it: resolving and folding once serves both.
+/// what both rankings read of it: resolving it and reading its text once
+/// serves both.
 #[derive(Debug)]
 pub(crate) struct SiteLink {
     /// The anchor's position in the page.
@@ -159,8 +160,9 @@ pub(crate) struct SiteLink {
     /// The path's segments, lower-cased and percent-decoded, less an
     /// extension such as `.html`.
     stems: Vec<String>,
-    /// The link's text lower-cased, when it is short enough to name a page.
-    text: Option<String>,
+    /// What the link's text says of the page, when it is short enough to
+    /// name one.
+    text_says: WordSays,
 }
 
 /// The anchors that lead to another page of the same site and may name a
@@ -176,13 +178,13 @@ pub(crate) fn site_links(anchors: &[Anchor], resolver: &Resolver, page_url: &Url
         .iter()
         .enumerate()
         .filter_map(|(index, anchor)| {
-            let text = short_text(&anchor.text);
+            let text_says = short_text(&anchor.text)
+                .as_deref()
+                .map_or((None, false), text_names);
             let may_name_a_page = any_may_name_a_page
-                || href_may_name_a_page(&anchor.href)
-                || text.as_deref().is_some_and(|text| {
-                    let (strength, legal) = text_names(text);
-                    strength.is_some() || legal
-                });
+                || text_says.0.is_some()
+                || text_says.1
+                || href_may_name_a_page(&anchor.href);
             if !may_name_a_page {
                 return None;
             }
@@ -193,7 +195,7 @@ pub(crate) fn site_links(anchors: &[Anchor], resolver: &Resolver, page_url: &Url
                 index,
                 stems: path_stems(&url).collect(),
                 url,
-                text,
+                text_says,
             })
         })
         .collect()
@@ -224,7 +226,7 @@ fn href_may_name_a_page(href: &str) -> bool {
 pub(crate) fn candidates(links: &[SiteLink]) -> Vec<Url> {
     let mut ranked: Vec<(u8, usize, &Url)> = Vec::new();
     for link in links {
-        let text_strength = link.text.as_deref().and_then(|text| text_names(text).0);
+        let (text_strength, _) = link.text_says;
         let path_strength = path_strength(&link.stems);
         if path_strength.is_none() && text_strength.is_none() {
             continue;
@@ -255,7 +257,7 @@ pub(crate) fn legal_pages(links: &[SiteLink]) -> Vec<Url> {
             .stems
             .iter()
             .any(|stem| LEGAL_PATH_WORDS.contains(&stem.as_str()));
-        let by_text = link.text.as_deref().is_some_and(|text| text_names(text).1);
+        let (_, by_text) = link.text_says;
         if (by_path || by_text) && !ranked.iter().any(|(_, _, seen)| same_page(seen, &link.url)) {
             ranked.push((by_path && by_text, link.index, &link.url));
         }
