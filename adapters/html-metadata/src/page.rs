@@ -16,7 +16,8 @@ pub struct Page<'a> {
 }
 
 impl Page<'_> {
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+    /// The value of the first header named `name`, in any case.
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))

@@ -74,12 +74,7 @@ impl BodyFingerprint {
         static SEED: LazyLock<foldhash::fast::RandomState> =
             LazyLock::new(foldhash::fast::RandomState::default);
         let mut hasher = SEED.build_hasher();
-        let content_type = page
-            .headers
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
-            .map(|(_, value)| value);
-        content_type.hash(&mut hasher);
+        page.header("content-type").hash(&mut hasher);
         page.body.hash(&mut hasher);
         Self {
             length: page.body.len(),
